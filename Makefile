@@ -1,0 +1,61 @@
+# otap.street: run `make help` for the targets. Every target that needs tools runs `setup` first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+COLLECTION_LINK := .street/collections/ansible_collections/otap/street
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
+VIP := $(shell sed -n 's/^keepalived_vip: \([0-9.]*\).*/\1/p' inventories/docker/group_vars/production/pair.yml)
+
+.PHONY: help setup street-up street-down site demo test lint unit molecule clean
+
+help: ## Show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt
+	@echo "setup: virtualenv with the pinned packages of requirements.txt"
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	@echo "setup: otap.street resolvable in place ($(COLLECTION_LINK) -> this checkout)"
+	mkdir -p $(dir $@)
+	ln -sfn ../../../.. $@
+
+setup: $(VENV)/.installed $(COLLECTION_LINK) ## Install what the street needs (idempotent)
+	@street/docker-engine.sh
+	@echo "setup: base image $$(street/base-image.sh)"
+
+street-up: setup ## Start the simulated street (containers dev, test, acc, prod1, prod2, store)
+	ansible-playbook street/up.yml
+
+street-down: setup ## Remove the simulated street's containers and network
+	ansible-playbook street/down.yml
+
+site: street-up ## Provision every environment of the street (playbooks/site.yml)
+	ansible-playbook playbooks/site.yml
+
+demo: site ## The street end to end; ends with the production address
+	@echo
+	@echo "The street is up. Production answers on its VIP: http://$(VIP)/"
+	@curl -fsS http://$(VIP)/ | sed -n 's:.*<title>\(.*\)</title>.*:  title\: \1:p'
+
+lint: setup ## ansible-lint (production profile)
+	ansible-lint
+
+unit: setup ## pytest for the plugins (no Docker needed)
+	pytest -q tests/unit
+
+molecule: setup ## Molecule against the simulated street
+	molecule test --all
+
+test: lint unit molecule ## Everything CI runs: lint, unit, molecule
+
+clean: street-down ## Remove the street and the virtualenv
+	rm -rf $(VENV) .street
