@@ -29,7 +29,7 @@ $(COLLECTION_LINK):
 	ln -sfn ../../../.. $@
 
 setup: $(VENV)/.installed $(COLLECTION_LINK) ## Install what the street needs (idempotent)
-	@street/docker-engine.sh
+	@street/controller.sh
 	@echo "setup: base image $$(street/base-image.sh)"
 
 street-up: setup ## Start the simulated street (containers dev, test, acc, prod1, prod2, store)

@@ -6,8 +6,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 tag=$(sha256sum "$here/image/build.sh" | cut -c1-12)
 image="otap-street-base:$tag"
 if ! docker image inspect "$image" >/dev/null 2>&1; then
-  command -v debootstrap >/dev/null 2>&1 || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
   "$here/image/build.sh" "$image" >&2
 fi
 echo "$image"

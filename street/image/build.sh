@@ -50,6 +50,8 @@ for unit in getty@tty1.service console-getty.service systemd-udevd.service \
 done
 : >"$root/etc/machine-id"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
+# An image carries no package lists: mark them as ancient so the first apt run refreshes them.
+touch -d @0 "$root/var/lib/apt/lists"
 
 echo "base image: importing as $image"
 tar -C "$root" -c . | docker import \

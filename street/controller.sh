@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Prepare the controller: the Debian packages the street needs (Docker engine, debootstrap
+# for the base image, rsync and ssh for deploying), and a Docker engine that answers.
+# Nothing assumes a daemon someone else left running. Installing needs root.
+set -euo pipefail
+
+needed=()
+command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)
+command -v rsync >/dev/null 2>&1 || needed+=(rsync)
+command -v ssh >/dev/null 2>&1 || needed+=(openssh-client)
+
+if [ ${#needed[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup needs these Debian packages: ${needed[*]}; install them, or run make setup as root." >&2
+    exit 1
+  fi
+  echo "setup: installing Debian packages: ${needed[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
+fi
+
+docker info >/dev/null 2>&1 && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "No Docker engine answers and this is not root: start Docker, or run make setup as root." >&2
+  exit 1
+fi
+echo "setup: starting dockerd (log: /var/log/otap-dockerd.log)"
+if [ -d /run/systemd/system ]; then
+  systemctl start docker
+else
+  setsid nohup dockerd >/var/log/otap-dockerd.log 2>&1 </dev/null &
+fi
+for _ in $(seq 1 60); do
+  docker info >/dev/null 2>&1 && exit 0
+  sleep 1
+done
+echo "dockerd did not answer within 60s; see /var/log/otap-dockerd.log" >&2
+exit 1
