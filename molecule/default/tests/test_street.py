@@ -1,0 +1,130 @@
+"""The provisioned street: every environment's site, the production pair and its VIP."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.integration import street
+
+LOWER = ["development", "test", "acceptance"]
+
+
+def site_url(host: str) -> str:
+    return f"http://{street.hostvar(host, 'ansible_host')}/"
+
+
+@pytest.mark.parametrize("env", LOWER)
+def test_lower_environment_answers_with_its_own_settings(env):
+    (name,) = street.group(env)
+    page = street.get(site_url(name))
+    assert page.status == 200
+    assert page.title == f"Hospital portal ({env.capitalize()})"
+    assert page.meta("otap-release") == "1"
+    assert f'<link rel="canonical" href="http://{street.hostvar(name, "ansible_host")}/">' in page.body
+    assert "Visiting hours" in page.body
+    assert "Draft: winter flu campaign" not in page.body, "an unpublished article is shown"
+
+
+def test_production_answers_on_the_vip_and_on_each_node():
+    urls = [f"http://{street.vip()}/"] + [site_url(n) for n in street.group("production")]
+    for url in urls:
+        page = street.get(url)
+        assert page.status == 200, url
+        assert page.title == "Hospital portal", url
+        assert page.meta("otap-release") == "1", url
+        assert f'<link rel="canonical" href="http://{street.vip()}/">' in page.body, url
+
+
+@pytest.mark.parametrize("env", LOWER + ["production"])
+def test_lower_environments_never_mail(env):
+    for name in street.group(env):
+        config = street.host(name).file("/var/www/portal/shared/configuration.php")
+        assert config.user == "root" and config.group == "www-data" and config.mode == 0o640
+        expected = "1" if env == "production" else "0"
+        assert f"public $mailonline = {expected};" in config.content_string
+
+
+def test_release_layout_links_content_into_the_release():
+    site = street.host("prod1")
+    assert site.file("/var/www/portal/current").linked_to == "/var/www/portal/releases/1"
+    assert site.file("/var/www/portal/releases/1/images").linked_to == "/var/www/portal/shared/images"
+    assert site.file("/var/www/portal/shared/images/portal/hospital.svg").is_file
+    assert site.file("/var/www/portal/releases/1/index.php").user == "root"
+
+
+def test_vip_sits_on_exactly_one_node():
+    holders = [n for n in street.group("production")
+               if f"inet {street.vip()}/" in street.host(n).check_output("ip -4 -o addr show")]
+    assert len(holders) == 1, holders
+
+
+def standby() -> str:
+    return next(n for n in street.group("production")
+                if street.hostvar(n, "mariadb_replication_role") == "standby")
+
+
+def primary() -> str:
+    return next(n for n in street.group("production")
+                if street.hostvar(n, "mariadb_replication_role") == "primary")
+
+
+def replica_status(name: str) -> dict[str, str]:
+    out = street.host(name).check_output("mysql -e 'SHOW SLAVE STATUS\\G'")
+    fields = (line.partition(":") for line in out.splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, _, value in fields}
+
+
+def test_replication_runs_without_errors():
+    status = replica_status(standby())
+    assert status["Slave_IO_Running"] == "Yes"
+    assert status["Slave_SQL_Running"] == "Yes"
+    assert status["Using_Gtid"] == "Slave_Pos"
+    assert status["Last_Errno"] == status["Last_IO_Errno"] == status["Last_SQL_Errno"] == "0"
+
+
+def test_a_write_on_the_primary_reaches_the_standby():
+    marker = uuid.uuid4().hex
+    source, target = street.host(primary()), street.host(standby())
+    source.check_output(
+        "mysql -e \"CREATE DATABASE IF NOT EXISTS otap_verify; "
+        "CREATE TABLE IF NOT EXISTS otap_verify.probe (marker CHAR(32)); "
+        f"INSERT INTO otap_verify.probe VALUES ('{marker}')\"")
+    try:
+        for _ in range(50):
+            seen = target.run(f"mysql -N -e \"SELECT COUNT(*) FROM otap_verify.probe WHERE marker = '{marker}'\"")
+            if seen.rc == 0 and seen.stdout.strip() == "1":
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"the write on {primary()} did not reach {standby()} within 10s")
+    finally:
+        source.check_output("mysql -e 'DROP DATABASE otap_verify'")
+
+
+def test_the_standby_refuses_writes_from_the_site():
+    node = street.host(standby())
+    read = "php -r 'require \"/var/www/portal/shared/configuration.php\"; $c = new JConfig; echo $c->{0};'"
+    user, password, db = (node.check_output(read.format(key)) for key in ("user", "password", "db"))
+    sql = ("INSERT INTO jos_content (title, introtext, `fulltext`, created, modified) "
+           "VALUES ('must not land', '', '', NOW(), NOW())")
+    insert = node.run("mysql -h localhost -u %s -p%s %s -e %s", user, password, db, sql)
+    assert insert.rc != 0
+    assert "--read-only" in insert.stderr
+
+
+def test_secrets_never_appear_in_playbook_output():
+    secrets_by_host = street.templated_vars(
+        ("joomla_site_db_password", "joomla_site_secret", "mariadb_replication_password"))
+    secrets = {value for values in secrets_by_host.values() for value in values.values() if value}
+    assert len(secrets) >= 5, "the inventory should give each environment its own secrets"
+    run = subprocess.run(
+        ["ansible-playbook", "playbooks/site.yml", "-v", "--diff"],
+        capture_output=True, text=True, cwd=street.ROOT, env=street.ansible_env(), check=False)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    leaked = sorted(s for s in secrets if s in output)
+    assert not leaked, f"secrets in playbook output: {len(leaked)}"

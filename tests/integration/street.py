@@ -1,0 +1,92 @@
+"""Access to the simulated street for the Molecule scenarios' testinfra tests.
+
+Everything is read from the same inventory the playbooks use (inventories/docker), so the
+tests follow the inventory instead of repeating its addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import testinfra
+
+ROOT = Path(__file__).resolve().parents[2]
+INVENTORY = ROOT / "inventories" / "docker"
+
+
+def ansible_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    return env
+
+
+@cache
+def inventory() -> dict:
+    out = subprocess.run(
+        ["ansible-inventory", "-i", str(INVENTORY), "--list"],
+        check=True, capture_output=True, text=True, env=ansible_env(), cwd=ROOT,
+    ).stdout
+    return json.loads(out)
+
+
+def group(name: str) -> list[str]:
+    return sorted(inventory()[name]["hosts"])
+
+
+def hostvar(host: str, name: str):
+    return inventory()["_meta"]["hostvars"][host][name]
+
+
+@cache
+def templated_vars(names: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    """Variables as the playbooks see them (templated), per host, via ansible's debug module."""
+    expr = "{{ {" + ", ".join(f"'{n}': {n} | default(omit)" for n in names) + "} }}"
+    env = ansible_env() | {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    out = subprocess.run(
+        ["ansible", "-i", str(INVENTORY), "all", "-m", "ansible.builtin.debug", "-a", f"msg={expr}"],
+        check=True, capture_output=True, text=True, env=env, cwd=ROOT,
+    ).stdout
+    result = json.loads(out[out.index("{"):])
+    hosts = result["plays"][0]["tasks"][0]["hosts"]
+    return {host: r["msg"] for host, r in hosts.items()}
+
+
+def host(name: str):
+    """A testinfra host reached over SSH with the inventory's own connection settings."""
+    return testinfra.get_host(f"ansible://{name}?ansible_inventory={INVENTORY}")
+
+
+@dataclass
+class Page:
+    status: int
+    body: str
+
+    def meta(self, name: str) -> str | None:
+        match = re.search(rf'<meta name="{re.escape(name)}" content="([^"]*)"', self.body)
+        return match.group(1) if match else None
+
+    @property
+    def title(self) -> str | None:
+        match = re.search(r"<title>(.*?)</title>", self.body, re.S)
+        return match.group(1) if match else None
+
+
+def get(url: str, timeout: float = 5.0) -> Page:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return Page(response.status, response.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as error:
+        return Page(error.code, error.read().decode("utf-8", "replace"))
+
+
+def vip() -> str:
+    return hostvar(group("production")[0], "keepalived_vip").split("/")[0]
