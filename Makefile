@@ -8,6 +8,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 COLLECTION_LINK := .street/collections/ansible_collections/otap/street
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Also set here, not only in ansible.cfg: Molecule rewrites the collections path from the environment.
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 VIP := $(shell sed -n 's/^keepalived_vip: \([0-9.]*\).*/\1/p' inventories/docker/group_vars/production/pair.yml)
 
@@ -41,10 +43,11 @@ street-down: setup ## Remove the simulated street's containers and network
 site: street-up ## Provision every environment of the street (playbooks/site.yml)
 	ansible-playbook playbooks/site.yml
 
-demo: site ## The street end to end; ends with the production address
+demo: site ## Build the street and provision every environment; shows where each answers
 	@echo
-	@echo "The street is up. Production answers on its VIP: http://$(VIP)/"
-	@curl -fsS http://$(VIP)/ | sed -n 's:.*<title>\(.*\)</title>.*:  title\: \1:p'
+	@python3 street/show.py
+	@echo
+	@echo "Production answers on its VIP: http://$(VIP)/"
 
 lint: setup ## ansible-lint (production profile)
 	ansible-lint
