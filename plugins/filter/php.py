@@ -21,7 +21,7 @@ options:
 EXAMPLES = r"""
 - name: Render a JConfig property
   ansible.builtin.debug:
-    msg: "public $sitename = {{ 'Hospital\'s portal' | otap.street.php_literal }};"
+    msg: "public $sitename = {{ joomla_site_sitename | otap.street.php_literal }};"
 """
 
 RETURN = r"""
