@@ -31,23 +31,16 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError
+from ansible_collections.otap.street.plugins.module_utils.joomla import php_literal as _php_literal
 
 
 def php_literal(value) -> str:
     """PHP source for a scalar: 1/0 for booleans, numbers as they are, strings single-quoted."""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if value is None:
-        return "''"
-    if isinstance(value, str):
-        # In a single-quoted PHP string only the backslash and the quote are special.
-        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    raise AnsibleFilterError(
-        f"php_literal: cannot write a {type(value).__name__} as a PHP scalar; "
-        "give a string, number or boolean"
-    )
+    try:
+        return _php_literal(value)
+    except JoomlaFileError as error:
+        raise AnsibleFilterError(f"php_literal: {error}") from error
 
 
 class FilterModule:

@@ -1,0 +1,286 @@
+"""Release packages: build one from a source folder, verify one before it is used.
+
+A package is `release-<N>.tar.gz` holding `manifest.yml`, `RELEASE.md`, `files/` (changed
+files, relative to the Joomla root) and `sql/` (update scripts, applied in name order). The
+manifest lists every file with its sha256 and mode, the deletions and the SQL scripts with
+their sha256. Verification trusts nothing in the tarball that the manifest does not vouch for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import stat
+import tarfile
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.otap.street.plugins.module_utils.release_policy import (
+    DEFAULT_CONTENT_PATHS,
+    DEFAULT_CONTENT_TABLES,
+    PolicyViolation,
+    check_path,
+    sql_violations,
+)
+
+SOURCE_ENTRIES = {"RELEASE.md", "files", "sql", "delete.txt"}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PackageRefused(Exception):
+    """A package or source folder breaks the policy; carries every violation found."""
+
+    def __init__(self, subject: str, violations: list[PolicyViolation]):
+        self.subject = subject
+        self.violations = violations
+        super().__init__(f"{subject} refused: " + "; ".join(str(v) for v in violations))
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    return yaml.safe_dump(manifest, sort_keys=False).encode()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def release_title(notes: str) -> str:
+    first = notes.strip().splitlines()[0] if notes.strip() else ""
+    return first.lstrip("#").strip()
+
+
+def read_deletions(text: str) -> list[str]:
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _file_kind(mode: int) -> str | None:
+    if stat.S_ISLNK(mode):
+        return "link (a release holds regular files only)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file (a release holds regular files only)"
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        return "fifo or socket (a release holds regular files only)"
+    return None
+
+
+def scan_source(src: Path, release: int, previous: int, author: str, date: str,
+                content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES) -> dict:
+    """Check a release source folder against the policy and return its manifest."""
+    problems: list[PolicyViolation] = []
+    if not src.is_dir():
+        raise PackageRefused(str(src), [PolicyViolation(str(src), "not a folder")])
+    for entry in sorted(os.listdir(src)):
+        if entry not in SOURCE_ENTRIES and not entry.startswith("."):
+            problems.append(PolicyViolation(entry, "unexpected entry (a source holds RELEASE.md, files/, sql/, delete.txt)"))
+
+    notes_path = src / "RELEASE.md"
+    notes = notes_path.read_text(encoding="utf-8") if notes_path.is_file() else ""
+    if not notes_path.is_file():
+        problems.append(PolicyViolation("RELEASE.md", "missing (release notes: title on the first line, then what changed and how to roll out)"))
+    elif not release_title(notes):
+        problems.append(PolicyViolation("RELEASE.md", "empty title (the first line says what the release is)"))
+
+    files = []
+    files_dir = src / "files"
+    if files_dir.exists():
+        for root, dirs, names in os.walk(files_dir, followlinks=False):
+            dirs.sort()
+            for name in sorted(names) + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+                full = Path(root) / name
+                rel = full.relative_to(files_dir).as_posix()
+                kind = _file_kind(full.lstat().st_mode)
+                violation = PolicyViolation(f"files/{rel}", kind) if kind else check_path(rel, content_paths)
+                if violation:
+                    problems.append(violation if kind else PolicyViolation(f"files/{rel}", violation.rule))
+                    continue
+                mode = "0755" if full.stat().st_mode & stat.S_IXUSR else "0644"
+                files.append({"path": rel, "sha256": sha256_file(full), "mode": mode})
+
+    scripts = []
+    sql_dir = src / "sql"
+    if sql_dir.exists():
+        for name in sorted(os.listdir(sql_dir)):
+            full = sql_dir / name
+            kind = _file_kind(full.lstat().st_mode)
+            if kind or not name.endswith(".sql") or not full.is_file():
+                problems.append(PolicyViolation(f"sql/{name}", kind or "not an .sql file"))
+                continue
+            text = full.read_text(encoding="utf-8")
+            problems += sql_violations(f"sql/{name}", text, content_tables)
+            scripts.append({"script": name, "sha256": sha256_file(full)})
+
+    deletions = []
+    delete_txt = src / "delete.txt"
+    if delete_txt.is_file():
+        shipped = {f["path"] for f in files}
+        for path in read_deletions(delete_txt.read_text(encoding="utf-8")):
+            violation = check_path(path, content_paths)
+            if violation:
+                problems.append(PolicyViolation(f"delete.txt: {path}", violation.rule))
+            elif path in shipped:
+                problems.append(PolicyViolation(f"delete.txt: {path}", "both shipped in files/ and deleted"))
+            else:
+                deletions.append(path)
+
+    if not problems and not (files or scripts or deletions):
+        problems.append(PolicyViolation(str(src), "empty release (no files, no SQL, no deletions)"))
+    if problems:
+        raise PackageRefused(str(src), problems)
+    return {
+        "release": release,
+        "previous": previous,
+        "date": date,
+        "title": release_title(notes),
+        "author": author,
+        "notes_sha256": sha256_bytes(notes.encode("utf-8")),
+        "files": files,
+        "deletions": deletions,
+        "sql": scripts,
+    }
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, mtime
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    tar.addfile(info, io.BytesIO(data))
+
+
+def write_package(src: Path, manifest: dict, dest: Path, mtime: int) -> str:
+    """Write the package as a reproducible tar.gz (same input, same bytes); return its sha256."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        _add(tar, "manifest.yml", manifest_bytes(manifest), 0o644, mtime)
+        _add(tar, "RELEASE.md", (src / "RELEASE.md").read_bytes(), 0o644, mtime)
+        for item in manifest["files"]:
+            _add(tar, f"files/{item['path']}", (src / "files" / item["path"]).read_bytes(), int(item["mode"], 8), mtime)
+        for item in manifest["sql"]:
+            _add(tar, f"sql/{item['script']}", (src / "sql" / item["script"]).read_bytes(), 0o644, mtime)
+    data = io.BytesIO()
+    with gzip.GzipFile(fileobj=data, mode="wb", mtime=0) as zipped:
+        zipped.write(raw.getvalue())
+    dest.write_bytes(data.getvalue())
+    return sha256_bytes(data.getvalue())
+
+
+def _schema_problems(manifest) -> list[PolicyViolation]:
+    def bad(rule):
+        return PolicyViolation("manifest.yml", rule)
+
+    if not isinstance(manifest, dict):
+        return [bad("not a mapping")]
+    problems = []
+    for key, kind in (("release", int), ("previous", int), ("date", str), ("title", str), ("author", str),
+                      ("notes_sha256", str), ("files", list), ("deletions", list), ("sql", list)):
+        if not isinstance(manifest.get(key), kind) or isinstance(manifest.get(key), bool):
+            problems.append(bad(f"'{key}' missing or not a {kind.__name__}"))
+    if problems:
+        return problems
+    if manifest["release"] < 1 or manifest["previous"] != manifest["release"] - 1:
+        problems.append(bad(f"release {manifest['release']} does not follow release {manifest['previous']}"))
+    for item in manifest["files"]:
+        if not (isinstance(item, dict) and isinstance(item.get("path"), str) and SHA256.match(str(item.get("sha256")))
+                and item.get("mode") in ("0644", "0755")):
+            problems.append(bad(f"file entry {item!r} needs path, sha256 and mode 0644/0755"))
+    for item in manifest["sql"]:
+        if not (isinstance(item, dict) and isinstance(item.get("script"), str) and SHA256.match(str(item.get("sha256")))):
+            problems.append(bad(f"sql entry {item!r} needs script and sha256"))
+    if not all(isinstance(path, str) for path in manifest["deletions"]):
+        problems.append(bad("deletions must be paths"))
+    return problems
+
+
+def verify_package(path: Path, expected_release: int | None = None,
+                   content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES) -> dict:
+    """Check a package against its manifest and the policy; return the manifest or raise PackageRefused."""
+    name = path.name
+    try:
+        tar = tarfile.open(path, mode="r:gz")
+    except (OSError, tarfile.TarError) as error:
+        raise PackageRefused(name, [PolicyViolation(name, f"not a readable tar.gz ({error})")]) from error
+    problems: list[PolicyViolation] = []
+    contents: dict[str, bytes] = {}
+    with tar:
+        for member in tar.getmembers():
+            violation = check_path(member.name, content_paths=())
+            if violation:
+                problems.append(PolicyViolation(member.name, violation.rule))
+            elif member.issym() or member.islnk():
+                problems.append(PolicyViolation(member.name, "link (a release holds regular files only)"))
+            elif member.isdev() or member.isfifo():
+                problems.append(PolicyViolation(member.name, "device file (a release holds regular files only)"))
+            elif member.isfile():
+                if member.name in contents:
+                    problems.append(PolicyViolation(member.name, "stored twice"))
+                contents[member.name] = tar.extractfile(member).read()
+            elif not member.isdir():
+                problems.append(PolicyViolation(member.name, "not a regular file"))
+    if "manifest.yml" not in contents:
+        raise PackageRefused(name, problems + [PolicyViolation("manifest.yml", "missing")])
+    try:
+        manifest = yaml.safe_load(contents.pop("manifest.yml"))
+    except yaml.YAMLError as error:
+        raise PackageRefused(name, problems + [PolicyViolation("manifest.yml", f"not YAML ({error})")]) from error
+    schema = _schema_problems(manifest)
+    if schema:
+        raise PackageRefused(name, problems + schema)
+
+    if expected_release is not None and manifest["release"] != expected_release:
+        problems.append(PolicyViolation("manifest.yml", f"is release {manifest['release']}, expected release {expected_release} (number out of sequence)"))
+    notes = contents.pop("RELEASE.md", None)
+    if notes is None or sha256_bytes(notes) != manifest["notes_sha256"]:
+        problems.append(PolicyViolation("RELEASE.md", "missing or checksum does not match the manifest"))
+    for item in manifest["files"]:
+        member = f"files/{item['path']}"
+        violation = check_path(item["path"], content_paths)
+        if violation:
+            problems.append(PolicyViolation(member, violation.rule))
+        data = contents.pop(member, None)
+        if data is None:
+            problems.append(PolicyViolation(member, "listed in the manifest but not in the package"))
+        elif sha256_bytes(data) != item["sha256"]:
+            problems.append(PolicyViolation(member, "checksum does not match the manifest"))
+    for item in manifest["sql"]:
+        member = f"sql/{item['script']}"
+        data = contents.pop(member, None)
+        if data is None:
+            problems.append(PolicyViolation(member, "listed in the manifest but not in the package"))
+            continue
+        if sha256_bytes(data) != item["sha256"]:
+            problems.append(PolicyViolation(member, "checksum does not match the manifest"))
+        problems += sql_violations(member, data.decode("utf-8", "replace"), content_tables)
+    for path in manifest["deletions"]:
+        violation = check_path(path, content_paths)
+        if violation:
+            problems.append(PolicyViolation(f"deletion {path}", violation.rule))
+    for extra in sorted(contents):
+        problems.append(PolicyViolation(extra, "in the package but not in the manifest"))
+    if problems:
+        raise PackageRefused(name, problems)
+    return manifest
+
+
+def extract_verified(path: Path, manifest: dict, dest: Path) -> None:
+    """Unpack the files and scripts of a package that verify_package accepted."""
+    with tarfile.open(path, mode="r:gz") as tar:
+        for member in tar.getmembers():
+            if member.isfile() and member.name != "manifest.yml":
+                target = dest / member.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(tar.extractfile(member).read())
+                target.chmod(member.mode & 0o755)
+    (dest / "manifest.yml").write_bytes(manifest_bytes(manifest))

@@ -1,0 +1,109 @@
+#!/usr/bin/python
+"""Record which release reached which environment, and read where each environment stands."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: deployment_record
+author: otap.street maintainers
+version_added: 0.1.0
+short_description: Where each environment of the street stands, release by release
+description:
+  - Keeps C(deployments.yml) at the agreed place: one entry per rollout, rollback or failed
+    attempt (environment, release, the release it came from, date, who, result).
+  - With I(state=query) returns, per environment, the release it is at (I(current)) and the
+    highest release it ever reached (I(reached)), which is what the promotion gates read.
+options:
+  path:
+    description: The deployments file.
+    type: path
+    required: true
+  state:
+    description: Append I(entry) (C(present)) or only read (C(query)).
+    type: str
+    choices: [present, query]
+    default: query
+  entry:
+    description: >-
+      The rollout to record: C(env), C(release), C(from_release), C(date), C(by), C(result)
+      (C(done), C(failed) or C(rolled_back)), and optionally C(run_id).
+    type: dict
+notes:
+  - Supports check mode. Appending the same entry (same run and result) twice changes nothing.
+"""
+
+EXAMPLES = r"""
+- name: Read where every environment stands
+  otap.street.deployment_record:
+    path: /srv/otap-store/register/deployments.yml
+  register: street
+"""
+
+RETURN = r"""
+current:
+  description: Per environment, the release it is at after its last successful rollout or rollback.
+  type: dict
+  returned: success
+reached:
+  description: Per environment, the highest release it ever reached successfully.
+  type: dict
+  returned: success
+deployments:
+  description: All entries, oldest first.
+  type: list
+  elements: dict
+  returned: success
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.store_file import dump_list, load_list, locked, replace
+
+HEADER = (
+    "# Deployments: every rollout, rollback and failed attempt of a release on an environment,\n"
+    "# oldest first. Kept by otap.street (playbooks/release.yml, playbooks/rollback.yml).\n"
+)
+RESULTS = ("done", "failed", "rolled_back")
+
+
+def standing(deployments: list[dict]) -> tuple[dict, dict]:
+    current: dict[str, int] = {}
+    reached: dict[str, int] = {}
+    for item in deployments:
+        if item["result"] in ("done", "rolled_back"):
+            current[item["env"]] = int(item["release"])
+        if item["result"] == "done":
+            reached[item["env"]] = max(reached.get(item["env"], 0), int(item["release"]))
+    return current, reached
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path", required=True),
+            state=dict(type="str", choices=["present", "query"], default="query"),
+            entry=dict(type="dict"),
+        ),
+        required_if=[("state", "present", ["entry"])],
+        supports_check_mode=True,
+    )
+    path, entry = module.params["path"], module.params["entry"]
+    if module.params["state"] == "query":
+        deployments = load_list(path, "deployments")
+        current, reached = standing(deployments)
+        module.exit_json(changed=False, deployments=deployments, current=current, reached=reached)
+
+    missing = [key for key in ("env", "release", "date", "by", "result") if entry.get(key) in (None, "")]
+    if missing or entry["result"] not in RESULTS:
+        module.fail_json(msg=f"deployment entry needs env, release, date, by and a result of {', '.join(RESULTS)}")
+    with locked(path):
+        deployments = load_list(path, "deployments")
+        changed = entry not in deployments
+        updated = deployments + [entry] if changed else deployments
+        if changed and not module.check_mode:
+            replace(module, path, dump_list(HEADER, "deployments", updated))
+    current, reached = standing(updated)
+    module.exit_json(changed=changed, deployments=updated, current=current, reached=reached)
+
+
+if __name__ == "__main__":
+    main()

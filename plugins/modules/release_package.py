@@ -1,0 +1,166 @@
+#!/usr/bin/python
+"""Build a numbered release package from a release source folder."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_package
+author: otap.street maintainers
+version_added: 0.1.0
+short_description: Build a numbered Joomla release package from a source folder
+description:
+  - Checks a release source folder (C(RELEASE.md), C(files/), C(sql/), C(delete.txt)) against the
+    package policy and writes C(release-<N>.tar.gz) with its C(manifest.yml).
+  - Refuses, naming the file and the rule, an empty release, a missing C(RELEASE.md), absolute
+    paths, C(..), links, device files, content paths and SQL that drops, truncates, renames or
+    deletes from content tables. Nothing is written when anything is refused.
+  - The number is the one after I(last_release). When the source is the same as the last release
+    (same files, scripts, deletions and notes), nothing is built and the last release is returned,
+    so a second run changes nothing.
+options:
+  src:
+    description: The release source folder.
+    type: path
+    required: true
+  dest_dir:
+    description: Folder to write C(release-<N>.tar.gz) into.
+    type: path
+    required: true
+  last_release:
+    description: Number of the last registered release.
+    type: int
+    required: true
+  last_fingerprint:
+    description: Fingerprint of the last registered release (see RETURN), to recognise a rebuild.
+    type: str
+    default: ""
+  author:
+    description: Who built the release.
+    type: str
+    required: true
+  date:
+    description: Date of the release, ISO 8601 in UTC.
+    type: str
+    required: true
+  content_paths:
+    description: Paths (relative to the Joomla root) that are content, besides the default ones.
+    type: list
+    elements: str
+    default: []
+  content_tables:
+    description: Content tables (without prefix, C(*) as suffix wildcard), besides the default ones.
+    type: list
+    elements: str
+    default: []
+notes:
+  - Supports check mode (the source is checked, nothing is written) and runs on the controller.
+"""
+
+EXAMPLES = r"""
+- name: Build the next release package
+  otap.street.release_package:
+    src: examples/releases/02-footer
+    dest_dir: /tmp/otap-build
+    last_release: 1
+    author: agency
+    date: "2026-11-24T10:00:00Z"
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+release:
+  description: Number of the release (new, or the last one when the source was already packaged).
+  type: int
+  returned: success
+package:
+  description: Path of the package written (empty when nothing was built).
+  type: str
+  returned: success
+sha256:
+  description: Checksum of the package written.
+  type: str
+  returned: when built
+fingerprint:
+  description: Checksum of what the release changes, independent of its number and date.
+  type: str
+  returned: success
+manifest:
+  description: The package's manifest.
+  type: dict
+  returned: success
+"""
+
+import calendar
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.release_package import (
+    PackageRefused,
+    scan_source,
+    write_package,
+)
+from ansible_collections.otap.street.plugins.module_utils.release_policy import (
+    DEFAULT_CONTENT_PATHS,
+    DEFAULT_CONTENT_TABLES,
+)
+
+
+def fingerprint(manifest: dict) -> str:
+    what = {key: manifest[key] for key in ("files", "deletions", "sql", "notes_sha256")}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            src=dict(type="path", required=True),
+            dest_dir=dict(type="path", required=True),
+            last_release=dict(type="int", required=True),
+            last_fingerprint=dict(type="str", default=""),
+            author=dict(type="str", required=True),
+            date=dict(type="str", required=True),
+            content_paths=dict(type="list", elements="str", default=[]),
+            content_tables=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        mtime = calendar.timegm(time.strptime(p["date"], "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        module.fail_json(msg=f"date {p['date']!r} is not ISO 8601 UTC (YYYY-MM-DDTHH:MM:SSZ)")
+    release = p["last_release"] + 1
+    try:
+        manifest = scan_source(
+            Path(p["src"]), release, p["last_release"], p["author"], p["date"],
+            content_paths=DEFAULT_CONTENT_PATHS + tuple(p["content_paths"]),
+            content_tables=DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]),
+        )
+    except PackageRefused as refused:
+        module.fail_json(msg=f"release source {p['src']} refused, nothing was built: "
+                             + "; ".join(str(v) for v in refused.violations),
+                         violations=[str(v) for v in refused.violations])
+    print_ = fingerprint(manifest)
+    if print_ == p["last_fingerprint"]:
+        module.exit_json(changed=False, release=p["last_release"], package="", fingerprint=print_,
+                         manifest=manifest, msg=f"{p['src']} is already release {p['last_release']}")
+    dest = os.path.join(p["dest_dir"], f"release-{release}.tar.gz")
+    result = dict(changed=True, release=release, package=dest, fingerprint=print_, manifest=manifest)
+    if module.check_mode:
+        module.exit_json(**result)
+    os.makedirs(p["dest_dir"], exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p["dest_dir"], suffix=".tmp")
+    os.close(fd)
+    result["sha256"] = write_package(Path(p["src"]), manifest, Path(tmp), mtime)
+    os.chmod(tmp, 0o644)
+    module.atomic_move(tmp, dest)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+#!/usr/bin/python
+"""Stage the code tree of one or more releases beside the live one."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: release_stage
+author: otap.street maintainers
+version_added: 0.1.0
+short_description: Build C(releases/N) from the release before it, sharing unchanged files
+description:
+  - For each release in order, builds C(<root>/releases/<N>) from C(<root>/releases/<N-1>): every
+    unchanged file is a hard link to the previous release's (shared, not copied), links to
+    C(shared/) content are kept as links, the release's changed files are written as new files
+    (never through a hard link, so the live release is untouched), and its deletions are removed.
+  - The tree is built under a temporary name and renamed into place, so a half-built release never
+    exists under its number. A release already staged from the same package is left alone.
+  - Checks the result: every file of the package is in the tree with its checksum, every
+    deletion is gone.
+options:
+  root:
+    description: The site's top folder (holding C(releases/), C(shared/), C(current)).
+    type: path
+    required: true
+  releases:
+    description: The releases to stage, in order, each with C(release) and C(unpacked) (a folder
+      holding the verified package's C(manifest.yml) and C(files/)).
+    type: list
+    elements: dict
+    required: true
+notes:
+  - Supports check mode.
+"""
+
+EXAMPLES = r"""
+- name: Stage releases 3 and 4 on top of release 2
+  otap.street.release_stage:
+    root: /var/www/portal
+    releases:
+      - {release: 3, unpacked: /var/lib/otap/unpacked/3}
+      - {release: 4, unpacked: /var/lib/otap/unpacked/4}
+"""
+
+RETURN = r"""
+staged:
+  description: The releases built by this call.
+  type: list
+  elements: int
+  returned: success
+shared_files:
+  description: Per release staged, how many files are hard links to the previous release.
+  type: dict
+  returned: success
+"""
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import yaml
+from ansible.module_utils.basic import AnsibleModule
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def link_tree(source: Path, target: Path) -> int:
+    """Recreate `source` at `target`: directories made, files hard-linked, symlinks copied."""
+    shared = 0
+    for folder, dirs, files in os.walk(source):
+        rel = Path(folder).relative_to(source)
+        os.makedirs(target / rel, exist_ok=True)
+        os.chmod(target / rel, os.stat(folder).st_mode & 0o7777)
+        for name in dirs + files:
+            src = Path(folder) / name
+            dst = target / rel / name
+            if src.is_symlink():
+                os.symlink(os.readlink(src), dst)
+                if name in dirs:
+                    dirs.remove(name)
+            elif name in files:
+                os.link(src, dst)
+                shared += 1
+    return shared
+
+
+def write_new(source: Path, dest: Path, mode: int) -> None:
+    """Put a file in place as a new inode, so a hard-linked older release keeps its version."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.otap-new"
+    shutil.copyfile(source, tmp)
+    os.chmod(tmp, mode)
+    os.replace(tmp, dest)
+
+
+def stage(module, root: Path, release: int, unpacked: Path) -> int | None:
+    manifest_path = unpacked / "manifest.yml"
+    manifest = yaml.safe_load(manifest_path.read_text())
+    if manifest.get("release") != release:
+        module.fail_json(msg=f"{unpacked} holds release {manifest.get('release')}, not {release}")
+    stamp = root / "releases" / f".{release}.staged"
+    target = root / "releases" / str(release)
+    if target.is_dir() and stamp.is_file() and stamp.read_text() == sha256(manifest_path):
+        return None
+    base = root / "releases" / str(release - 1)
+    if not base.is_dir():
+        module.fail_json(msg=f"release {release} is staged on top of release {release - 1}, "
+                             f"but {base} does not exist on this host")
+    if module.check_mode:
+        return 0
+    work = root / "releases" / f".{release}.staging"
+    for leftover in (work, target):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    shared = link_tree(base, work)
+    for item in manifest["files"]:
+        dest = work / item["path"]
+        if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+            module.fail_json(msg=f"release {release}: {item['path']} would replace a link or folder in the tree")
+        if dest.exists():
+            shared -= 1
+        write_new(unpacked / "files" / item["path"], dest, int(item["mode"], 8))
+    for path in manifest["deletions"]:
+        dest = work / path
+        if dest.is_file() and not dest.is_symlink():
+            dest.unlink()
+            shared -= 1
+    for item in manifest["files"]:
+        if sha256(work / item["path"]) != item["sha256"]:
+            module.fail_json(msg=f"release {release}: {item['path']} did not land intact in the staged tree")
+    os.rename(work, target)
+    stamp.write_text(sha256(manifest_path))
+    return shared
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            releases=dict(type="list", elements="dict", required=True),
+        ),
+        supports_check_mode=True,
+    )
+    root = Path(module.params["root"])
+    staged, shared_files = [], {}
+    for item in sorted(module.params["releases"], key=lambda r: int(r["release"])):
+        result = stage(module, root, int(item["release"]), Path(item["unpacked"]))
+        if result is not None:
+            staged.append(int(item["release"]))
+            shared_files[str(item["release"])] = result
+    module.exit_json(changed=bool(staged), staged=staged, shared_files=shared_files)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+from ansible_collections.otap.street.plugins.modules import release_package, release_verify
+
+
+def source(tmp_path):
+    src = tmp_path / "src"
+    (src / "files").mkdir(parents=True)
+    (src / "RELEASE.md").write_text("Footer text\n")
+    (src / "files" / "index.php").write_text("<?php\n")
+    return src
+
+
+def build(run_module, tmp_path, **extra):
+    src = tmp_path / "src" if (tmp_path / "src").exists() else source(tmp_path)
+    args = dict(src=str(src), dest_dir=str(tmp_path / "out"), last_release=1,
+                author="agency", date="2026-11-24T10:00:00Z")
+    return run_module(release_package, **(args | extra))
+
+
+def test_builds_the_next_release_and_it_verifies(run_module, tmp_path):
+    built = build(run_module, tmp_path)
+    assert built["changed"] and built["release"] == 2
+    assert built["package"].endswith("release-2.tar.gz")
+    verified = run_module(release_verify, package=built["package"], release=2, sha256=built["sha256"],
+                          extract_to=str(tmp_path / "unpacked"))
+    assert not verified["failed"] and verified["changed"]
+    assert (tmp_path / "unpacked" / "files" / "index.php").read_text() == "<?php\n"
+    again = run_module(release_verify, package=built["package"], release=2, extract_to=str(tmp_path / "unpacked"))
+    assert not again["changed"]
+
+
+def test_the_same_source_again_builds_nothing(run_module, tmp_path):
+    first = build(run_module, tmp_path)
+    second = build(run_module, tmp_path, last_release=2, last_fingerprint=first["fingerprint"])
+    assert not second["changed"] and second["release"] == 2 and second["package"] == ""
+
+
+def test_a_refused_source_writes_nothing_and_names_the_rule(run_module, tmp_path):
+    src = source(tmp_path)
+    (src / "files" / "configuration.php").write_text("<?php\n")
+    result = run_module(release_package, src=str(src), dest_dir=str(tmp_path / "out"), last_release=1,
+                        author="agency", date="2026-11-24T10:00:00Z")
+    assert result["failed"] and "files/configuration.php: content path" in result["msg"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_changed_package_is_refused_by_the_register_checksum(run_module, tmp_path):
+    built = build(run_module, tmp_path)
+    result = run_module(release_verify, package=built["package"], sha256="0" * 64)
+    assert result["failed"] and "checksum differs from the register" in result["msg"]
+
+
+def test_a_bad_date_is_refused(run_module, tmp_path):
+    result = build(run_module, tmp_path, date="yesterday")
+    assert result["failed"] and "not ISO 8601" in result["msg"]

@@ -1,0 +1,59 @@
+import os
+
+import yaml
+
+from ansible_collections.otap.street.plugins.module_utils.release_package import sha256_bytes
+from ansible_collections.otap.street.plugins.modules import release_stage
+
+
+def site(tmp_path):
+    root = tmp_path / "portal"
+    base = root / "releases" / "1"
+    (base / "templates").mkdir(parents=True)
+    (root / "shared" / "images").mkdir(parents=True)
+    (base / "index.php").write_text("v1 index")
+    (base / "templates" / "t.php").write_text("v1 template")
+    (base / "old.js").write_text("old")
+    os.symlink(str(root / "shared" / "images"), base / "images")
+    return root
+
+
+def unpacked(tmp_path, release, files, deletions=()):
+    folder = tmp_path / f"unpacked-{release}"
+    for path, text in files.items():
+        (folder / "files" / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "files" / path).write_text(text)
+    manifest = {"release": release, "files": [{"path": p, "sha256": sha256_bytes(t.encode()), "mode": "0644"}
+                                               for p, t in files.items()], "deletions": list(deletions)}
+    (folder / "manifest.yml").write_text(yaml.safe_dump(manifest))
+    return str(folder)
+
+
+def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(run_module, tmp_path):
+    root = site(tmp_path)
+    result = run_module(release_stage, root=str(root), releases=[
+        {"release": 2, "unpacked": unpacked(tmp_path, 2, {"templates/t.php": "v2 template"}, ["old.js"])}])
+    assert result["changed"] and result["staged"] == [2]
+    new, old = root / "releases" / "2", root / "releases" / "1"
+    assert (new / "templates" / "t.php").read_text() == "v2 template"
+    assert (old / "templates" / "t.php").read_text() == "v1 template", "the live release was changed"
+    assert os.stat(new / "index.php").st_ino == os.stat(old / "index.php").st_ino, "unchanged file copied"
+    assert not (new / "old.js").exists() and (old / "old.js").exists()
+    assert os.readlink(new / "images") == str(root / "shared" / "images")
+    assert result["shared_files"] == {"2": 1}
+
+
+def test_releases_stage_in_order_and_a_second_run_changes_nothing(run_module, tmp_path):
+    root = site(tmp_path)
+    releases = [{"release": 2, "unpacked": unpacked(tmp_path, 2, {"a.php": "2"})},
+                {"release": 3, "unpacked": unpacked(tmp_path, 3, {"a.php": "3"})}]
+    assert run_module(release_stage, root=str(root), releases=releases)["staged"] == [2, 3]
+    assert (root / "releases" / "3" / "a.php").read_text() == "3"
+    assert not run_module(release_stage, root=str(root), releases=releases)["changed"]
+
+
+def test_a_missing_base_release_is_refused(run_module, tmp_path):
+    root = site(tmp_path)
+    result = run_module(release_stage, root=str(root), releases=[
+        {"release": 3, "unpacked": unpacked(tmp_path, 3, {"a.php": "3"})}])
+    assert result["failed"] and "on top of release 2" in result["msg"]
