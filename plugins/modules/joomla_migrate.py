@@ -21,7 +21,8 @@ description:
     MariaDB commits DDL implicitly, so this is the only way back a migration has.
   - I(state=finalized) records the releases in C(#__otap_release_history) and drops the copies;
     I(state=rolled_back) restores the copies of a rollout whose later steps failed;
-    I(state=recorded) notes a rollback of the code to I(releases[0].release);
+    I(state=recorded) notes that the site now runs release I(releases[0]) (its first release, or a
+    rollback of the code);
     I(state=query) only reads.
 options:
   config:
@@ -34,10 +35,15 @@ options:
     choices: [applied, finalized, rolled_back, recorded, query]
     default: applied
   releases:
-    description: The releases, in order, each with C(release), C(title) and (for C(applied)) C(sql_dir).
+    description: The numbers of the releases, in order.
     type: list
-    elements: dict
+    elements: int
     default: []
+  unpacked_dir:
+    description: >-
+      Folder holding each verified package unpacked as C(<N>/); the scripts are in C(<N>/sql/),
+      the title in C(<N>/manifest.yml). Needed for C(applied) and C(finalized).
+    type: path
   rollout:
     description: Identifies this rollout (the run id), so its steps can be finalised or undone.
     type: str
@@ -60,9 +66,8 @@ EXAMPLES = r"""
 - name: Apply the SQL of releases 3 and 4
   otap.street.joomla_migrate:
     config: /var/www/portal/shared/configuration.php
-    releases:
-      - {release: 3, title: New badge, sql_dir: /var/lib/otap/unpacked/3/sql}
-      - {release: 4, title: Cleanup, sql_dir: /var/lib/otap/unpacked/4/sql}
+    releases: [3, 4]
+    unpacked_dir: /var/lib/otap-release/unpacked
     rollout: "{{ otap_run_id }}"
 """
 
@@ -92,6 +97,8 @@ import getpass
 import os
 import time
 from pathlib import Path
+
+import yaml
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, parse_config
@@ -215,8 +222,13 @@ class Migration:
 
 
 def scripts_of(release: dict) -> list[Path]:
-    folder = Path(release.get("sql_dir") or "")
-    return sorted(folder.glob("*.sql")) if release.get("sql_dir") and folder.is_dir() else []
+    folder = Path(release["dir"]) / "sql"
+    return sorted(folder.glob("*.sql")) if folder.is_dir() else []
+
+
+def title_of(release: dict) -> str:
+    manifest = Path(release["dir"]) / "manifest.yml"
+    return yaml.safe_load(manifest.read_text()).get("title", "") if manifest.is_file() else ""
 
 
 def apply(module, migration: Migration, releases: list[dict]) -> dict:
@@ -265,12 +277,13 @@ def main():
             config=dict(type="path", required=True),
             state=dict(type="str", default="applied",
                        choices=["applied", "finalized", "rolled_back", "recorded", "query"]),
-            releases=dict(type="list", elements="dict", default=[]),
+            releases=dict(type="list", elements="int", default=[]),
+            unpacked_dir=dict(type="path"),
             rollout=dict(type="str", default=""),
             applied_by=dict(type="str", default="otap.street"),
             login_unix_socket=dict(type="path", default="/run/mysqld/mysqld.sock"),
         ),
-        required_if=[("state", "applied", ["rollout"]), ("state", "finalized", ["rollout"]),
+        required_if=[("state", "applied", ["rollout", "unpacked_dir"]), ("state", "finalized", ["rollout", "unpacked_dir"]),
                      ("state", "rolled_back", ["rollout"]), ("state", "recorded", ["rollout"])],
         supports_check_mode=True,
     )
@@ -289,9 +302,7 @@ def main():
         module.fail_json(msg=f"cannot connect to database {settings.get('db')} through {p['login_unix_socket']}: {error}")
     migration = Migration(module, connection, settings["db"], settings["dbprefix"], p["rollout"],
                           p["applied_by"] or os.environ.get("USER", "otap.street"))
-    releases = sorted(p["releases"], key=lambda r: int(r["release"]))
-    for release in releases:
-        release["release"] = int(release["release"])
+    releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
 
     if p["state"] == "query":
         history = migration.query(f"SELECT * FROM `{migration.history}` ORDER BY installed_rank") \
@@ -310,18 +321,21 @@ def main():
             if module.check_mode:
                 result["changed"] |= pending or not migration.table_exists(migration.releases)
                 continue
-            result["changed"] |= migration.note_release(release["release"], release.get("title", ""), "release")
+            result["changed"] |= migration.note_release(release["release"], title_of(release), "release")
             migration.drop_snapshots(release["release"])
     elif p["state"] == "rolled_back":
         if not module.check_mode:
             result["restored"] = migration.restore([r["release"] for r in releases])
             result["changed"] = bool(result["restored"])
     elif p["state"] == "recorded":
-        target = releases[0]
-        if migration.current_release() != target["release"]:
+        target, current = releases[0], migration.current_release()
+        if current != target["release"]:
             result["changed"] = True
             if not module.check_mode:
-                migration.note_release(target["release"], target.get("title", ""), "rollback")
+                if current == 0:
+                    migration.note_release(target["release"], "the site as installed", "install")
+                else:
+                    migration.note_release(target["release"], f"back from release {current}", "rollback")
     result["current_release"] = migration.current_release() if migration.table_exists(migration.releases) else 0
     module.exit_json(**result)
 

@@ -23,10 +23,13 @@ options:
     type: path
     required: true
   releases:
-    description: The releases to stage, in order, each with C(release) and C(unpacked) (a folder
-      holding the verified package's C(manifest.yml) and C(files/)).
+    description: The numbers of the releases to stage, in order.
     type: list
-    elements: dict
+    elements: int
+    required: true
+  unpacked_dir:
+    description: Folder holding each verified package unpacked as C(<N>/) (C(manifest.yml), C(files/)).
+    type: path
     required: true
 notes:
   - Supports check mode.
@@ -36,9 +39,8 @@ EXAMPLES = r"""
 - name: Stage releases 3 and 4 on top of release 2
   otap.street.release_stage:
     root: /var/www/portal
-    releases:
-      - {release: 3, unpacked: /var/lib/otap/unpacked/3}
-      - {release: 4, unpacked: /var/lib/otap/unpacked/4}
+    releases: [3, 4]
+    unpacked_dir: /var/lib/otap-release/unpacked
 """
 
 RETURN = r"""
@@ -143,17 +145,18 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             root=dict(type="path", required=True),
-            releases=dict(type="list", elements="dict", required=True),
+            releases=dict(type="list", elements="int", required=True),
+            unpacked_dir=dict(type="path", required=True),
         ),
         supports_check_mode=True,
     )
     root = Path(module.params["root"])
     staged, shared_files = [], {}
-    for item in sorted(module.params["releases"], key=lambda r: int(r["release"])):
-        result = stage(module, root, int(item["release"]), Path(item["unpacked"]))
+    for release in sorted(module.params["releases"]):
+        result = stage(module, root, release, Path(module.params["unpacked_dir"]) / str(release))
         if result is not None:
-            staged.append(int(item["release"]))
-            shared_files[str(item["release"])] = result
+            staged.append(release)
+            shared_files[str(release)] = result
     module.exit_json(changed=bool(staged), staged=staged, shared_files=shared_files)
 
 

@@ -19,20 +19,20 @@ def site(tmp_path):
 
 
 def unpacked(tmp_path, release, files, deletions=()):
-    folder = tmp_path / f"unpacked-{release}"
+    folder = tmp_path / "unpacked" / str(release)
     for path, text in files.items():
         (folder / "files" / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / "files" / path).write_text(text)
     manifest = {"release": release, "files": [{"path": p, "sha256": sha256_bytes(t.encode()), "mode": "0644"}
                                                for p, t in files.items()], "deletions": list(deletions)}
     (folder / "manifest.yml").write_text(yaml.safe_dump(manifest))
-    return str(folder)
+    return release
 
 
 def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(run_module, tmp_path):
     root = site(tmp_path)
-    result = run_module(release_stage, root=str(root), releases=[
-        {"release": 2, "unpacked": unpacked(tmp_path, 2, {"templates/t.php": "v2 template"}, ["old.js"])}])
+    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+                        releases=[unpacked(tmp_path, 2, {"templates/t.php": "v2 template"}, ["old.js"])])
     assert result["changed"] and result["staged"] == [2]
     new, old = root / "releases" / "2", root / "releases" / "1"
     assert (new / "templates" / "t.php").read_text() == "v2 template"
@@ -45,15 +45,15 @@ def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(run_modu
 
 def test_releases_stage_in_order_and_a_second_run_changes_nothing(run_module, tmp_path):
     root = site(tmp_path)
-    releases = [{"release": 2, "unpacked": unpacked(tmp_path, 2, {"a.php": "2"})},
-                {"release": 3, "unpacked": unpacked(tmp_path, 3, {"a.php": "3"})}]
-    assert run_module(release_stage, root=str(root), releases=releases)["staged"] == [2, 3]
+    args = dict(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+                releases=[unpacked(tmp_path, 2, {"a.php": "2"}), unpacked(tmp_path, 3, {"a.php": "3"})])
+    assert run_module(release_stage, **args)["staged"] == [2, 3]
     assert (root / "releases" / "3" / "a.php").read_text() == "3"
-    assert not run_module(release_stage, root=str(root), releases=releases)["changed"]
+    assert not run_module(release_stage, **args)["changed"]
 
 
 def test_a_missing_base_release_is_refused(run_module, tmp_path):
     root = site(tmp_path)
-    result = run_module(release_stage, root=str(root), releases=[
-        {"release": 3, "unpacked": unpacked(tmp_path, 3, {"a.php": "3"})}])
+    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+                        releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
     assert result["failed"] and "on top of release 2" in result["msg"]

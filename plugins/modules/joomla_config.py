@@ -1,0 +1,79 @@
+#!/usr/bin/python
+"""Change settings in a Joomla site's configuration.php, as Joomla's `config:set` does."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: joomla_config
+author: otap.street maintainers
+version_added: 0.1.0
+short_description: Set JConfig properties in a Joomla site's configuration.php
+description:
+  - Sets the given C(JConfig) properties (for example C(offline) to put the site in maintenance)
+    and leaves every other line of the file exactly as it was.
+  - The file is replaced atomically, keeping its owner, group and mode, so PHP never reads a
+    half-written configuration.
+options:
+  path:
+    description: The site's C(configuration.php).
+    type: path
+    required: true
+  settings:
+    description: Properties to set, name to value (strings, numbers, booleans).
+    type: dict
+    required: true
+notes:
+  - Supports check mode and diff mode. Values are not shown in the diff when a secret is set.
+"""
+
+EXAMPLES = r"""
+- name: Put the site offline while its database changes
+  otap.street.joomla_config:
+    path: /var/www/portal/shared/configuration.php
+    settings:
+      offline: true
+"""
+
+RETURN = r"""
+changed_settings:
+  description: Names of the properties that changed.
+  type: list
+  elements: str
+  returned: success
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.joomla import SECRET_KEYS, JoomlaFileError, set_config
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(path=dict(type="path", required=True), settings=dict(type="dict", required=True)),
+        supports_check_mode=True,
+    )
+    path, settings = module.params["path"], module.params["settings"]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            before = handle.read()
+        after, changed = set_config(before, settings)
+    except (OSError, JoomlaFileError) as error:
+        module.fail_json(msg=f"cannot change {path}: {error}")
+    result = dict(changed=bool(changed), changed_settings=changed)
+    if changed and module._diff and not SECRET_KEYS.intersection(changed):
+        result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
+    if changed and not module.check_mode:
+        info = os.stat(path)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".configuration.")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(after)
+        os.chown(tmp, info.st_uid, info.st_gid)
+        os.chmod(tmp, info.st_mode & 0o7777)
+        module.atomic_move(tmp, path)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+import os
+
+from ansible_collections.otap.street.plugins.module_utils.joomla import parse_config
+from ansible_collections.otap.street.plugins.modules import joomla_config
+
+CONFIG = "<?php\nclass JConfig\n{\n    public $offline = 0;\n    public $password = 's3cret';\n}\n"
+
+
+def test_offline_is_set_and_the_rest_kept(run_module, tmp_path):
+    path = tmp_path / "configuration.php"
+    path.write_text(CONFIG)
+    os.chmod(path, 0o640)
+    result = run_module(joomla_config, path=str(path), settings={"offline": True})
+    assert result["changed"] and result["changed_settings"] == ["offline"]
+    assert parse_config(path.read_text()) == {"offline": 1, "password": "s3cret"}
+    assert os.stat(path).st_mode & 0o777 == 0o640
+    assert not run_module(joomla_config, path=str(path), settings={"offline": True})["changed"]
+
+
+def test_a_secret_never_shows_in_the_diff(run_module, tmp_path):
+    path = tmp_path / "configuration.php"
+    path.write_text(CONFIG)
+    result = run_module(joomla_config, path=str(path), settings={"password": "new"}, _ansible_diff=True)
+    assert result["changed"] and "diff" not in result
+
+
+def test_check_mode_leaves_the_file(run_module, tmp_path):
+    path = tmp_path / "configuration.php"
+    path.write_text(CONFIG)
+    assert run_module(joomla_config, path=str(path), settings={"offline": 1}, _ansible_check_mode=True)["changed"]
+    assert path.read_text() == CONFIG
+
+
+def test_a_missing_file_says_which(run_module, tmp_path):
+    result = run_module(joomla_config, path=str(tmp_path / "nope.php"), settings={"offline": 1})
+    assert result["failed"] and "nope.php" in result["msg"]
