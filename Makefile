@@ -43,11 +43,8 @@ street-down: setup ## Remove the simulated street's containers and network
 site: street-up ## Provision every environment of the street (playbooks/site.yml)
 	ansible-playbook playbooks/site.yml
 
-demo: site ## Build the street and provision every environment; shows where each answers
-	@echo
-	@python3 street/show.py
-	@echo
-	@echo "Production answers on its VIP: http://$(VIP)/"
+demo: site ## The street end to end: releases travel Test, Acceptance, approval, Production
+	@python3 street/demo.py
 
 lint: setup ## ansible-lint (production profile)
 	ansible-lint

@@ -160,6 +160,8 @@ class Migration:
         return rows[0]["n"] > 0
 
     def applied_checksum(self, release: int, script: str) -> str | None:
+        if not self.table_exists(self.history):
+            return None
         rows = self.query(f"SELECT checksum FROM `{self.history}` WHERE release_number = %s AND script = %s "
                           "AND success = 1", (release, script))
         return rows[0]["checksum"] if rows else None

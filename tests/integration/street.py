@@ -90,3 +90,39 @@ def get(url: str, timeout: float = 5.0) -> Page:
 
 def vip() -> str:
     return hostvar(group("production")[0], "keepalived_vip").split("/")[0]
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+
+    @property
+    def recap(self) -> dict[str, dict[str, int]]:
+        """PLAY RECAP counters per host, summed over the plays of the run."""
+        totals: dict[str, dict[str, int]] = {}
+        for host, counters in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", self.output, re.M):
+            for key, value in re.findall(r"(\w+)=(\d+)", counters):
+                totals.setdefault(host, {}).setdefault(key, 0)
+                totals[host][key] += int(value)
+        return totals
+
+    @property
+    def changed(self) -> int:
+        return sum(c.get("changed", 0) for c in self.recap.values())
+
+
+def playbook(name: str, *args: str, **extra_vars) -> Run:
+    """Run one of the project's playbooks against the street, as a user would."""
+    command = ["ansible-playbook", f"playbooks/{name}.yml", *args]
+    if extra_vars:
+        command += ["-e", json.dumps({key: str(value) for key, value in extra_vars.items()})]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def state_of(names: list[str], site_root: str = "/var/www/portal", database: str = "portal") -> dict[str, str]:
+    """A checksum of each node's docroot tree (names, links, sizes, modes) and of its database."""
+    tree = (f"find {site_root} -printf '%p %l %s %m\\n' | sort | sha256sum; "
+            f"mysqldump --skip-dump-date --skip-comments {database} | sha256sum")
+    return {name: host(name).check_output(tree) for name in names}

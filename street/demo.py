@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""`make demo`: a release travels Test, Acceptance, the webmaster's approval and Production.
+
+Runs the project's own playbooks against the simulated street (provisioned by `make site`)
+and tells the story: which step, which environment, which release, what changed.
+"""
+
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from street.show import main as show  # noqa: E402
+from tests.integration import street  # noqa: E402
+
+RELEASES = street.ROOT / "examples" / "releases"
+BOLD, DIM, RED, END = ("\033[1m", "\033[2m", "\033[31m", "\033[0m") if sys.stdout.isatty() else ("",) * 4
+
+
+def say(text: str) -> None:
+    print(f"\n{BOLD}{text}{END}")
+
+
+def run(who: str, what: str, name: str, **extra_vars) -> street.Run:
+    print(f"  {who}: {what}")
+    print(f"  {DIM}$ ansible-playbook playbooks/{name}.yml "
+          + " ".join(f"-e {k}={v}" for k, v in extra_vars.items()) + END)
+    result = street.playbook(name, **extra_vars)
+    for message in re.findall(r"^\s+msg: '?(.*?)'?$", result.output, re.M):
+        if not message.startswith(("All assertions", "Task failed")):
+            print(f"    {message.replace(chr(39) * 2, chr(39))}")
+    changes = result.changed
+    print(f"    -> {'failed' if result.rc else 'done'}; {changes} change(s) on the street")
+    if result.rc:
+        print(RED + result.output[-4000:] + END)
+        sys.exit(result.rc)
+    return result
+
+
+def main() -> None:
+    say("Step 1. The agency builds numbered release packages and stores them at the agreed place")
+    for source in sorted(p.name for p in RELEASES.iterdir()):
+        run("site developer", f"package examples/releases/{source}", "package",
+            otap_package_src=RELEASES / source)
+
+    newest = 4
+    say(f"Step 2. The agency rolls release {newest} out on Test (Test gets every release up to it)")
+    run("site developer", f"release {newest} to test", "release", otap_env="test", otap_release=newest)
+
+    say(f"Step 3. Operations rolls release {newest} out on Acceptance, for the webmaster to test")
+    run("operations", f"release {newest} to acceptance", "release", otap_env="acceptance", otap_release=newest)
+
+    say("Step 4. Production without the webmaster's approval is refused")
+    result = street.playbook("release", otap_env="production", otap_release=newest)
+    approved = result.rc == 0
+    refusal = re.search(r"(Release \d+ is not approved for production[^(]*)", " ".join(result.output.split()))
+    print(f"  operations: release {newest} to production -> "
+          + (refusal.group(1).strip() if refusal else "already approved earlier, so it went through"))
+
+    say(f"Step 5. The webmaster tested release {newest} on Acceptance and approves it")
+    run("webmaster", f"approve release {newest}", "approve", otap_release=newest, otap_approver="webmaster")
+
+    say(f"Step 6. Operations rolls release {newest} out on the Production pair (both nodes, SQL once, site up)")
+    if not approved:
+        run("operations", f"release {newest} to production", "release", otap_env="production", otap_release=newest)
+    else:
+        print("  (production already had it)")
+
+    say("Where the street stands now")
+    show()
+    print(f"\n{BOLD}Production answers on its VIP: http://{street.vip()}/{END}")
+
+
+if __name__ == "__main__":
+    main()
