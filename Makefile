@@ -13,7 +13,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 VIP := $(shell sed -n 's/^keepalived_vip: \([0-9.]*\).*/\1/p' inventories/docker/group_vars/production/pair.yml)
 
-.PHONY: help setup street-up street-down site demo test lint unit molecule clean
+.PHONY: help setup street-up street-down site demo test lint unit molecule bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,9 @@ molecule: setup ## Molecule against the simulated street
 	molecule test --all
 
 test: lint unit molecule ## Everything CI runs: lint, unit, molecule
+
+bench: site ## Timings, as ratios against a baseline measured in the same run
+	python3 bench/release_rollout.py
 
 clean: street-down ## Remove the street and the virtualenv
 	rm -rf $(VENV) .street
