@@ -14,9 +14,9 @@ description:
   - Refuses, naming the file and the rule, an empty release, a missing C(RELEASE.md), absolute
     paths, C(..), links, device files, content paths and SQL that drops, truncates, renames or
     deletes from content tables. Nothing is written when anything is refused.
-  - The number is the one after I(last_release). When the source is the same as the last release
-    (same files, scripts, deletions and notes), nothing is built and the last release is returned,
-    so a second run changes nothing.
+  - The number is the one after I(last_release). When the source is the same as a registered
+    release that was not withdrawn (same files, scripts, deletions and notes), nothing is built and
+    that release is returned, so building a source again changes nothing.
 options:
   src:
     description: The release source folder.
@@ -30,10 +30,11 @@ options:
     description: Number of the last registered release.
     type: int
     required: true
-  last_fingerprint:
-    description: Fingerprint of the last registered release (see RETURN), to recognise a rebuild.
-    type: str
-    default: ""
+  registered:
+    description: The register's entries (C(release), C(fingerprint), C(withdrawn)), to recognise a rebuild.
+    type: list
+    elements: dict
+    default: []
   author:
     description: Who built the release.
     type: str
@@ -62,6 +63,7 @@ EXAMPLES = r"""
     src: examples/releases/02-footer
     dest_dir: /tmp/otap-build
     last_release: 1
+    registered: "{{ register.releases }}"
     author: agency
     date: "2026-11-24T10:00:00Z"
   delegate_to: localhost
@@ -69,7 +71,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 release:
-  description: Number of the release (new, or the last one when the source was already packaged).
+  description: Number of the release (new, or the registered one when the source was already packaged).
   type: int
   returned: success
 package:
@@ -121,7 +123,7 @@ def main():
             src=dict(type="path", required=True),
             dest_dir=dict(type="path", required=True),
             last_release=dict(type="int", required=True),
-            last_fingerprint=dict(type="str", default=""),
+            registered=dict(type="list", elements="dict", default=[]),
             author=dict(type="str", required=True),
             date=dict(type="str", required=True),
             content_paths=dict(type="list", elements="str", default=[]),
@@ -146,9 +148,10 @@ def main():
                              + "; ".join(str(v) for v in refused.violations),
                          violations=[str(v) for v in refused.violations])
     print_ = fingerprint(manifest)
-    if print_ == p["last_fingerprint"]:
-        module.exit_json(changed=False, release=p["last_release"], package="", fingerprint=print_,
-                         manifest=manifest, msg=f"{p['src']} is already release {p['last_release']}")
+    for entry in p["registered"]:
+        if entry.get("fingerprint") == print_ and not entry.get("withdrawn"):
+            module.exit_json(changed=False, release=int(entry["release"]), package="", fingerprint=print_,
+                             manifest=manifest, msg=f"{p['src']} is already release {entry['release']}")
     dest = os.path.join(p["dest_dir"], f"release-{release}.tar.gz")
     result = dict(changed=True, release=release, package=dest, fingerprint=print_, manifest=manifest)
     if module.check_mode:

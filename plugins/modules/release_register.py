@@ -15,6 +15,9 @@ description:
     last; an entry that is already there unchanged is left alone (no change), a different entry
     under an existing number is refused. Writers are serialised with a lock file and the file is
     replaced atomically.
+  - With I(state=withdrawn), marks release I(entry.release) as withdrawn (who, when, why from
+    I(entry.by), I(entry.reason)): rollouts skip it, and a later release goes on top of the one
+    before it. A withdrawn release stays in the register, so its number is never reused.
   - With I(state=query), returns the register.
 options:
   path:
@@ -22,9 +25,9 @@ options:
     type: path
     required: true
   state:
-    description: Add I(entry) (C(present)) or only read (C(query)).
+    description: Add I(entry) (C(present)), withdraw a release (C(withdrawn)) or only read (C(query)).
     type: str
-    choices: [present, query]
+    choices: [present, withdrawn, query]
     default: query
   entry:
     description: The release to add, with at least C(release), C(date), C(title), C(author).
@@ -68,14 +71,31 @@ HEADER = (
 REQUIRED = ("release", "date", "title", "author")
 
 
+def withdraw(module, path: str, entry: dict) -> None:
+    number = int(entry.get("release") or 0)
+    with locked(path):
+        releases = load_list(path, "releases")
+        found = [item for item in releases if int(item["release"]) == number]
+        if not found:
+            module.fail_json(msg=f"release {number} is not in the register")
+        if found[0].get("withdrawn"):
+            module.exit_json(changed=False, releases=releases, last=releases[-1])
+        before = dump_list(HEADER, "releases", releases)
+        found[0]["withdrawn"] = {"by": entry.get("by", ""), "at": entry.get("date", ""), "reason": entry.get("reason", "")}
+        after = dump_list(HEADER, "releases", releases)
+        if not module.check_mode:
+            replace(module, path, after)
+    module.exit_json(changed=True, releases=releases, last=releases[-1], diff=dict(before=before, after=after))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type="path", required=True),
-            state=dict(type="str", choices=["present", "query"], default="query"),
+            state=dict(type="str", choices=["present", "withdrawn", "query"], default="query"),
             entry=dict(type="dict"),
         ),
-        required_if=[("state", "present", ["entry"])],
+        required_if=[("state", "present", ["entry"]), ("state", "withdrawn", ["entry"])],
         supports_check_mode=True,
     )
     path, entry = module.params["path"], module.params["entry"]
@@ -83,6 +103,8 @@ def main():
         releases = load_list(path, "releases")
         module.exit_json(changed=False, releases=releases, last=releases[-1] if releases else {})
 
+    if module.params["state"] == "withdrawn":
+        withdraw(module, path, entry)
     missing = [key for key in REQUIRED if entry.get(key) in (None, "")]
     if missing:
         module.fail_json(msg=f"register entry lacks {', '.join(missing)}")

@@ -9,7 +9,8 @@ author: otap.street maintainers
 version_added: 0.1.0
 short_description: Build C(releases/N) from the release before it, sharing unchanged files
 description:
-  - For each release in order, builds C(<root>/releases/<N>) from C(<root>/releases/<N-1>): every
+  - For each release in order, builds C(<root>/releases/<N>) from the tree before it (I(base) for
+    the first, then the previous release of the list; withdrawn releases are simply not in it): every
     unchanged file is a hard link to the previous release's (shared, not copied), links to
     C(shared/) content are kept as links, the release's changed files are written as new files
     (never through a hard link, so the live release is untouched), and its deletions are removed.
@@ -27,6 +28,9 @@ options:
     type: list
     elements: int
     required: true
+  base:
+    description: The release the first one is built on (the live one); defaults to the number before it.
+    type: int
   unpacked_dir:
     description: Folder holding each verified package unpacked as C(<N>/) (C(manifest.yml), C(files/)).
     type: path
@@ -101,7 +105,7 @@ def write_new(source: Path, dest: Path, mode: int) -> None:
     os.replace(tmp, dest)
 
 
-def stage(module, root: Path, release: int, unpacked: Path) -> int | None:
+def stage(module, root: Path, release: int, base_release: int, unpacked: Path) -> int | None:
     manifest_path = unpacked / "manifest.yml"
     manifest = yaml.safe_load(manifest_path.read_text())
     if manifest.get("release") != release:
@@ -110,9 +114,9 @@ def stage(module, root: Path, release: int, unpacked: Path) -> int | None:
     target = root / "releases" / str(release)
     if target.is_dir() and stamp.is_file() and stamp.read_text() == sha256(manifest_path):
         return None
-    base = root / "releases" / str(release - 1)
+    base = root / "releases" / str(base_release)
     if not base.is_dir():
-        module.fail_json(msg=f"release {release} is staged on top of release {release - 1}, "
+        module.fail_json(msg=f"release {release} is staged on top of release {base_release}, "
                              f"but {base} does not exist on this host")
     if module.check_mode:
         return 0
@@ -147,13 +151,17 @@ def main():
             root=dict(type="path", required=True),
             releases=dict(type="list", elements="int", required=True),
             unpacked_dir=dict(type="path", required=True),
+            base=dict(type="int"),
         ),
         supports_check_mode=True,
     )
     root = Path(module.params["root"])
     staged, shared_files = [], {}
-    for release in sorted(module.params["releases"]):
-        result = stage(module, root, release, Path(module.params["unpacked_dir"]) / str(release))
+    ordered = sorted(module.params["releases"])
+    previous = module.params["base"] if module.params["base"] is not None else (ordered[0] - 1 if ordered else 0)
+    for release in ordered:
+        result = stage(module, root, release, previous, Path(module.params["unpacked_dir"]) / str(release))
+        previous = release
         if result is not None:
             staged.append(release)
             shared_files[str(release)] = result

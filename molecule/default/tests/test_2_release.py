@@ -356,3 +356,22 @@ def test_rollback_returns_production_to_its_previous_release_and_keeps_content()
     assert run.rc == 0, run.output[-3000:]
     assert set(served("production").values()) == {"4"}
     assert_content_kept()
+
+
+def test_a_withdrawn_release_is_skipped_and_the_next_goes_on_top_of_the_one_before():
+    broken = register()[-1]["release"]
+    refused(street.playbook("withdraw", otap_release=broken), "Say which release and why")
+    run = street.playbook("withdraw", otap_release=broken, otap_withdraw_reason="its SQL fails half-way")
+    assert run.rc == 0, run.output[-2000:]
+    assert register()[-1]["withdrawn"]["reason"] == "its SQL fails half-way"
+    refused(street.playbook("release", otap_env="test", otap_release=broken), "was withdrawn")
+    run = street.playbook("package", otap_package_src=street.ROOT / "tests" / "fixtures" / "releases" / "after-withdrawn")
+    assert run.rc == 0, run.output[-2000:]
+    fixed = register()[-1]["release"]
+    assert fixed == broken + 1
+    run = street.playbook("release", otap_env="test", otap_release=fixed)
+    assert run.rc == 0, run.output[-3000:]
+    assert "(withdrawn releases skipped)" in run.output
+    assert served("test") == {"test": str(fixed)}
+    assert not street.host("test").file(f"/var/www/portal/releases/{broken}").exists
+    refused(street.playbook("withdraw", otap_release=fixed, otap_withdraw_reason="too late"), "is live on test")

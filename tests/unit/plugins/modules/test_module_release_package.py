@@ -30,8 +30,16 @@ def test_builds_the_next_release_and_it_verifies(run_module, tmp_path):
 
 def test_the_same_source_again_builds_nothing(run_module, tmp_path):
     first = build(run_module, tmp_path)
-    second = build(run_module, tmp_path, last_release=2, last_fingerprint=first["fingerprint"])
+    registered = [{"release": 2, "fingerprint": first["fingerprint"]}, {"release": 3, "fingerprint": "other"}]
+    second = build(run_module, tmp_path, last_release=3, registered=registered)
     assert not second["changed"] and second["release"] == 2 and second["package"] == ""
+
+
+def test_a_withdrawn_release_is_built_again_under_a_new_number(run_module, tmp_path):
+    first = build(run_module, tmp_path)
+    registered = [{"release": 2, "fingerprint": first["fingerprint"], "withdrawn": {"by": "ops"}}]
+    again = build(run_module, tmp_path, last_release=2, registered=registered)
+    assert again["changed"] and again["release"] == 3
 
 
 def test_a_refused_source_writes_nothing_and_names_the_rule(run_module, tmp_path):

@@ -48,3 +48,15 @@ def test_check_mode_predicts_without_writing(run_module, tmp_path):
 def test_query_of_a_missing_register_is_empty(run_module, tmp_path):
     result = run_module(release_register, path=str(tmp_path / "none.yml"))
     assert result["releases"] == [] and result["last"] == {}
+
+
+def test_a_release_is_withdrawn_once_and_keeps_its_number(run_module, tmp_path):
+    path = str(tmp_path / "releases.yml")
+    for number in (1, 2):
+        run_module(release_register, path=path, state="present", entry=entry(number))
+    mark = {"release": 2, "by": "ops", "date": "2026-11-24T11:00:00Z", "reason": "SQL fails"}
+    result = run_module(release_register, path=path, state="withdrawn", entry=mark)
+    assert result["changed"] and result["releases"][1]["withdrawn"]["reason"] == "SQL fails"
+    assert not run_module(release_register, path=path, state="withdrawn", entry=mark)["changed"]
+    after = run_module(release_register, path=path, state="present", entry=entry(3))
+    assert after["changed"] and [r["release"] for r in after["releases"]] == [1, 2, 3]

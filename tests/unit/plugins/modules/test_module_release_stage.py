@@ -57,3 +57,11 @@ def test_a_missing_base_release_is_refused(run_module, tmp_path):
     result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
                         releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
     assert result["failed"] and "on top of release 2" in result["msg"]
+
+
+def test_a_withdrawn_release_is_skipped_by_building_on_the_one_before(run_module, tmp_path):
+    root = site(tmp_path)
+    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"), base=1,
+                        releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
+    assert result["staged"] == [3]
+    assert (root / "releases" / "3" / "index.php").read_text() == "v1 index"
