@@ -11,7 +11,6 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Also set here, not only in ansible.cfg: Molecule rewrites the collections path from the environment.
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
-VIP := $(shell sed -n 's/^keepalived_vip: \([0-9.]*\).*/\1/p' inventories/docker/group_vars/production/pair.yml)
 
 .PHONY: help setup street-up street-down site demo test lint unit molecule bench clean
 

@@ -59,21 +59,13 @@ shared_files:
   returned: success
 """
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
 import yaml
 from ansible.module_utils.basic import AnsibleModule
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from ansible_collections.otap.street.plugins.module_utils.release_package import sha256_file
 
 
 def link_tree(source: Path, target: Path) -> int:
@@ -112,7 +104,7 @@ def stage(module, root: Path, release: int, base_release: int, unpacked: Path) -
         module.fail_json(msg=f"{unpacked} holds release {manifest.get('release')}, not {release}")
     stamp = root / "releases" / f".{release}.staged"
     target = root / "releases" / str(release)
-    if target.is_dir() and stamp.is_file() and stamp.read_text() == sha256(manifest_path):
+    if target.is_dir() and stamp.is_file() and stamp.read_text() == sha256_file(manifest_path):
         return None
     base = root / "releases" / str(base_release)
     if not base.is_dir():
@@ -138,10 +130,10 @@ def stage(module, root: Path, release: int, base_release: int, unpacked: Path) -
             dest.unlink()
             shared -= 1
     for item in manifest["files"]:
-        if sha256(work / item["path"]) != item["sha256"]:
+        if sha256_file(work / item["path"]) != item["sha256"]:
             module.fail_json(msg=f"release {release}: {item['path']} did not land intact in the staged tree")
     os.rename(work, target)
-    stamp.write_text(sha256(manifest_path))
+    stamp.write_text(sha256_file(manifest_path))
     return shared
 
 

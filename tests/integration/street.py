@@ -6,6 +6,8 @@ tests follow the inventory instead of repeating its addresses.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -126,3 +128,31 @@ def state_of(names: list[str], site_root: str = "/var/www/portal", database: str
     tree = (f"find {site_root} -printf '%p %l %s %m\\n' | sort | sha256sum; "
             f"mysqldump --skip-dump-date --skip-comments {database} | sha256sum")
     return {name: host(name).check_output(tree) for name in names}
+
+
+class MailSink:
+    """A real SMTP server on the controller's loopback that keeps what it receives."""
+
+    def __init__(self, port: int = 2525):
+        from aiosmtpd.controller import Controller
+
+        self.port, self.messages = port, []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+                message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+                body = "".join(part.get_content() for part in message.walk()
+                               if part.get_content_type() == "text/plain")
+                sink.messages.append({"to": list(envelope.rcpt_tos), "subject": str(message["subject"]),
+                                      "body": body})
+                return "250 OK"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+
+    def __enter__(self):
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._controller.stop()

@@ -352,10 +352,16 @@ def test_rollback_returns_production_to_its_previous_release_and_keeps_content()
     assert run.rc == 0, run.output[-3000:]
     assert set(served("production").values()) == {"3"}
     assert_content_kept()
-    run = street.playbook("release", otap_env="production", otap_release=4)
+    with street.MailSink() as mail:
+        run = street.playbook("release", otap_env="production", otap_release=4,
+                              joomla_release_notify_to="webmaster@portal.example.org",
+                              joomla_release_smtp_host="127.0.0.1", joomla_release_smtp_port=mail.port)
     assert run.rc == 0, run.output[-3000:]
     assert set(served("production").values()) == {"4"}
     assert_content_kept()
+    assert [m["to"] for m in mail.messages] == [["webmaster@portal.example.org"]]
+    assert mail.messages[0]["subject"] == "Release 4 is live on production"
+    assert 'Release 4 ("Remove the legacy menu script") is live on production' in " ".join(mail.messages[0]["body"].split())
 
 
 def test_a_withdrawn_release_is_skipped_and_the_next_goes_on_top_of_the_one_before():
