@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -128,3 +129,19 @@ def test_secrets_never_appear_in_playbook_output():
     assert run.returncode == 0, output[-3000:]
     leaked = sorted(s for s in secrets if s in output)
     assert not leaked, f"secrets in playbook output: {len(leaked)}"
+
+
+def test_failover_status_reports_the_pair(tmp_path):
+    report = tmp_path / "pair.json"
+    run = street.playbook("failover", otap_action="status", otap_status_json=report)
+    assert run.rc == 0, run.output[-2000:]
+    assert all(run.recap[name]["changed"] == 0 for name in street.group("production")), "status changed the pair"
+    nodes = {n["node"]: n for n in json.loads(report.read_text())}
+    assert [n for n in nodes.values() if n["holds_vip"]] == [nodes[primary()]]
+    assert nodes[primary()]["database"] == "primary" and not nodes[primary()]["read_only"]
+    standby_node = nodes[standby()]
+    assert standby_node["read_only"] and standby_node["io_running"] == standby_node["sql_running"] == "Yes"
+    assert standby_node["replicating_from"] == street.hostvar(primary(), "ansible_host")
+    assert all(n["site_status"] == 200 for n in nodes.values())
+    refused = street.playbook("failover", otap_action="promote-everything")
+    assert refused.rc != 0 and "Say what to do" in refused.output

@@ -153,6 +153,14 @@ def test_a_release_without_an_environment_is_refused():
     refused(street.playbook("release", otap_env="staging", otap_release=2), "Say which environment")
 
 
+def test_check_mode_says_what_would_happen_and_changes_nothing():
+    before = everything()
+    run = street.playbook("release", "--check", otap_env="test", otap_release=4)
+    assert run.rc == 0 and run.changed == 0, run.output[-2000:]
+    assert "a real run would roll release(s) 2, 3, 4 out on test" in " ".join(run.output.split())
+    assert everything() == before
+
+
 class Probe:
     """Requests to the VIP, several a second, while a release goes to Production."""
 
