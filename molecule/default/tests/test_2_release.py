@@ -389,3 +389,38 @@ def test_a_withdrawn_release_is_skipped_and_the_next_goes_on_top_of_the_one_befo
     assert served("test") == {"test": str(fixed)}
     assert not street.host("test").file(f"/var/www/portal/releases/{broken}").exists
     refused(street.playbook("withdraw", otap_release=fixed, otap_withdraw_reason="too late"), "is live on test")
+
+
+def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content():
+    run = street.playbook("package", otap_package_src=street.ROOT / "tests" / "fixtures" / "releases" / "unique-titles")
+    assert run.rc == 0, run.output[-2000:]
+    number = register()[-1]["release"]
+    for env in ("test", "acceptance"):
+        run = street.playbook("release", otap_env=env, otap_release=number)
+        assert run.rc == 0, run.output[-3000:]
+    assert street.playbook("approve", otap_release=number).rc == 0
+    write_content("before the failing production rollout")
+    street.host(primary()).check_output(
+        "mysql portal -e %s", "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, "
+        f"modified) VALUES ('{CONTENT[-1]['title']}', 'duplicate', '<p>same title</p>', '', 1, 2, NOW(), NOW())")
+    live = served("production")
+    schema = {n: street.host(n).check_output("mysqldump --no-data --skip-dump-date portal | grep -v AUTO_INCREMENT")
+              for n in nodes("production")}
+    with Probe() as probe:
+        run = street.playbook("release", otap_env="production", otap_release=number)
+    refused(run, f"Release {number} did not go live on production")
+    assert "002-unique-titles.sql line 2 failed" in " ".join(run.output.split())
+    assert not probe.bad, f"the VIP failed during the failed rollout: {probe.bad[:5]}"
+    assert served("production") == live
+    for name in nodes("production"):
+        assert street.host(name).check_output(
+            "mysqldump --no-data --skip-dump-date portal | grep -v AUTO_INCREMENT") == schema[name], name
+    assert_content_kept()
+
+    refused(street.playbook("withdraw", otap_release=number, otap_withdraw_reason="fails on production content"),
+            "is live on")
+    for env in ("test", "acceptance"):
+        run = street.playbook("rollback", otap_env=env, otap_release=number - 1)
+        assert run.rc == 0, run.output[-2000:]
+    run = street.playbook("withdraw", otap_release=number, otap_withdraw_reason="fails on production content")
+    assert run.rc == 0, run.output[-2000:]
