@@ -11,6 +11,7 @@ by hand (mysql) on a copy of the site database. Reports ratios against that base
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -106,14 +107,17 @@ def main() -> None:
         probe = Probe()
         probe.start()
         started = time.monotonic()
-        must(street.playbook("release", otap_env="production", otap_release=number))
+        rollout = street.playbook("release", otap_env="production", otap_release=number)
         total = time.monotonic() - started
+        must(rollout)
+        went = re.search(r"it gets release\(s\) ([0-9, ]+)", rollout.output)
         probe.stop.set()
         probe.join()
         baseline = by_hand(src, "jos_")
     finally:
         shutil.rmtree(work)
-    print(f"release {number}: {FILES} files ({FILES * 8 // 1000} MB), SQL rewriting {ROWS} rows, production pair")
+    print(f"release {number}: {FILES} files ({FILES * 8 // 1000} MB), SQL rewriting {ROWS} rows, production pair"
+          f" (production got release(s) {went.group(1) if went else number} in this rollout)")
     print(f"  baseline, by hand (rsync to both nodes + mysql):  {baseline:6.1f} s   = 1.00")
     print(f"  release.yml to production, total:                {total:6.1f} s   = {total / baseline:.2f} x baseline")
     print(f"  maintenance window seen on the VIP (503s):       {probe.window:6.1f} s   = {probe.window / baseline:.2f} x baseline")
