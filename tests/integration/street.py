@@ -48,18 +48,22 @@ def hostvar(host: str, name: str):
     return inventory()["_meta"]["hostvars"][host][name]
 
 
+def module(pattern: str, name: str, args: dict) -> dict[str, dict]:
+    """Run one module ad hoc on the hosts of `pattern`; its result per host."""
+    env = ansible_env() | {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+    out = subprocess.run(
+        ["ansible", "-i", str(INVENTORY), pattern, "-m", name, "-a", json.dumps(args)],
+        check=False, capture_output=True, text=True, env=env, cwd=ROOT,
+    ).stdout
+    result = json.loads(out[out.index("{"):])
+    return result["plays"][0]["tasks"][0]["hosts"]
+
+
 @cache
 def templated_vars(names: tuple[str, ...]) -> dict[str, dict[str, object]]:
     """Variables as the playbooks see them (templated), per host, via ansible's debug module."""
     expr = "{{ {" + ", ".join(f"'{n}': {n} | default(omit)" for n in names) + "} }}"
-    env = ansible_env() | {"ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
-    out = subprocess.run(
-        ["ansible", "-i", str(INVENTORY), "all", "-m", "ansible.builtin.debug", "-a", f"msg={expr}"],
-        check=True, capture_output=True, text=True, env=env, cwd=ROOT,
-    ).stdout
-    result = json.loads(out[out.index("{"):])
-    hosts = result["plays"][0]["tasks"][0]["hosts"]
-    return {host: r["msg"] for host, r in hosts.items()}
+    return {host: r["msg"] for host, r in module("all", "ansible.builtin.debug", {"msg": expr}).items()}
 
 
 def host(name: str):

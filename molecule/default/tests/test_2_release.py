@@ -224,12 +224,12 @@ def test_each_release_travels_test_acceptance_approval_production(number):
 def test_history_tables_register_and_deployments_agree():
     deployments = yaml.safe_load(street.host("store").check_output(
         "cat /srv/otap-store/register/deployments.yml"))["deployments"]
+    facts = street.module("test:acceptance:production", "otap.street.joomla_facts", {"root": "/var/www/portal"})
     for env in ("test", "acceptance", "production"):
         for name in nodes(env):
-            current = street.host(name).check_output("readlink /var/www/portal/current")
-            recorded = street.host(name).check_output(
-                "mysql -N portal -e 'SELECT release_number FROM jos_otap_release_history ORDER BY id DESC LIMIT 1'")
-            assert current == "releases/4" and recorded == "4", name
+            assert facts[name]["release_link"] == 4 and facts[name]["release_database"] == 4, name
+            assert facts[name]["joomla_version"]["version"] == "5.2.1"
+            assert "password" not in facts[name]["settings"] and "secret" not in facts[name]["settings"]
         last = [d for d in deployments if d["env"] == env][-1]
         assert last["release"] == 4 and last["result"] == "done"
     node = street.host(primary())

@@ -1,0 +1,137 @@
+#!/usr/bin/python
+"""Read what a Joomla site is: its version, its settings (no secrets) and its release."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: joomla_facts
+author: otap.street maintainers
+version_added: 0.1.0
+short_description: Joomla version, settings and release of a site laid out by otap.street
+description:
+  - Reads the Joomla version from C(libraries/src/Version.php) of the live tree, the settings of
+    C(configuration.php) with every secret left out (passwords, C(secret), SMTP and proxy
+    credentials), the release the C(current) link points at, the release trees on disk, and the
+    release the site's database records in C(#__otap_release_history).
+  - Changes nothing.
+options:
+  root:
+    description: The site's top folder (holding C(current), C(releases/), C(shared/)).
+    type: path
+    required: true
+  database:
+    description: Also read the release recorded in the site's database.
+    type: bool
+    default: true
+  login_unix_socket:
+    description: MariaDB socket (the module connects as the user running it).
+    type: path
+    default: /run/mysqld/mysqld.sock
+requirements:
+  - PyMySQL (only with I(database=true))
+notes:
+  - Supports check mode.
+"""
+
+EXAMPLES = r"""
+- name: Read where the site stands
+  otap.street.joomla_facts:
+    root: /var/www/portal
+  register: site
+"""
+
+RETURN = r"""
+joomla_version:
+  description: Joomla's short version and its constants.
+  type: dict
+  returned: success
+  sample: {version: 5.2.1, major_version: 5, dev_status: Stable}
+settings:
+  description: The JConfig settings, secrets left out.
+  type: dict
+  returned: success
+release_link:
+  description: The release C(current) points at (0 when there is none).
+  type: int
+  returned: success
+release_database:
+  description: The release the site's database records (0 when none; absent with I(database=false)).
+  type: int
+  returned: when database is true
+releases_on_disk:
+  description: The release trees under C(releases/), by number.
+  type: list
+  elements: int
+  returned: success
+"""
+
+import getpass
+import os
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.otap.street.plugins.module_utils.joomla import (
+    JoomlaFileError,
+    parse_config,
+    parse_version,
+    without_secrets,
+)
+from ansible_collections.otap.street.plugins.module_utils.migrate import RELEASES
+
+try:
+    import pymysql
+except ImportError:
+    pymysql = None
+
+
+def recorded_release(module, socket: str, settings: dict) -> int:
+    if pymysql is None:
+        module.fail_json(msg=missing_required_lib("PyMySQL"))
+    table = settings["dbprefix"] + RELEASES
+    try:
+        connection = pymysql.connect(unix_socket=socket, user=getpass.getuser(), database=settings["db"])
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                           (settings["db"], table))
+            if cursor.fetchone()[0] == 0:
+                return 0
+            cursor.execute(f"SELECT release_number FROM `{table}` ORDER BY id DESC LIMIT 1")
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+    except pymysql.MySQLError as error:
+        module.fail_json(msg=f"cannot read the release of database {settings['db']}: {error}")
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            database=dict(type="bool", default=True),
+            login_unix_socket=dict(type="path", default="/run/mysqld/mysqld.sock"),
+        ),
+        supports_check_mode=True,
+    )
+    root = Path(module.params["root"])
+    current = root / "current"
+    try:
+        settings = parse_config((root / "shared" / "configuration.php").read_text(encoding="utf-8"))
+        version = parse_version((current / "libraries" / "src" / "Version.php").read_text(encoding="utf-8"))
+    except (OSError, JoomlaFileError) as error:
+        module.fail_json(msg=f"{root} is not a site laid out by otap.street: {error}")
+    link = os.readlink(current) if current.is_symlink() else ""
+    releases = root / "releases"
+    result = dict(
+        changed=False,
+        joomla_version=version,
+        settings=without_secrets(settings),
+        release_link=int(os.path.basename(link)) if os.path.basename(link).isdigit() else 0,
+        releases_on_disk=sorted(int(p.name) for p in releases.iterdir() if p.name.isdigit() and p.is_dir())
+        if releases.is_dir() else [],
+    )
+    if module.params["database"]:
+        result["release_database"] = recorded_release(module, module.params["login_unix_socket"], settings)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+import os
+import shutil
+from pathlib import Path
+
+from ansible_collections.otap.street.plugins.modules import joomla_facts
+
+FIXTURE = Path(__file__).resolve().parents[3] / "fixtures" / "joomla-site" / "site"
+CONFIG = "<?php\nclass JConfig\n{\n    public $sitename = 'Portal';\n    public $password = 'pw';\n" \
+         "    public $secret = 's';\n    public $db = 'portal';\n    public $dbprefix = 'jos_';\n}\n"
+
+
+def site(tmp_path):
+    root = tmp_path / "portal"
+    shutil.copytree(FIXTURE, root / "releases" / "3")
+    (root / "releases" / "2").mkdir()
+    (root / "shared").mkdir()
+    (root / "shared" / "configuration.php").write_text(CONFIG)
+    os.symlink("releases/3", root / "current")
+    return root
+
+
+def test_a_site_is_read_without_its_secrets(run_module, tmp_path):
+    result = run_module(joomla_facts, root=str(site(tmp_path)), database=False)
+    assert not result["changed"]
+    assert result["joomla_version"]["version"] == "5.2.1"
+    assert result["settings"] == {"sitename": "Portal", "db": "portal", "dbprefix": "jos_"}
+    assert result["release_link"] == 3 and result["releases_on_disk"] == [2, 3]
+    assert "release_database" not in result
+
+
+def test_a_folder_that_is_no_site_says_so(run_module, tmp_path):
+    result = run_module(joomla_facts, root=str(tmp_path), database=False)
+    assert result["failed"] and "is not a site laid out by otap.street" in result["msg"]
