@@ -26,8 +26,18 @@ def default_of(option: dict) -> str:
     return f"`{yaml.safe_dump(option['default'], default_flow_style=True, width=1000).strip().removesuffix('...').strip()}`"
 
 
+def variable_table(options: dict) -> list[str]:
+    lines = ["| variable | type | default | description |", "|----------|------|---------|-------------|"]
+    for name, option in options.items():
+        kind = option.get("type", "str")
+        if kind == "list" and "elements" in option:
+            kind = f"list of {option['elements']}"
+        lines.append(f"| `{name}` | {kind} | {cell(default_of(option))} | {cell(option['description'])} |")
+    return lines
+
+
 def render(role: Path) -> str:
-    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
     meta = yaml.safe_load((role / "meta" / "main.yml").read_text())["galaxy_info"]
     lines = [
         f"# otap.street.{role.name}",
@@ -36,18 +46,18 @@ def render(role: Path) -> str:
         "",
         "<!-- Written by tools/role_readme.py from meta/argument_specs.yml; edit those, not this. -->",
         "",
-        "## Variables",
-        "",
-        "| variable | type | default | description |",
-        "|----------|------|---------|-------------|",
     ]
-    for name, option in spec.get("options", {}).items():
-        kind = option.get("type", "str")
-        if kind == "list" and "elements" in option:
-            kind = f"list of {option['elements']}"
-        lines.append(f"| `{name}` | {kind} | {cell(default_of(option))} | {cell(option['description'])} |")
-    lines += ["", "## Use", "", "```yaml", f"- name: Apply {role.name}", "  hosts: all", "  roles:",
-              f"    - role: otap.street.{role.name}", "```", ""]
+    if "main" in specs:
+        lines += ["## Variables", "", *variable_table(specs["main"].get("options", {})), "",
+                  "## Use", "", "```yaml", f"- name: Apply {role.name}", "  hosts: all", "  roles:",
+                  f"    - role: otap.street.{role.name}", "```", ""]
+    for entry, spec in specs.items():
+        if entry == "main":
+            continue
+        lines += [f"## Entry point `{entry}`", "", spec["short_description"], "",
+                  *variable_table(spec.get("options", {})), "",
+                  "```yaml", f"- name: {spec['short_description'].rstrip('.')}", "  ansible.builtin.include_role:",
+                  f"    name: otap.street.{role.name}", f"    tasks_from: {entry}", "```", ""]
     notes = role / "meta" / "README.notes.md"
     if notes.exists():
         lines += [notes.read_text().rstrip(), ""]

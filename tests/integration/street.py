@@ -94,6 +94,20 @@ def get(url: str, timeout: float = 5.0) -> Page:
         return Page(error.code, error.read().decode("utf-8", "replace"))
 
 
+def primary() -> str:
+    """The production node whose database is writable (exactly one, or the street is broken)."""
+    writable = [name for name in group("production")
+                if host(name).check_output("mysql -N -e 'SELECT @@global.read_only'") == "0"]
+    assert len(writable) == 1, f"writable databases in production: {writable}"
+    return writable[0]
+
+
+def vip_holder() -> str | None:
+    holders = [name for name in group("production")
+               if f"inet {vip()}/" in host(name).check_output("ip -4 -o addr show")]
+    return holders[0] if len(holders) == 1 else None
+
+
 def vip() -> str:
     return hostvar(group("production")[0], "keepalived_vip").split("/")[0]
 
@@ -160,3 +174,84 @@ class MailSink:
 
     def __exit__(self, *exc):
         self._controller.stop()
+
+
+class Probe:
+    """A visitor on the VIP during an operation: several requests a second, reads (the front page)
+    and writes (votes on one article of its own), each on a new connection, none retried.
+
+    A request counts as failed when it gets no answer within `timeout` or an answer other than
+    200 (or, for a read, a page without the site's release marker). `gaps` are the stretches in
+    which requests waited or failed: the unavailability a visitor saw.
+    """
+
+    def __init__(self, address: str, per_second: float = 5.0, timeout: float = 15.0):
+        import random
+        import threading
+
+        self.address, self.interval, self.timeout = address, 1.0 / per_second, timeout
+        self.article = random.randint(100_000, 999_999)
+        self.results: list[dict] = []
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _request(self, write: bool) -> dict:
+        import time as clock
+
+        started = clock.monotonic()
+        data = f"task=article.vote&id={self.article}&user_rating=5".encode() if write else None
+        try:
+            request = urllib.request.Request(f"http://{self.address}/", data=data)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = response.read().decode("utf-8", "replace")
+                ok = response.status == 200 and ("Votes:" in body if write else "otap-release" in body)
+                status = response.status
+        except urllib.error.HTTPError as error:
+            ok, status = False, error.code
+        except OSError as error:
+            ok, status = False, repr(error)
+        return {"start": started, "end": clock.monotonic(), "write": write, "ok": ok, "status": status}
+
+    def _run(self, write: bool) -> None:
+        import time as clock
+
+        while not self._stop.is_set():
+            started = clock.monotonic()
+            self.results.append(self._request(write))
+            self._stop.wait(max(0.0, self.interval - (clock.monotonic() - started)))
+
+    def __enter__(self):
+        import threading
+
+        self._threads = [threading.Thread(target=self._run, args=(write,), daemon=True) for write in (False, True)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(self.timeout + 5)
+
+    @property
+    def failures(self) -> list[dict]:
+        return [r for r in self.results if not r["ok"]]
+
+    @property
+    def writes(self) -> int:
+        """Writes the site acknowledged."""
+        return sum(1 for r in self.results if r["write"] and r["ok"])
+
+    def longest_gap(self, writes: bool | None = None) -> float:
+        """Seconds between the last answer before and the first answer after the worst stretch
+        without a prompt answer (a request that took more than a second counts as waiting);
+        of reads only (writes=False), writes only (True) or both (None)."""
+        answered = sorted(r["end"] for r in self.results if r["ok"] and r["end"] - r["start"] <= 1.0
+                          and writes in (None, r["write"]))
+        return max((b - a for a, b in zip(answered, answered[1:])), default=0.0)
+
+    def votes_on(self, name: str) -> int:
+        out = host(name).check_output(
+            f"mysql -N portal -e 'SELECT COALESCE(SUM(rating_count), 0) FROM jos_content_rating "
+            f"WHERE content_id = {self.article}'")
+        return int(out)

@@ -12,8 +12,16 @@ ROLES = sorted(p for p in (ROOT / "roles").iterdir() if p.is_dir())
 
 
 def spec_options(role: Path) -> dict:
-    spec = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())
-    return spec["argument_specs"]["main"].get("options", {})
+    """The options of every entry point (main, and tasks_from ones such as pair_state)."""
+    specs = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"]
+    options: dict = {}
+    for spec in specs.values():
+        for name, option in spec.get("options", {}).items():
+            if "default" in option and "default" in options.get(name, {}):
+                assert option["default"] == options[name]["default"], f"{name}: defaults differ between entry points"
+            if "default" in option or name not in options:
+                options[name] = option
+    return options
 
 
 def defaults(role: Path) -> dict:

@@ -63,14 +63,12 @@ def test_vip_sits_on_exactly_one_node():
     assert len(holders) == 1, holders
 
 
-def standby() -> str:
-    return next(n for n in street.group("production")
-                if street.hostvar(n, "mariadb_replication_role") == "standby")
-
-
 def primary() -> str:
-    return next(n for n in street.group("production")
-                if street.hostvar(n, "mariadb_replication_role") == "primary")
+    return street.primary()
+
+
+def standby() -> str:
+    return next(n for n in street.group("production") if n != primary())
 
 
 def replica_status(name: str) -> dict[str, str]:
@@ -136,12 +134,14 @@ def test_failover_status_reports_the_pair(tmp_path):
     run = street.playbook("failover", otap_action="status", otap_status_json=report)
     assert run.rc == 0, run.output[-2000:]
     assert all(run.recap[name]["changed"] == 0 for name in street.group("production")), "status changed the pair"
-    nodes = {n["node"]: n for n in json.loads(report.read_text())}
+    pair = json.loads(report.read_text())
+    assert pair["primary"] == primary() and pair["vip_holder"] == primary() and pair["vip_on_primary"]
+    nodes = {n["node"]: n for n in pair["nodes"]}
     assert [n for n in nodes.values() if n["holds_vip"]] == [nodes[primary()]]
     assert nodes[primary()]["database"] == "primary" and not nodes[primary()]["read_only"]
     standby_node = nodes[standby()]
     assert standby_node["read_only"] and standby_node["io_running"] == standby_node["sql_running"] == "Yes"
-    assert standby_node["replicating_from"] == street.hostvar(primary(), "ansible_host")
+    assert standby_node["database"] == "standby" and standby_node["replicating_from"] == primary()
     assert all(n["site_status"] == 200 for n in nodes.values())
     refused = street.playbook("failover", otap_action="promote-everything")
     assert refused.rc != 0 and "Say what to do" in refused.output

@@ -34,10 +34,7 @@ def nodes(env: str) -> list[str]:
 
 
 def primary() -> str:
-    for name in nodes("production"):
-        if street.host(name).check_output("mysql -N -e 'SELECT @@read_only'") == "0":
-            return name
-    raise AssertionError("no writable database node in production")
+    return street.primary()
 
 
 def served(env: str) -> dict[str, str | None]:

@@ -1,0 +1,144 @@
+"""The production pair keeps serving: a planned switchover, a primary that crashes, a standby
+too far behind to be promoted, and the rebuild of a failed node.
+
+Runs after test_2_release on the same street, in file order, as one story.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from tests.integration import street
+
+PAIR = street.group("production")
+
+
+def other(name: str) -> str:
+    return next(n for n in PAIR if n != name)
+
+
+def status(tmp_path) -> dict:
+    report = tmp_path / "pair.json"
+    run = street.playbook("failover", otap_action="status", otap_status_json=report)
+    assert run.rc == 0, run.output[-2000:]
+    return json.loads(report.read_text())
+
+
+def site_tables_checksum(name: str) -> str:
+    tables = street.host(name).check_output("mysql -N portal -e 'SHOW TABLES'").split()
+    return street.host(name).check_output(f"mysql -N portal -e 'CHECKSUM TABLE {', '.join(tables)}'")
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"not within {timeout}s: {what}")
+
+
+def replicated(probe: street.Probe) -> bool:
+    return all(probe.votes_on(name) == probe.writes for name in PAIR)
+
+
+def docker(*args: str) -> None:
+    subprocess.run(["docker", *args], check=True, capture_output=True)
+
+
+def back_up(name: str) -> None:
+    """Start a node's container again and wait until its keepalived has settled."""
+    docker("start", f"otap-{name}")
+    wait_for(lambda: street.host(name).run("cat /var/lib/keepalived-otap/state").stdout.strip() == "BACKUP",
+             90, f"{name} back as keepalived BACKUP")
+
+
+def test_switchover_moves_the_primary_and_the_vip_without_a_failed_request(tmp_path):
+    old = street.primary()
+    with street.Probe(street.vip()) as probe:
+        time.sleep(2)
+        run = street.playbook("failover", otap_action="switchover")
+        time.sleep(2)
+    assert run.rc == 0, run.output[-3000:]
+    print(f"switchover: {len(probe.results)} requests, longest wait {probe.longest_gap():.1f}s")
+    assert probe.writes > 5 and not probe.failures, probe.failures
+    wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
+    pair = status(tmp_path)
+    assert pair["primary"] == other(old) and pair["vip_on_primary"]
+    assert {n["node"]: n["database"] for n in pair["nodes"]} == {other(old): "primary", old: "standby"}
+
+
+def test_a_switchover_to_the_primary_changes_nothing():
+    run = street.playbook("failover", otap_action="switchover", otap_node=street.primary())
+    assert run.rc == 0, run.output[-2000:]
+    assert run.changed == 0, run.output[-3000:]
+
+
+def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path):
+    crashed = street.primary()
+    with street.Probe(street.vip(), timeout=5) as probe:
+        time.sleep(2)
+        docker("kill", f"otap-{crashed}")
+        killed = time.monotonic()
+        wait_for(lambda: any(r["ok"] and r["write"] and r["start"] > killed for r in probe.results), 60,
+                 "a write accepted on the VIP after the crash")
+        time.sleep(3)
+    answered = [r for r in probe.results if r["ok"] and r["start"] > killed]
+    print(f"crash of {crashed}: reads answered again after {min(r['end'] for r in answered if not r['write']) - killed:.1f}s,"
+          f" writes after {min(r['end'] for r in answered if r['write']) - killed:.1f}s")
+    survivor = other(crashed)
+    assert street.primary() == survivor
+    assert "promoted" in street.host(survivor).check_output("cat /var/lib/keepalived-otap/promotion")
+    assert probe.votes_on(survivor) == probe.writes
+
+    back_up(crashed)
+    assert street.host(crashed).check_output("mysql -N -e 'SELECT @@global.read_only'") == "1"
+    assert street.vip_holder() == survivor
+    assert {n["node"]: n["database"] for n in status(tmp_path)["nodes"]}[crashed] == "stray"
+    refused = street.playbook("site")
+    assert refused.rc != 0 and "reseed" in refused.output
+
+
+def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
+    failed = other(street.primary())
+    run = street.playbook("failover", otap_action="reseed")
+    assert run.rc == 0, run.output[-3000:]
+    assert site_tables_checksum(failed) == site_tables_checksum(street.primary())
+    node = {n["node"]: n for n in status(tmp_path)["nodes"]}[failed]
+    assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
+    again = street.playbook("failover", otap_action="reseed")
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+
+
+def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path):
+    primary, standby = street.primary(), other(street.primary())
+    street.host(standby).check_output("mysql -e 'STOP SLAVE' && rm -f /var/lib/keepalived-otap/promotion")
+    street.host(primary).check_output(
+        "mysql portal -e \"INSERT INTO jos_content_rating (content_id, rating_count) VALUES (42, 1) "
+        "ON DUPLICATE KEY UPDATE rating_count = rating_count + 1\"")
+    docker("kill", f"otap-{primary}")
+    wait_for(lambda: street.vip_holder() == standby, 30, f"{standby} takes the VIP")
+    decision = wait_for(lambda: street.host(standby).run("cat /var/lib/keepalived-otap/promotion").stdout, 30,
+                        "the new VIP holder's decision")
+    assert "could lose writes" in decision
+    assert street.host(standby).check_output("mysql -N -e 'SELECT @@global.read_only'") == "1"
+
+    # The operator brings the node with the newest data back and makes it the primary again.
+    back_up(primary)
+    run = street.playbook("failover", otap_action="switchover", otap_node=primary)
+    assert run.rc == 0, run.output[-3000:]
+    assert street.primary() == primary and street.vip_holder() == primary
+    resumed = street.playbook("site")
+    assert resumed.rc == 0, resumed.output[-3000:]
+    wait_for(lambda: site_tables_checksum(standby) == site_tables_checksum(primary), 30, "the standby caught up")
+
+
+def test_the_street_as_provisioned_again_changes_nothing_after_failovers():
+    run = street.playbook("site")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed == 0, [line for line in run.output.splitlines() if line.startswith("changed:")]

@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+"""keepalived's hooks on a node of the production pair (installed by otap.street.keepalived).
+
+  otap-pair check                       vrrp_script: is this node fit to hold the VIP?
+  otap-pair notify TYPE NAME STATE PRIO  notify: keep the database role in step with the VIP
+
+The VIP and the writable database stay on the same node. On MASTER a read-only standby is
+promoted, but only when no acknowledged write can be lost: its old primary is reachable and
+read-only (then the standby first applies everything up to the primary's position), or it is
+unreachable and the standby replicated healthily until moments before (then it applies all it
+received). Otherwise it stays read-only and says why (syslog and STATE_DIR/promotion): the site
+then serves but refuses writes until an operator decides (failover.yml). A node that loses the
+VIP (FAULT, STOP, or MASTER -> BACKUP) makes its database read-only. MariaDB's configuration
+starts every node read-only, so a failed primary that returns never becomes a second primary.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import sys
+import syslog
+import time
+import urllib.request
+
+STATE_DIR = "/var/lib/keepalived-otap"
+SETTINGS = "/etc/keepalived/otap-pair.cnf"
+SOCKET = "/run/mysqld/mysqld.sock"
+
+
+def settings(path: str = SETTINGS) -> dict:
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    return {
+        "user": parser.get("peer", "user", fallback=""),
+        "password": parser.get("peer", "password", fallback=""),
+        "check_url": parser.get("check", "url", fallback="http://127.0.0.1/otap-fpm-ping"),
+        "max_lag": parser.getint("promotion", "max_lag", fallback=5),
+        "healthy_within": parser.getint("promotion", "healthy_within", fallback=20),
+        "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
+        "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
+    }
+
+
+def connect(host: str | None = None, user: str = "root", password: str = ""):
+    import pymysql
+
+    options = {"connect_timeout": 2, "autocommit": True, "cursorclass": pymysql.cursors.DictCursor}
+    if host:
+        return pymysql.connect(host=host, user=user, password=password, **options)
+    return pymysql.connect(unix_socket=SOCKET, user=user, **options)
+
+
+def query(connection, sql: str, *args) -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args or None)
+        return cursor.fetchone() or {}
+
+
+def local_state(connection) -> dict:
+    state = query(connection, "SELECT @@global.read_only AS read_only, @@global.gtid_binlog_pos AS binlog_pos")
+    replica = query(connection, "SHOW SLAVE STATUS")
+    return {
+        "read_only": bool(int(state["read_only"])),
+        "replica_of": replica.get("Master_Host") or None,
+        "io_running": replica.get("Slave_IO_Running", ""),
+        "sql_running": replica.get("Slave_SQL_Running", ""),
+        "lag": replica.get("Seconds_Behind_Master"),
+        "received": replica.get("Gtid_IO_Pos", ""),
+    }
+
+
+def replicating_healthily(local: dict, max_lag: int) -> bool:
+    return (local["io_running"] == "Yes" and local["sql_running"] == "Yes"
+            and local["lag"] is not None and int(local["lag"]) <= max_lag)
+
+
+def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_within: int) -> tuple[str, str, str]:
+    """What to do on becoming MASTER: (action, GTID position to reach first, reason).
+
+    `peer` is the old primary's {read_only, binlog_pos}, or None when it does not answer.
+    `healthy_age` is how many seconds ago replication was last seen healthy (None: never).
+    """
+    if not local["read_only"]:
+        return "keep", "", "this node's database is already the writable primary"
+    if not local["replica_of"]:
+        return ("refuse", "", "this node's database is read-only and replicates from nobody (a failed or "
+                "diverged node): it never promotes itself; rebuild it with failover.yml -e otap_action=reseed")
+    if peer is not None:
+        if not peer["read_only"]:
+            return ("refuse", "", f"the primary {local['replica_of']} is alive and still writable: promoting "
+                    "would make two primaries; run failover.yml -e otap_action=switchover")
+        return "promote", peer["binlog_pos"], f"the primary {local['replica_of']} is read-only"
+    if healthy_age is None or healthy_age > healthy_within:
+        seen = "never" if healthy_age is None else f"{healthy_age:.0f}s ago"
+        return ("refuse", "", f"the primary {local['replica_of']} is gone and replication was last healthy "
+                f"{seen} (lagging or stopped): promoting could lose writes it acknowledged; decide with "
+                "failover.yml -e otap_action=status")
+    return ("promote", local["received"],
+            f"the primary {local['replica_of']} is gone; replication was healthy {healthy_age:.0f}s before")
+
+
+def peer_state(local: dict, config: dict, wait: int) -> dict | None:
+    """The old primary's state, waiting up to `wait` seconds for it to turn read-only."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            peer = connect(local["replica_of"], config["user"], config["password"])
+        except Exception:  # noqa: BLE001 - any failure to connect means: the primary does not answer
+            return None
+        with peer:
+            state = query(peer, "SELECT @@global.read_only AS read_only, @@global.gtid_binlog_pos AS binlog_pos")
+        state = {"read_only": bool(int(state["read_only"])), "binlog_pos": state["binlog_pos"]}
+        if state["read_only"] or time.monotonic() >= deadline:
+            return state
+        time.sleep(0.5)
+
+
+def promote(connection, position: str, timeout: int) -> tuple[bool, str]:
+    if position:
+        waited = query(connection, "SELECT MASTER_GTID_WAIT(%s, %s) AS result", position, timeout)
+        if int(waited["result"]) != 0:
+            return False, f"did not apply the primary's writes up to {position} within {timeout}s: not promoted"
+    with connection.cursor() as cursor:
+        cursor.execute("STOP SLAVE")
+        cursor.execute("RESET SLAVE ALL")
+        cursor.execute("SET GLOBAL read_only = 0")
+    return True, f"promoted to primary at {position or 'its own position'}"
+
+
+def record(name: str, text: str) -> None:
+    path = os.path.join(STATE_DIR, name)
+    with open(path + ".new", "w", encoding="utf-8") as handle:
+        handle.write(text + "\n")
+    os.replace(path + ".new", path)
+
+
+def previous_state() -> str:
+    try:
+        with open(os.path.join(STATE_DIR, "state"), encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""
+
+
+def on_master(config: dict) -> str:
+    with connect() as connection:
+        local = local_state(connection)
+        peer = None if not local["read_only"] or not local["replica_of"] else peer_state(local, config,
+                                                                                          config["peer_wait"])
+        try:
+            healthy_age = time.time() - os.stat(os.path.join(STATE_DIR, "replica-healthy")).st_mtime
+        except OSError:
+            healthy_age = None
+        action, position, reason = decide(local, peer, healthy_age, config["healthy_within"])
+        if action == "promote":
+            promoted, outcome = promote(connection, position, config["catch_up_timeout"])
+            action, reason = ("promoted" if promoted else "refused"), f"{reason}; {outcome}"
+    return f"{action}: {reason}"
+
+
+def on_leaving() -> str:
+    try:
+        connection = connect()
+    except Exception:  # noqa: BLE001 - a database that does not answer takes no writes, and starts read-only
+        return "kept: the database does not answer (it starts read-only)"
+    with connection:
+        if local_state(connection)["read_only"]:
+            return "kept: the database was already read-only"
+        query(connection, "SET GLOBAL read_only = 1")
+    return "demoted: this node gave up the VIP, its database is now read-only"
+
+
+def notify(state: str) -> int:
+    config = settings()
+    before = previous_state()
+    record("state", state)
+    syslog.openlog("otap-pair")
+    syslog.syslog(f"VRRP state {before or 'none'} -> {state}")
+    try:
+        if state == "MASTER":
+            outcome = on_master(config)
+        elif state in ("FAULT", "STOP") or (state == "BACKUP" and before == "MASTER"):
+            outcome = on_leaving()
+        else:
+            return 0
+    except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
+        outcome = f"failed: {error}"
+    record("promotion", json.dumps({"time": int(time.time()), "state": state, "outcome": outcome}))
+    syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
+                  | syslog.LOG_DAEMON, outcome)
+    return 0
+
+
+def check() -> int:
+    """Fit to hold the VIP: own web tier and own database answer. Records healthy replication."""
+    config = settings()
+    try:
+        with urllib.request.urlopen(config["check_url"], timeout=2) as response:
+            if response.status != 200:
+                return 1
+        with connect() as connection:
+            local = local_state(connection)
+    except Exception:  # noqa: BLE001 - any failure means unfit
+        return 1
+    if local["replica_of"] and replicating_healthily(local, config["max_lag"]):
+        marker = os.path.join(STATE_DIR, "replica-healthy")
+        with open(marker, "a", encoding="utf-8"):
+            os.utime(marker)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv[1:2] == ["check"]:
+        return check()
+    if argv[1:2] == ["notify"] and len(argv) >= 5:
+        return notify(argv[4])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

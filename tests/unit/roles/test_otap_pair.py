@@ -1,0 +1,108 @@
+"""keepalived's hook on the production pair (roles/keepalived/files/otap_pair.py): when a new
+VIP holder promotes its database, and when it refuses to."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
+spec = importlib.util.spec_from_file_location("otap_pair", PATH)
+otap_pair = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(otap_pair)
+
+STANDBY = {"read_only": True, "replica_of": "10.0.0.1", "io_running": "Connecting", "sql_running": "Yes",
+           "lag": None, "received": "0-1-42"}
+
+
+def test_a_writable_node_is_kept_as_it_is():
+    action, _, _ = otap_pair.decide(STANDBY | {"read_only": False}, None, None, 20)
+    assert action == "keep"
+
+
+def test_a_read_only_node_that_follows_nobody_never_promotes_itself():
+    action, _, reason = otap_pair.decide(STANDBY | {"replica_of": None}, None, 1.0, 20)
+    assert action == "refuse" and "reseed" in reason
+
+
+def test_a_primary_that_still_takes_writes_is_not_doubled():
+    action, _, reason = otap_pair.decide(STANDBY, {"read_only": False, "binlog_pos": "0-1-50"}, 1.0, 20)
+    assert action == "refuse" and "two primaries" in reason
+
+
+def test_a_read_only_old_primary_is_caught_up_to_before_promotion():
+    action, position, _ = otap_pair.decide(STANDBY, {"read_only": True, "binlog_pos": "0-1-50"}, None, 20)
+    assert (action, position) == ("promote", "0-1-50")
+
+
+def test_a_vanished_primary_with_a_healthy_standby_promotes_after_applying_all_received():
+    action, position, reason = otap_pair.decide(STANDBY, None, 4.0, 20)
+    assert (action, position) == ("promote", "0-1-42")
+    assert "healthy 4s before" in reason
+
+
+@pytest.mark.parametrize("age", [None, 21.0, 600.0])
+def test_a_lagging_or_stopped_standby_is_never_promoted_silently(age):
+    action, _, reason = otap_pair.decide(STANDBY, None, age, 20)
+    assert action == "refuse" and "could lose writes" in reason
+
+
+@pytest.mark.parametrize(("io", "sql", "lag", "healthy"), [
+    ("Yes", "Yes", 0, True), ("Yes", "Yes", 5, True), ("Yes", "Yes", 6, False),
+    ("Yes", "No", None, False), ("Connecting", "Yes", None, False), ("Yes", "Yes", None, False)])
+def test_healthy_replication_means_both_threads_and_little_lag(io, sql, lag, healthy):
+    local = STANDBY | {"io_running": io, "sql_running": sql, "lag": lag}
+    assert otap_pair.replicating_healthily(local, max_lag=5) is healthy
+
+
+class FakeCursor:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, args=None):
+        self.db.executed.append(sql)
+        self.row = {"result": self.db.wait_result} if "MASTER_GTID_WAIT" in sql else {}
+
+    def fetchone(self):
+        return self.row
+
+
+class FakeDb:
+    def __init__(self, wait_result):
+        self.wait_result, self.executed = wait_result, []
+
+    def cursor(self):
+        return FakeCursor(self)
+
+
+def test_promotion_applies_up_to_the_position_then_stops_replication_and_opens_writes():
+    db = FakeDb(wait_result=0)
+    promoted, _ = otap_pair.promote(db, "0-1-50", 30)
+    assert promoted
+    assert db.executed[1:] == ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0"]
+
+
+def test_a_standby_that_cannot_catch_up_stays_read_only():
+    db = FakeDb(wait_result=-1)
+    promoted, outcome = otap_pair.promote(db, "0-1-50", 30)
+    assert not promoted and "not promoted" in outcome
+    assert "SET GLOBAL read_only = 0" not in db.executed
+
+
+def test_settings_are_read_with_defaults(tmp_path):
+    path = tmp_path / "otap-pair.cnf"
+    path.write_text("[peer]\nuser = replicator\npassword = s3cret\n[promotion]\nmax_lag = 3\n")
+    config = otap_pair.settings(str(path))
+    assert (config["user"], config["password"], config["max_lag"], config["healthy_within"]) == \
+        ("replicator", "s3cret", 3, 20)
+
+
+def test_an_unknown_command_is_refused_with_the_usage(capsys):
+    assert otap_pair.main(["otap-pair", "promote-now"]) == 2
+    assert "otap-pair check" in capsys.readouterr().err
