@@ -7,8 +7,8 @@
 The VIP and the writable database stay on the same node. On MASTER a read-only standby is
 promoted, but only when no acknowledged write can be lost: its old primary is reachable and
 read-only (then the standby first applies everything up to the primary's position), or it is
-unreachable and the standby replicated healthily until moments before (then it applies all it
-received). Otherwise it stays read-only and says why (syslog and STATE_DIR/promotion): the site
+unreachable, the standby's replication still runs (its receiver is reconnecting, not stopped)
+and it was caught up moments before (then it applies all it received). Otherwise it stays read-only and says why (syslog and STATE_DIR/promotion): the site
 then serves but refuses writes until an operator decides (failover.yml). A node that loses the
 VIP (FAULT, STOP, or MASTER -> BACKUP) makes its database read-only. MariaDB's configuration
 starts every node read-only, so a failed primary that returns never becomes a second primary.
@@ -92,6 +92,10 @@ def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_wi
             return ("refuse", "", f"the primary {local['replica_of']} is alive and still writable: promoting "
                     "would make two primaries; run failover.yml -e otap_action=switchover")
         return "promote", peer["binlog_pos"], f"the primary {local['replica_of']} is read-only"
+    if local["io_running"] not in ("Yes", "Connecting") or local["sql_running"] != "Yes":
+        return ("refuse", "", f"the primary {local['replica_of']} is gone and this node's replication is stopped "
+                f"(io={local['io_running'] or 'No'}, sql={local['sql_running'] or 'No'}): it may lack writes the "
+                "primary acknowledged; decide with failover.yml -e otap_action=status")
     if healthy_age is None or healthy_age > healthy_within:
         seen = "never" if healthy_age is None else f"{healthy_age:.0f}s ago"
         return ("refuse", "", f"the primary {local['replica_of']} is gone and replication was last healthy "

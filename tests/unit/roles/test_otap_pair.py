@@ -47,6 +47,12 @@ def test_a_lagging_or_stopped_standby_is_never_promoted_silently(age):
     assert action == "refuse" and "could lose writes" in reason
 
 
+@pytest.mark.parametrize(("io", "sql"), [("No", "Yes"), ("No", "No"), ("Connecting", "No"), ("", "")])
+def test_a_standby_whose_replication_was_stopped_is_not_promoted_even_if_caught_up_recently(io, sql):
+    action, _, reason = otap_pair.decide(STANDBY | {"io_running": io, "sql_running": sql}, None, 1.0, 20)
+    assert action == "refuse" and "stopped" in reason
+
+
 @pytest.mark.parametrize(("io", "sql", "lag", "healthy"), [
     ("Yes", "Yes", 0, True), ("Yes", "Yes", 5, True), ("Yes", "Yes", 6, False),
     ("Yes", "No", None, False), ("Connecting", "Yes", None, False), ("Yes", "Yes", None, False)])
