@@ -14,13 +14,13 @@ description:
   - C(primary) is the one writable node. C(standby) replicates from the primary. C(new) has
     never written a transaction and replicates from nobody (joins by replication). C(stray) is
     read-only, replicates from nobody (or from a node that is not the primary) and has data of
-    its own: a primary that failed and came back, or a diverged node; it must be reseeded.
+    its own; a primary that failed and came back, or a diverged node; it must be reseeded.
   - When no node is writable and every other node replicates from one read-only node, that node
     is still the primary (it restarted and came back read-only; nobody was promoted).
   - When no node has data yet, the pair is new and O(first_primary) becomes its primary.
   - A primary that is still read-only (new, or back from a restart) is made writable by the
     caller; the filter only names it.
-  - Two writable nodes is an error: the filter refuses to pick one.
+  - Two writable nodes is an error, the filter refuses to pick one.
 options:
   _input:
     description: Results of the loop that read the variables, one per node (C(item) = node).
@@ -55,8 +55,12 @@ _value:
   description: The pair.
   type: dict
   contains:
-    primary: {description: The primary node, or null when there is none, type: str}
-    nodes: {description: Per node, role, read_only, gtid positions, replication threads and lag, type: dict}
+    primary:
+      description: The primary node, or null when there is none.
+      type: str
+    nodes:
+      description: Per node its role, read_only, GTID positions, replication threads, lag and last error.
+      type: dict
 """
 
 from ansible.errors import AnsibleFilterError

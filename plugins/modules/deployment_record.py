@@ -9,7 +9,7 @@ author: otap.street maintainers
 version_added: 0.1.0
 short_description: Where each environment of the street stands, release by release
 description:
-  - Keeps C(deployments.yml) at the agreed place: one entry per rollout, rollback or failed
+  - Keeps C(deployments.yml) at the agreed place, one entry per rollout, rollback or failed
     attempt (environment, release, the release it came from, date, who, result).
   - With I(state=query) returns, per environment, the release it is at (I(current)) and the
     highest release it ever reached (I(reached)), which is what the promotion gates read.

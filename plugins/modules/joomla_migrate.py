@@ -17,7 +17,7 @@ description:
     skipped; a script whose checksum changed since it was applied is an error.
   - Before a script runs, every table it may change is copied aside (C(#__otap_snapshots) lists
     the copies). When a script fails, everything this rollout applied is undone from those copies
-    and the module fails naming the release, script, line and error: the database is as it was.
+    and the module fails naming the release, script, line and error; the database is as it was.
     MariaDB commits DDL implicitly, so this is the only way back a migration has.
   - I(state=finalized) records the releases in C(#__otap_release_history) and drops the copies;
     I(state=rolled_back) restores the copies of a rollout whose later steps failed;

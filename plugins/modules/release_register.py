@@ -9,14 +9,14 @@ author: otap.street maintainers
 version_added: 0.1.0
 short_description: The register of numbered releases, kept at the agreed place
 description:
-  - The register is a YAML file a person can read, one entry per release in order: number, date,
-    title, author, package checksum and fingerprint.
+  - The register is a YAML file a person can read, one entry per release in order (number, date,
+    title, author, package checksum and fingerprint).
   - With I(state=present), adds I(entry) as the next release. The number must be the one after the
     last; an entry that is already there unchanged is left alone (no change), a different entry
     under an existing number is refused. Writers are serialised with a lock file and the file is
     replaced atomically.
   - With I(state=withdrawn), marks release I(entry.release) as withdrawn (who, when, why from
-    I(entry.by), I(entry.reason)): rollouts skip it, and a later release goes on top of the one
+    I(entry.by), I(entry.reason)); rollouts skip it, and a later release goes on top of the one
     before it. A withdrawn release stays in the register, so its number is never reused.
   - With I(state=query), returns the register.
 options:

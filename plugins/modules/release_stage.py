@@ -10,13 +10,13 @@ version_added: 0.1.0
 short_description: Build C(releases/N) from the release before it, sharing unchanged files
 description:
   - For each release in order, builds C(<root>/releases/<N>) from the tree before it (I(base) for
-    the first, then the previous release of the list; withdrawn releases are simply not in it): every
+    the first, then the previous release of the list; withdrawn releases are simply not in it); every
     unchanged file is a hard link to the previous release's (shared, not copied), links to
     C(shared/) content are kept as links, the release's changed files are written as new files
     (never through a hard link, so the live release is untouched), and its deletions are removed.
   - The tree is built under a temporary name and renamed into place, so a half-built release never
     exists under its number. A release already staged from the same package is left alone.
-  - Checks the result: every file of the package is in the tree with its checksum, every
+  - Checks the result; every file of the package is in the tree with its checksum, every
     deletion is gone.
 options:
   root:
