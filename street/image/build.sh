@@ -25,6 +25,14 @@ deb $mirror $suite-updates main
 deb http://deb.debian.org/debian-security $suite-security main
 SOURCES
 
+# A server installed today is patched today: the image carries the current security updates,
+# so an OS update on the street moves only what was published after the image was built.
+echo "base image: applying Debian's updates"
+chroot "$root" apt-get update -q >"$root.log" 2>&1 && \
+  DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get -y -q dist-upgrade >>"$root.log" 2>&1 \
+  || { tail -n 30 "$root.log"; exit 1; }
+rm -f "$root.log"
+
 # Every container gets host keys of its own, made at its first boot.
 rm -f "$root"/etc/ssh/ssh_host_*
 cat >"$root/etc/systemd/system/ssh-hostkeys.service" <<'UNIT'

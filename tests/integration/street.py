@@ -255,3 +255,36 @@ class Probe:
             f"mysql -N portal -e 'SELECT COALESCE(SUM(rating_count), 0) FROM jos_content_rating "
             f"WHERE content_id = {self.article}'")
         return int(out)
+
+
+class PackageRepository:
+    """A package repository on the store host, served over HTTP to the given nodes: Debian's
+    own packages rebuilt with bumped versions (tests/fixtures/apt-repo/publish.sh)."""
+
+    SOURCES = "/etc/apt/sources.list.d/otap-test.list"
+
+    def __init__(self, nodes: list[str], packages: list[str]):
+        self.nodes, self.packages = nodes, packages
+        self.address = hostvar("store", "ansible_host")
+
+    def publish(self, *args: str) -> None:
+        host("store").check_output("/usr/local/sbin/otap-test-publish " + " ".join(args))
+
+    def __enter__(self):
+        copied = module("store", "ansible.builtin.copy", {
+            "src": str(ROOT / "tests/fixtures/apt-repo/publish.sh"),
+            "dest": "/usr/local/sbin/otap-test-publish", "mode": "0755"})
+        assert not copied["store"].get("failed"), copied
+        store = host("store")
+        store.check_output("apt-get install -y -q apt-utils >/dev/null")
+        self.publish("init", *self.packages)
+        store.check_output(f"systemctl is-active -q otap-test-apt || systemd-run -q --unit otap-test-apt "
+                           f"python3 -m http.server 8080 --bind {self.address} --directory /srv/otap-test-apt")
+        for name in self.nodes:
+            host(name).check_output(f"echo 'deb [trusted=yes] http://{self.address}:8080 ./' > {self.SOURCES}")
+        return self
+
+    def __exit__(self, *exc):
+        for name in self.nodes:
+            host(name).check_output(f"rm -f {self.SOURCES}")
+        host("store").check_output("systemctl stop otap-test-apt")

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""`make bench`: how long the production VIP is unavailable during the pair's operations.
+
+A probe on the VIP (5 reads and 5 writes a second, each on a new connection, none retried)
+runs through each operation; the measure is the longest stretch without a prompt answer
+(a request that waits more than a second counts as unanswered). The baseline is that same
+measure over an equally long stretch in which nothing happens, measured in the same run.
+
+  switchover        failover.yml -e otap_action=switchover
+  primary crash     `docker kill` of the primary's container (reads and writes reported apart);
+                    then reseed, which puts the pair back
+  rolling OS update os_update.yml on Production, of a snapshot approved on Acceptance: rebuilt
+                    Debian packages (one asks for a reboot, one takes MariaDB's path)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.integration import street  # noqa: E402
+
+PAIR = street.group("production")
+
+
+def must(run: street.Run) -> street.Run:
+    if run.rc:
+        sys.exit(run.output[-3000:])
+    return run
+
+
+def idle(seconds: float) -> street.Probe:
+    with street.Probe(street.vip()) as probe:
+        time.sleep(seconds)
+    return probe
+
+
+def during(action) -> tuple[street.Probe, float]:
+    with street.Probe(street.vip(), timeout=10) as probe:
+        time.sleep(2)
+        started = time.monotonic()
+        action()
+        elapsed = time.monotonic() - started
+        time.sleep(2)
+    return probe, elapsed
+
+
+def crash() -> None:
+    primary = street.primary()
+    subprocess.run(["docker", "kill", f"otap-{primary}"], check=True, capture_output=True)
+    deadline = time.monotonic() + 60
+    survivor = next(n for n in PAIR if n != primary)
+    while time.monotonic() < deadline:
+        if street.host(survivor).check_output("mysql -N -e 'SELECT @@global.read_only'") == "0":
+            break
+        time.sleep(0.5)
+    time.sleep(5)
+    subprocess.run(["docker", "start", f"otap-{primary}"], check=True, capture_output=True)
+
+
+def rolling_update() -> None:
+    must(street.playbook("os_update", otap_env="production"))
+
+
+def main() -> None:
+    tag = "b" + time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
+    results = {}
+    probe, elapsed = during(lambda: must(street.playbook("failover", otap_action="switchover")))
+    results["switchover"] = (probe, elapsed)
+    probe, elapsed = during(crash)
+    results["primary crash"] = (probe, elapsed)
+    time.sleep(20)
+    must(street.playbook("failover", otap_action="reseed"))
+    nodes = street.group("acceptance") + PAIR
+    with street.PackageRepository(nodes, ["less", "mariadb-common"]) as repository:
+        repository.publish("build", tag, "reboot")
+        repository.publish("index", tag)
+        run = must(street.playbook("os_update", otap_env="acceptance"))
+        snapshot = next(word for word in run.output.split() if word.startswith("acceptance-") and word[11:12].isdigit())
+        must(street.playbook("approve", otap_snapshot=snapshot))
+        probe, elapsed = during(rolling_update)
+        results["rolling OS update"] = (probe, elapsed)
+    baseline = idle(20).longest_gap()
+    print("unavailability of the production VIP (longest stretch without a prompt answer):")
+    print(f"  baseline, nothing happening (20 s):   {baseline:5.2f} s = 1.0")
+    for name, (probe, elapsed) in results.items():
+        failed = len(probe.failures)
+        line = f"  {name + ':':<36} {probe.longest_gap():5.2f} s = {probe.longest_gap() / baseline:5.1f} x baseline"
+        if name == "primary crash":
+            line += (f" (reads {probe.longest_gap(writes=False):.2f} s, writes {probe.longest_gap(writes=True):.2f} s;"
+                     f" {failed} requests failed while the VIP moved)")
+        else:
+            line += f" ({failed} failed of {len(probe.results)} requests; operation took {elapsed:.0f} s)"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
