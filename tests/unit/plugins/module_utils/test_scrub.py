@@ -1,0 +1,67 @@
+import pytest
+
+from ansible_collections.otap.street.plugins.module_utils import scrub
+
+USERS = {"id", "name", "username", "email", "password", "activation", "otpKey", "otep", "params", "block"}
+HASH = "$2y$10$abcdefghijklmnopqrstuv"
+
+
+def test_usernames_and_emails_become_unique_fakes_keyed_on_the_row():
+    sql, missing = scrub.statement(scrub.DEFAULT_RULES[0], "jos_", USERS, HASH)
+    assert sql.startswith("UPDATE `jos_users` SET ")
+    assert "`username` = CONCAT('user', `id`)" in sql
+    assert "`email` = CONCAT('user', `id`, '@example.invalid')" in sql
+    assert "`name` = CONCAT('User ', `id`)" in sql
+    assert f"`password` = '{HASH}'" in sql
+    assert "`otpKey` = ''" in sql and missing == []
+
+
+def test_columns_a_site_lacks_are_reported_not_invented():
+    sql, missing = scrub.statement(scrub.DEFAULT_RULES[0], "jos_", {"id", "name", "email"}, HASH)
+    assert missing == ["activation", "otep", "otpKey", "params", "password", "username"]
+    assert "`username`" not in sql and "`email`" in sql
+
+
+def test_deletions_take_every_row_or_the_rows_the_rule_selects():
+    by_table = {rule["table"]: rule for rule in scrub.DEFAULT_RULES}
+    assert scrub.statement(by_table["session"], "jos_", set(), HASH)[0] == "DELETE FROM `jos_session`"
+    history = scrub.statement(by_table["history"], "jos_", set(), HASH)[0]
+    assert history == ("DELETE FROM `jos_history` WHERE item_id LIKE 'com_users.%' OR item_id LIKE 'com_contact.%'")
+    fields = scrub.statement(by_table["fields_values"], "abc_", set(), HASH)[0]
+    assert "FROM `abc_fields` WHERE context LIKE 'com_users.%'" in fields
+
+
+def test_the_default_list_covers_joomlas_personal_data():
+    tables = {rule["table"] for rule in scrub.DEFAULT_RULES}
+    assert {"users", "user_profiles", "user_notes", "user_keys", "user_mfa", "webauthn_credentials", "session",
+            "action_logs", "privacy_requests", "privacy_consents", "contact_details", "messages", "banner_clients",
+            "fields_values", "finder_logging", "history", "content_rating", "redirect_links"} <= tables
+
+
+def test_tables_a_site_does_not_have_are_skipped_by_name():
+    steps = scrub.plan(scrub.DEFAULT_RULES, "jos_", {"jos_users": USERS, "jos_session": {"session_id"}}, HASH)
+    run = [s["table"] for s in steps if s["sql"]]
+    assert run == ["jos_users", "jos_session"]
+    assert {s["table"] for s in steps if s["absent"]} >= {"jos_user_mfa", "jos_messages"}
+
+
+def test_a_site_rule_extends_the_list():
+    rule = {"table": "rsform_submissions", "action": "update", "key": "SubmissionId",
+            "set": {"UserIp": "0.0.0.0", "Email": "form{id}@example.invalid", "Lang": None}}
+    sql, _ = scrub.statement(rule, "jos_", {"SubmissionId", "UserIp", "Email", "Lang"}, HASH)
+    assert sql == ("UPDATE `jos_rsform_submissions` SET `UserIp` = '0.0.0.0', "
+                   "`Email` = CONCAT('form', `SubmissionId`, '@example.invalid'), `Lang` = NULL")
+
+
+@pytest.mark.parametrize("rule", [
+    {"table": "users; DROP TABLE x", "action": "delete"},
+    {"table": "users", "action": "update", "set": {"name`=1,`x": "a"}},
+    {"table": "users", "action": "truncate"},
+])
+def test_rules_that_are_not_names_or_actions_are_refused(rule):
+    with pytest.raises(scrub.RuleError):
+        scrub.statement(rule, "jos_", {"id", "name`=1,`x"}, HASH)
+
+
+def test_values_are_quoted_so_no_value_ends_the_literal():
+    assert scrub.value("O'Brien \\ {id}", "id", HASH) == "CONCAT('O\\'Brien \\\\ ', `id`)"
