@@ -76,6 +76,14 @@ def main() -> None:
     else:
         print("  (production already had it)")
 
+    holder = street.vip_holder()
+    say(f"Step 7. Operations moves the Production primary and the VIP away from {holder} (planned maintenance);"
+        " a visitor keeps reading and voting on the VIP meanwhile")
+    with street.Probe(street.vip()) as visitor:
+        run("operations", "switch the production pair over", "failover", otap_action="switchover")
+    print(f"    the visitor: {len(visitor.results)} requests, {len(visitor.failures)} failed, "
+          f"{visitor.writes} votes taken, longest wait {visitor.longest_gap():.1f} s; the VIP is on {street.vip_holder()} now")
+
     say("Where the street stands now")
     show()
     print(f"\n{BOLD}Production answers on its VIP: http://{street.vip()}/{END}")
