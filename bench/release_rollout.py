@@ -75,7 +75,7 @@ def must(run: street.Run) -> None:
 def by_hand(src: Path, prefix: str) -> float:
     """The same files to both nodes and the same SQL on a copy of the database, timed together."""
     nodes = street.group("production")
-    primary = street.host(nodes[0])
+    primary = street.host(street.primary())
     primary.check_output("mysql -e 'DROP DATABASE IF EXISTS otap_bench_baseline; CREATE DATABASE otap_bench_baseline'")
     sql = (src / "sql" / "001-bench.sql").read_text().replace("#__", prefix)
     key = street.hostvar(nodes[0], "ansible_ssh_private_key_file")
