@@ -15,10 +15,10 @@ measure over an equally long stretch in which nothing happens, measured in the s
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,10 +68,13 @@ def rolling_update() -> None:
 
 
 def main() -> None:
-    tag = "b" + time.strftime("%Y%m%d%H%M%S") + uuid.uuid4().hex[:4]
+    # Sorts after any version the street has (Debian compares the suffix letter by letter).
+    tag = "zbench" + time.strftime("%Y%m%d%H%M%S")
     results = {}
+    print("switchover under the probe ...", flush=True)
     probe, elapsed = during(lambda: must(street.playbook("failover", otap_action="switchover")))
     results["switchover"] = (probe, elapsed)
+    print("crash of the primary under the probe, then reseed ...", flush=True)
     probe, elapsed = during(crash)
     results["primary crash"] = (probe, elapsed)
     time.sleep(20)
@@ -81,8 +84,9 @@ def main() -> None:
         repository.publish("build", tag, "reboot")
         repository.publish("index", tag)
         run = must(street.playbook("os_update", otap_env="acceptance"))
-        snapshot = next(word for word in run.output.split() if word.startswith("acceptance-") and word[11:12].isdigit())
+        snapshot = re.search(r"Snapshot (acceptance-\d{8}T\d{6}Z) recorded", run.output).group(1)
         must(street.playbook("approve", otap_snapshot=snapshot))
+        print(f"rolling OS update of snapshot {snapshot} under the probe ...", flush=True)
         probe, elapsed = during(rolling_update)
         results["rolling OS update"] = (probe, elapsed)
     baseline = idle(20).longest_gap()
