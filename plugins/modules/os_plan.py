@@ -90,7 +90,11 @@ def _run(module: AnsibleModule, args: list[str]) -> str:
 
 def _refresh_lists(module: AnsibleModule, max_age: int) -> None:
     # apt-get update renames the lists into place, which refreshes the folder's mtime.
-    if max_age == 0 or time.time() - os.stat("/var/lib/apt/lists").st_mtime > max_age:
+    try:
+        age = time.time() - os.stat("/var/lib/apt/lists").st_mtime
+    except OSError:
+        age = float("inf")
+    if max_age == 0 or age > max_age:
         _run(module, ["apt-get", "update", "-q"])
 
 
