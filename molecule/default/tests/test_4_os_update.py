@@ -102,6 +102,7 @@ def test_production_gets_exactly_the_approved_versions_one_node_at_a_time_withou
             assert version(name, package) == version(acceptance, package), f"{package} on {name}"
             assert not version(name, package).endswith("+otap2")
         assert probe.votes_on(name) == probe.writes
+        assert "mariadb-common" in street.host(name).check_output("apt-mark showhold").split()
     assert street.get(f"http://{street.vip()}/").status == 200
     again = street.playbook("os_update", otap_env="production")
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
