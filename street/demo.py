@@ -32,6 +32,9 @@ def run(who: str, what: str, name: str, **extra_vars) -> street.Run:
     for message in re.findall(r"^\s+msg: '?(.*?)'?$", result.output, re.M):
         if not message.startswith(("All assertions", "Task failed")):
             print(f"    {message.replace(chr(39) * 2, chr(39))}")
+    for listing in re.findall(r"^\s+msg:\n((?:\s+- .*\n)+)", result.output, re.M):
+        for line in re.findall(r"^\s+- '?(.*?)'?$", listing, re.M):
+            print(f"    {line.replace(chr(39) * 2, chr(39))}")
     changes = result.changed
     print(f"    -> {'failed' if result.rc else 'done'}; {changes} change(s) on the street")
     if result.rc:
@@ -54,30 +57,34 @@ def main() -> None:
             otap_package_src=RELEASES / source)
 
     newest = newest_release()
-    say(f"Step 2. The agency rolls release {newest} out on Test (Test gets every release up to it)")
+    say("Step 2. Before work starts on Test, operations brings it level with Production (the developer asked);"
+        " Production's personal data is scrubbed before Test ever serves it")
+    run("operations", "sync test from production", "sync", otap_env="test")
+
+    say(f"Step 3. The agency rolls release {newest} out on Test (Test gets every release up to it)")
     run("site developer", f"release {newest} to test", "release", otap_env="test", otap_release=newest)
 
-    say(f"Step 3. Operations rolls release {newest} out on Acceptance, for the webmaster to test")
+    say(f"Step 4. Operations rolls release {newest} out on Acceptance, for the webmaster to test")
     run("operations", f"release {newest} to acceptance", "release", otap_env="acceptance", otap_release=newest)
 
-    say("Step 4. Production without the webmaster's approval is refused")
+    say("Step 5. Production without the webmaster's approval is refused")
     result = street.playbook("release", otap_env="production", otap_release=newest)
     approved = result.rc == 0
     refusal = re.search(r"(Release \d+ is not approved for production[^(]*)", " ".join(result.output.split()))
     print(f"  operations: release {newest} to production -> "
           + (refusal.group(1).strip() if refusal else "already approved earlier, so it went through"))
 
-    say(f"Step 5. The webmaster tested release {newest} on Acceptance and approves it")
+    say(f"Step 6. The webmaster tested release {newest} on Acceptance and approves it")
     run("webmaster", f"approve release {newest}", "approve", otap_release=newest, otap_approver="webmaster")
 
-    say(f"Step 6. Operations rolls release {newest} out on the Production pair (both nodes, SQL once, site up)")
+    say(f"Step 7. Operations rolls release {newest} out on the Production pair (both nodes, SQL once, site up)")
     if not approved:
         run("operations", f"release {newest} to production", "release", otap_env="production", otap_release=newest)
     else:
         print("  (production already had it)")
 
     holder = street.vip_holder()
-    say(f"Step 7. Operations moves the Production primary and the VIP away from {holder} (planned maintenance);"
+    say(f"Step 8. Operations moves the Production primary and the VIP away from {holder} (planned maintenance);"
         " a visitor keeps reading and voting on the VIP meanwhile")
     with street.Probe(street.vip()) as visitor:
         run("operations", "switch the production pair over", "failover", otap_action="switchover")

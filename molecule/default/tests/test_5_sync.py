@@ -74,6 +74,19 @@ def test_production_or_an_unknown_environment_is_refused_before_anything_runs(en
     assert production() | {TARGET: target().check_output("mysqldump --skip-comments portal | sha256sum")} == before
 
 
+def test_a_sync_waits_for_production_work_and_holds_no_lock_meanwhile():
+    store = street.host("store")
+    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\x272026-11-24T09:00:00Z\\x27\\n"
+                       "purpose: release 9 to production\\n' > /srv/otap-store/locks/production.lock")
+    try:
+        run = street.playbook("sync", otap_env=TARGET)
+    finally:
+        store.check_output("rm -f /srv/otap-store/locks/production.lock")
+    assert run.rc != 0 and set(run.recap) == {"localhost"}
+    assert "Production is busy: " in run.output and "release 9 to production" in run.output, run.output[-2000:]
+    assert not store.file("/srv/otap-store/locks/test.lock").exists, "the sync kept Test locked"
+
+
 def test_a_sync_killed_while_dumping_leaves_the_target_serving_its_old_data():
     title = add_article(uuid.uuid4().hex[:8])
     # Enough data for the dump to run a while: 64 MB in a table of its own, dropped afterwards.
@@ -92,13 +105,14 @@ def test_a_sync_killed_while_dumping_leaves_the_target_serving_its_old_data():
         killer.join()
         street.host(street.primary()).check_output("mysql portal -e 'DROP TABLE jos_otap_test_padding'")
     assert run.rc != 0
-    assert 'stopped at "Stream a consistent dump from the standby' in run.output, run.output[-3000:]
+    assert 'stopped at "Wait until the standby\'s dump is loaded' in run.output, run.output[-3000:]
     assert "Its database is as it was" in run.output
     page = street.get(url(TARGET))
     assert page.status == 200 and title not in page.body and page.body == before
     databases = target().check_output("mysql -N -e 'SHOW DATABASES'").split()
     assert "portal_sync" not in databases, "the unscrubbed staging copy stayed behind"
-    assert not street.host("store").file("/srv/otap-store/locks/test.lock").exists
+    for lock in ("test", "production"):
+        assert not street.host("store").file(f"/srv/otap-store/locks/{lock}.lock").exists
 
 
 def test_a_sync_brings_test_level_with_production_without_its_personal_data():
