@@ -59,6 +59,7 @@ test: lint unit molecule ## Everything CI runs: lint, unit, molecule
 bench: site ## Timings, as ratios against a baseline measured in the same run
 	python3 bench/release_rollout.py
 	python3 bench/failover.py
+	python3 bench/sync.py
 
 clean: street-down ## Remove the street and the virtualenv
 	rm -rf $(VENV) .street
