@@ -24,17 +24,45 @@ def say(text: str) -> None:
     print(f"\n{BOLD}{text}{END}")
 
 
+def unquoted(text: str) -> str:
+    return text[1:-1].replace("''", "'") if len(text) > 1 and text[0] == text[-1] == "'" else text
+
+
+def messages(output: str):
+    """The `msg` of every debug and assert in a run's output (YAML, wrapped lines joined again)."""
+    lines = output.splitlines()
+    for number, line in enumerate(lines):
+        found = re.match(r"^(\s+)msg:\s?(.*)$", line)
+        if not found:
+            continue
+        indent, first, block = len(found.group(1)), found.group(2), []
+        for more in lines[number + 1:]:
+            depth = len(more) - len(more.lstrip())
+            if not more.strip() or depth < indent or (depth == indent and not more.lstrip().startswith("- ")):
+                break
+            block.append(more.strip())
+        if first in ("|", "|-", ">", ">-"):
+            yield from block
+        elif first:
+            yield unquoted(" ".join([first] + block))
+        else:
+            items: list[str] = []
+            for part in block:
+                if part.startswith("- "):
+                    items.append(part[2:])
+                elif items:
+                    items[-1] += " " + part
+            yield from (unquoted(item) for item in items)
+
+
 def run(who: str, what: str, name: str, **extra_vars) -> street.Run:
     print(f"  {who}: {what}")
     print(f"  {DIM}$ ansible-playbook playbooks/{name}.yml "
           + " ".join(f"-e {k}={v}" for k, v in extra_vars.items()) + END)
     result = street.playbook(name, **extra_vars)
-    for message in re.findall(r"^\s+msg: '?(.*?)'?$", result.output, re.M):
+    for message in messages(result.output):
         if not message.startswith(("All assertions", "Task failed")):
-            print(f"    {message.replace(chr(39) * 2, chr(39))}")
-    for listing in re.findall(r"^\s+msg:\n((?:\s+- .*\n)+)", result.output, re.M):
-        for line in re.findall(r"^\s+- '?(.*?)'?$", listing, re.M):
-            print(f"    {line.replace(chr(39) * 2, chr(39))}")
+            print(f"    {message}")
     changes = result.changed
     print(f"    -> {'failed' if result.rc else 'done'}; {changes} change(s) on the street")
     if result.rc:
