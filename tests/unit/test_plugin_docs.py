@@ -20,10 +20,11 @@ def doc_blocks(path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("path", PLUGINS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_documentation_is_yaml_with_text_where_text_belongs(path):
     blocks = doc_blocks(path)
-    assert set(blocks) == {"DOCUMENTATION", "EXAMPLES", "RETURN"}
+    # A callback has no examples or return values to document.
+    assert set(blocks) == ({"DOCUMENTATION"} if path.parent.name == "callback" else {"DOCUMENTATION", "EXAMPLES", "RETURN"})
     documentation = yaml.safe_load(blocks["DOCUMENTATION"])
-    yaml.safe_load(blocks["EXAMPLES"])
-    yaml.safe_load(blocks["RETURN"])
+    for name in ("EXAMPLES", "RETURN"):
+        yaml.safe_load(blocks.get(name, ""))
     descriptions = [documentation["description"]] + [o["description"] for o in documentation.get("options", {}).values()]
     for description in descriptions:
         for text in description if isinstance(description, list) else [description]:

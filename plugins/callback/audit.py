@@ -1,0 +1,169 @@
+"""The audit trail: every run of the project's playbooks, as one JSON line in the store."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: audit
+type: aggregate
+author: otap.street maintainers
+version_added: 0.3.0
+short_description: Record every run of otap.street's playbooks in the store's audit trail
+description:
+  - At the end of every run of a playbook of this collection (C(playbooks/*.yml)), appends one
+    JSON line to C(audit/runs.jsonl) at the agreed place (C(otap_store_dir) on the first host of
+    group C(release_store)) - who ran it (AWX's C(awx_user_name), else the controller's user),
+    when it started and ended, which playbook, the environment (C(otap_env)), the release
+    (C(otap_release)), the other C(otap_*) variables given, check mode, per host its counts and
+    the result (C(ok) or C(failed)).
+  - Variables whose names say they hold a secret (password, secret, token, key, hash) are never
+    recorded.
+  - The line goes to the store through Ansible itself (C(ansible.builtin.lineinfile), the run's
+    own inventory), so a store on any host works. When the store cannot be reached, the line waits
+    in a spool file on the controller and goes with the next run's.
+  - Playbooks from elsewhere (Molecule's converge, the street's own up and down) are not recorded.
+options:
+  spool:
+    description: Where records wait on the controller until the store takes them.
+    type: path
+    default: ~/.cache/otap-street/audit-pending.jsonl
+    env:
+      - name: OTAP_AUDIT_SPOOL
+    ini:
+      - section: otap_audit
+        key: spool
+requirements:
+  - enabled in ansible.cfg (C(callbacks_enabled = otap.street.audit))
+"""
+
+import getpass
+import json
+import os
+import re
+import socket
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+from ansible.template import Templar
+
+PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
+SECRET = re.compile(r"pass|secret|token|key|hash", re.I)
+
+
+def record(playbook: str, extra_vars: dict, started: datetime, ended: datetime, summary: dict[str, dict],
+           check: bool, user: str, controller: str) -> dict:
+    """One line of the audit trail (pure, so it can be tested alone)."""
+    given = {k: v for k, v in sorted(extra_vars.items()) if k.startswith("otap_") and not SECRET.search(k)}
+    failed = sorted(h for h, counts in summary.items() if counts.get("failures") or counts.get("unreachable"))
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "ended": ended.isoformat(timespec="seconds"),
+        "seconds": round((ended - started).total_seconds(), 1),
+        "by": str(extra_vars.get("awx_user_name") or user),
+        "controller": controller,
+        "awx_job_id": extra_vars.get("awx_job_id"),
+        "playbook": playbook,
+        "env": given.pop("otap_env", None),
+        "release": given.pop("otap_release", None),
+        "vars": {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for k, v in given.items()},
+        "check_mode": check,
+        "hosts": summary,
+        "failed_hosts": failed,
+        "result": "failed" if failed else "ok",
+    }
+
+
+class Spool:
+    """Records not yet in the store: kept in a file until `deliver` takes them."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def add(self, line: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+    def flush(self, deliver) -> list[str]:
+        """Hand every waiting line to `deliver` (which raises when it cannot); the lines it did not take stay."""
+        if not self.path.exists():
+            return []
+        lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        done = []
+        for line in lines:
+            try:
+                deliver(line)
+            except (OSError, RuntimeError):
+                break
+            done.append(line)
+        rest = lines[len(done):]
+        if rest:
+            self.path.write_text("".join(line + "\n" for line in rest), encoding="utf-8")
+        else:
+            self.path.unlink()
+        return rest
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "otap.street.audit"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.playbook: Path | None = None
+        self.started = datetime.now(timezone.utc)
+        self.extra_vars: dict = {}
+        self.store: tuple[str, str] | None = None
+        self.play_env: str | None = None
+
+    def v2_playbook_on_start(self, playbook):
+        self.playbook = Path(playbook._file_name).resolve()
+        self.started = datetime.now(timezone.utc)
+
+    def v2_playbook_on_play_start(self, play):
+        # A playbook for one environment may name it in its plays instead (failover.yml: production).
+        env = play.vars.get("otap_env") if isinstance(play.vars, dict) else None
+        if isinstance(env, str) and "{" not in env:
+            self.play_env = self.play_env or env
+        if self.store is not None:
+            return
+        manager = play.get_variable_manager()
+        self.extra_vars = dict(manager.extra_vars)
+        group = manager._inventory.groups.get("release_store")
+        stores = group.get_hosts() if group else []
+        if stores:
+            variables = manager.get_vars(play=play, host=stores[0])
+            directory = Templar(loader=play._loader, variables=variables).template(variables.get("otap_store_dir"))
+            if directory:
+                self.store = (stores[0].name, str(directory))
+
+    def deliver(self, line: str) -> None:
+        host, directory = self.store
+        args = {"path": f"{directory}/audit/runs.jsonl", "line": line, "create": True, "mode": "0644"}
+        command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args)]
+        for source in context.CLIARGS.get("inventory") or ():
+            command += ["-i", source]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        if done.returncode:
+            raise RuntimeError(done.stdout[-500:] + done.stderr[-500:])
+
+    def v2_playbook_on_stats(self, stats):
+        if self.playbook is None or self.playbook.parent != PLAYBOOKS.resolve():
+            return
+        summary = {host: stats.summarize(host) for host in sorted(stats.processed)}
+        given = {"otap_env": self.play_env} if self.play_env else {}
+        line = json.dumps(record(self.playbook.name, given | self.extra_vars, self.started, datetime.now(timezone.utc),
+                                 summary, bool(context.CLIARGS.get("check")), getpass.getuser(), socket.gethostname()),
+                          sort_keys=True)
+        spool = Spool(Path(os.path.expanduser(self.get_option("spool"))))
+        spool.add(line)
+        if self.store is None:
+            self._display.warning("audit: no release_store host with otap_store_dir; the record waits in the spool")
+            return
+        waiting = spool.flush(self.deliver)
+        if waiting:
+            self._display.warning(f"audit: the store did not take {len(waiting)} record(s); they wait in {spool.path}")
