@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepare the controller: the Debian packages the street needs (Docker engine, debootstrap
-# for the base image, rsync and ssh for deploying), and a Docker engine that answers.
+# for the base image, rsync and ssh for deploying, Chromium for the tests of the status
+# report), and a Docker engine that answers.
 # Nothing assumes a daemon someone else left running. Installing needs root.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)
 command -v rsync >/dev/null 2>&1 || needed+=(rsync)
 command -v ssh >/dev/null 2>&1 || needed+=(openssh-client)
+command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 
 if [ ${#needed[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

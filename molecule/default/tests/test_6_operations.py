@@ -1,4 +1,4 @@
-"""Operations' view of the street: the audit trail of every run.
+"""Operations' view of the street: the audit trail of every run, the status report.
 
 Runs last, on the street the earlier tests left.
 """
@@ -6,10 +6,13 @@ Runs last, on the street the earlier tests left.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 
 from tests.integration import street
 
 AUDIT = "/srv/otap-store/audit/runs.jsonl"
+ENVS = ["development", "test", "acceptance", "production"]
 
 
 def audit(last: int) -> list[dict]:
@@ -26,3 +29,46 @@ def test_every_run_of_a_playbook_is_in_the_audit_trail_with_who_what_where_and_t
     assert (second["playbook"], second["env"], second["result"]) == ("failover.yml", "production", "ok")
     assert second["vars"] == {"otap_action": "status"} and second["by"] and second["started"] <= second["ended"]
     assert set(second["hosts"]) == {"localhost", street.group("production")[0]}
+
+
+def rendered(page: str) -> str:
+    """The page as headless Chromium renders it (its DOM after parsing), no server involved."""
+    done = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", f"file://{page}"],
+                          capture_output=True, text=True, check=True, timeout=120)
+    return done.stdout
+
+
+def releases_shown(dom: str) -> dict[str, str]:
+    rows = re.findall(r'<tr data-env="([a-z]+)">.*?<td class="release">\s*(\d+)', dom, re.S)
+    return dict(rows)
+
+
+def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path):
+    served = {env: street.get(f"http://{street.hostvar(street.group(env)[0], 'ansible_host')}/").meta("otap-release")
+              for env in ENVS}
+    tmp_path.chmod(0o755)  # as the playbook makes the report's folder, so that it has nothing to change
+    run = street.playbook("status", status_output_dir=tmp_path)
+    assert run.rc == 0 and run.changed == 0, run.output[-3000:]
+    report = json.loads((tmp_path / "status.json").read_text())
+    assert {e["env"]: str(e["release"]) for e in report["environments"]} == served
+    assert releases_shown(rendered(tmp_path / "status.html")) == served
+    assert report["production"]["vip_holder"] == street.vip_holder()
+    sync = next(e for e in report["environments"] if e["env"] == "test")["last_sync"]
+    assert sync is not None and sync["release"] == int(served["production"])
+
+
+def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
+    test = street.host(street.group("test")[0])
+    index = "/var/www/portal/current/index.php"
+    if street.get(f"http://{street.hostvar('test', 'ansible_host')}/").meta("otap-release") != \
+            street.get(f"http://{street.vip()}/").meta("otap-release"):
+        assert street.playbook("sync", otap_env="test").rc == 0
+    test.check_output(f"cp -a {index} /root/index.php.kept && echo '<!-- hotfix -->' >> {index}")
+    try:
+        run = street.playbook("status", status_output_dir=tmp_path)
+    finally:
+        test.check_output(f"mv /root/index.php.kept {index}")
+    assert run.rc == 0, run.output[-3000:]
+    report = json.loads((tmp_path / "status.json").read_text())
+    assert "test: code tree differs from Production's release" in " ".join(report["drift"])
+    assert "code tree differs from Production" in rendered(tmp_path / "status.html")

@@ -1,0 +1,143 @@
+"""The street's report: where each environment stands, from what its hosts and the store say."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: street_status
+author: otap.street maintainers
+version_added: 0.3.0
+short_description: Where every environment of the street stands, and what has drifted
+description:
+  - Combines what each site host says (its release, the release its database records, Joomla's
+    version, a fingerprint of its code tree, pending OS updates, the site's answer) with what the
+    store records (rollouts, OS update snapshots and approvals, syncs, backups) and the production
+    pair's state into one report, per environment.
+  - Drift is named in words - a host whose code is not the release the register records for its
+    environment, a database recording another release than the code, nodes of one environment
+    with different code trees, a tree that differs from Production's tree of the same release, a
+    lower environment behind Production, a failing site.
+options:
+  _input:
+    description: Per host - C(env), C(release), C(release_database), C(joomla), C(tree), C(pending) (list), C(http).
+    type: dict
+    required: true
+  store:
+    description: C(current) (env to release), C(deployments), C(snapshots) and C(approvals) (ids), C(syncs) and C(backups) (lists, or the text of JSON lines files).
+    type: dict
+    required: true
+  pair:
+    description: C(vip_holder), C(primary) and per node C(role), C(lag_seconds), C(last_error).
+    type: dict
+    required: true
+  now:
+    description: The report's time (ISO 8601, UTC).
+    type: str
+    required: true
+  order:
+    description: The environments in the order of the street.
+    type: list
+    elements: str
+    default: [development, test, acceptance, production]
+"""
+
+EXAMPLES = r"""
+- name: Build the report
+  ansible.builtin.set_fact:
+    report: "{{ hosts_state | otap.street.street_status(store_state, pair_state, now(utc=true).isoformat()) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages).
+  type: dict
+"""
+
+import json
+from datetime import datetime
+
+
+def _age_hours(then: str | None, now: datetime) -> float | None:
+    if not then:
+        return None
+    moment = datetime.fromisoformat(then.replace("Z", "+00:00"))
+    return round((now - moment).total_seconds() / 3600, 1)
+
+
+def _records(entries: list[dict] | str) -> list[dict]:
+    """Records as a list, or as the text of a JSON lines file."""
+    if isinstance(entries, str):
+        return [json.loads(line) for line in entries.splitlines() if line.strip()]
+    return list(entries)
+
+
+def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
+    entries = _records(entries)
+    chosen = [e for e in entries if e.get("env") == env and all(e.get(k) == v for k, v in match.items())]
+    return chosen[-1] if chosen else None
+
+
+def street_status(hosts: dict, store: dict, pair: dict, now: str,
+                  order: list[str] | None = None) -> dict:
+    """The report; see DOCUMENTATION."""
+    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    order = order or ["development", "test", "acceptance", "production"]
+    envs = [e for e in order if any(h["env"] == e for h in hosts.values())]
+    production_hosts = [h for h in hosts.values() if h["env"] == "production"]
+    production_release = max((h["release"] for h in production_hosts), default=0)
+    production_trees = {h["tree"] for h in production_hosts}
+    snapshots = store.get("snapshots", [])
+    report = {"generated": now, "environments": [], "production": pair, "drift": []}
+    for env in envs:
+        members = {name: h for name, h in sorted(hosts.items()) if h["env"] == env}
+        releases = sorted({h["release"] for h in members.values()})
+        release = releases[-1] if releases else 0
+        recorded = store.get("current", {}).get(env)
+        drift = []
+        for name, h in members.items():
+            if recorded is not None and h["release"] != recorded:
+                drift.append(f"{name} serves release {h['release']}, the register says {recorded}")
+            if h.get("release_database") and h["release_database"] != h["release"]:
+                drift.append(f"{name}'s database records release {h['release_database']}, its code is release {h['release']}")
+            if h.get("http") != 200:
+                drift.append(f"{name}'s site answers {h.get('http')}")
+        if len({h["tree"] for h in members.values()}) > 1:
+            drift.append(f"the code trees of {' and '.join(members)} differ")
+        if env != "production" and production_hosts:
+            if release < production_release:
+                drift.append(f"behind Production (release {release} < {production_release})")
+            elif release == production_release and {h["tree"] for h in members.values()} - production_trees:
+                drift.append(f"code tree differs from Production's release {release}")
+        deployment = _last(store.get("deployments", []), env, result="done")
+        sync = _last(store.get("syncs", []), env)
+        backup = _last(store.get("backups", []), env)
+        snapshot = ([s for s in sorted(snapshots) if s.startswith(env + "-")] or [None])[-1]
+        report["environments"].append({
+            "env": env,
+            "hosts": members,
+            "release": release,
+            "release_date": deployment.get("date") if deployment else None,
+            "joomla": sorted({h.get("joomla") for h in members.values()}),
+            "pending_updates": sorted({p for h in members.values() for p in h.get("pending", [])}),
+            "last_snapshot": snapshot,
+            "last_sync": {"date": sync["date"], "release": sync.get("release"),
+                          "age_hours": _age_hours(sync["date"], moment)} if sync else None,
+            "last_backup": {"id": backup["id"], "date": backup["date"],
+                            "age_hours": _age_hours(backup["date"], moment)} if backup else None,
+            "drift": drift,
+        })
+        report["drift"] += [f"{env}: {d}" for d in drift]
+    approved = [a for a in store.get("approvals", []) if a.startswith("os-")]
+    report["last_approved_snapshot"] = sorted(approved)[-1].removeprefix("os-") if approved else None
+    for name, node in pair.get("nodes", {}).items():
+        if node.get("role") not in ("primary", "standby"):
+            report["drift"].append(f"production: {name} is {node.get('role')} (neither primary nor standby)")
+        elif node.get("last_error"):
+            report["drift"].append(f"production: {name}'s replication: {node['last_error']}")
+    if production_hosts and not pair.get("vip_holder"):
+        report["drift"].append("production: no node holds the VIP")
+    return report
+
+
+class FilterModule:
+    def filters(self):
+        return {"street_status": street_status}

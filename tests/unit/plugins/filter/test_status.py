@@ -1,0 +1,69 @@
+from ansible_collections.otap.street.plugins.filter.status import street_status
+
+NOW = "2026-11-24T12:00:00+00:00"
+
+
+def host(env, release, tree="t4", **more):
+    return {"env": env, "release": release, "release_database": release, "joomla": "5.2.1", "tree": tree,
+            "pending": [], "http": 200} | more
+
+
+HOSTS = {"dev": host("development", 4), "test": host("test", 4), "acc": host("acceptance", 4),
+         "prod1": host("production", 4), "prod2": host("production", 4)}
+STORE = {
+    "current": {"development": 4, "test": 4, "acceptance": 4, "production": 4},
+    "deployments": [{"env": "test", "release": 4, "date": "2026-11-20T10:00:00Z", "result": "done"},
+                    {"env": "test", "release": 5, "date": "2026-11-21T10:00:00Z", "result": "failed"}],
+    "syncs": '{"env": "test", "date": "2026-11-23T06:00:00+00:00", "release": 3}\n'
+             '{"env": "test", "date": "2026-11-24T06:00:00+00:00", "release": 4}\n',
+    "backups": [{"env": "production", "id": "production-20261124T020000Z-r4", "date": "2026-11-24T02:00:00+00:00"}],
+    "snapshots": ["acceptance-20261118", "acceptance-20261120", "test-20261119"],
+    "approvals": ["release-4", "os-acceptance-20261120"],
+}
+PAIR = {"vip_holder": "prod1", "primary": "prod1",
+        "nodes": {"prod1": {"role": "primary"}, "prod2": {"role": "standby", "lag_seconds": 0, "last_error": ""}}}
+
+
+def env(report, name):
+    return next(e for e in report["environments"] if e["env"] == name)
+
+
+def test_a_level_street_has_no_drift_and_says_when_things_last_happened():
+    report = street_status(HOSTS, STORE, PAIR, NOW)
+    assert [e["env"] for e in report["environments"]] == ["development", "test", "acceptance", "production"]
+    assert report["drift"] == []
+    test = env(report, "test")
+    assert (test["release"], test["release_date"], test["joomla"]) == (4, "2026-11-20T10:00:00Z", ["5.2.1"])
+    assert test["last_sync"] == {"date": "2026-11-24T06:00:00+00:00", "release": 4, "age_hours": 6.0}
+    assert env(report, "production")["last_backup"]["age_hours"] == 10.0
+    assert env(report, "acceptance")["last_snapshot"] == "acceptance-20261120"
+    assert report["last_approved_snapshot"] == "acceptance-20261120"
+
+
+def test_drift_is_named_in_words():
+    hosts = HOSTS | {"dev": host("development", 3), "test": host("test", 4, tree="edited"),
+                     "acc": host("acceptance", 4, release_database=3, http=500),
+                     "prod2": host("production", 4, tree="other")}
+    report = street_status(hosts, STORE, PAIR | {"vip_holder": None}, NOW)
+    assert report["drift"] == [
+        "development: dev serves release 3, the register says 4",
+        "development: behind Production (release 3 < 4)",
+        "test: code tree differs from Production's release 4",
+        "acceptance: acc's database records release 3, its code is release 4",
+        "acceptance: acc's site answers 500",
+        "production: the code trees of prod1 and prod2 differ",
+        "production: no node holds the VIP",
+    ]
+
+
+def test_a_stray_node_or_a_replication_error_is_drift():
+    pair = PAIR | {"nodes": {"prod1": {"role": "primary"}, "prod2": {"role": "stray", "last_error": ""}}}
+    assert street_status(HOSTS, STORE, pair, NOW)["drift"] == [
+        "production: prod2 is stray (neither primary nor standby)"]
+    pair = PAIR | {"nodes": {"prod1": {"role": "primary"}, "prod2": {"role": "standby", "last_error": "Error 1062"}}}
+    assert street_status(HOSTS, STORE, pair, NOW)["drift"] == ["production: prod2's replication: Error 1062"]
+
+
+def test_pending_updates_are_listed_per_environment():
+    hosts = HOSTS | {"test": host("test", 4, pending=["less 590-2", "tzdata 2026b"])}
+    assert env(street_status(hosts, STORE, PAIR, NOW), "test")["pending_updates"] == ["less 590-2", "tzdata 2026b"]
