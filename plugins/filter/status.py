@@ -53,13 +53,15 @@ _value:
 """
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 
 def _age_hours(then: str | None, now: datetime) -> float | None:
     if not then:
         return None
     moment = datetime.fromisoformat(then.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
     return round((now - moment).total_seconds() / 3600, 1)
 
 

@@ -72,3 +72,46 @@ def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
     report = json.loads((tmp_path / "status.json").read_text())
     assert "test: code tree differs from Production's release" in " ".join(report["drift"])
     assert "code tree differs from Production" in rendered(tmp_path / "status.html")
+
+
+def backups(env: str) -> list[dict]:
+    text = street.host("store").check_output("cat /srv/otap-store/backups/index.jsonl")
+    return [entry for entry in map(json.loads, text.splitlines()) if entry["env"] == env]
+
+
+def test_restore_drill_back_up_damage_restore_compare():
+    nodes = street.group("production")
+    run = street.playbook("backup")
+    assert run.rc == 0, run.output[-3000:]
+    assert {entry["env"] for entry in map(json.loads, street.host("store").check_output(
+        "cat /srv/otap-store/backups/index.jsonl").splitlines())} == set(ENVS)
+    backup = backups("production")[-1]["id"]
+    before = street.state_of(nodes)
+    primary, holder = street.host(street.primary()), street.host(street.vip_holder())
+    primary.check_output("mysql portal -e 'DELETE FROM jos_content WHERE id = 1; UPDATE jos_users SET name = 0'")
+    holder.check_output("rm -rf /var/www/portal/shared/images/portal && touch /var/www/portal/shared/images/intruder.php")
+    damaged = street.state_of(nodes)
+    assert damaged != before
+
+    refused = street.playbook("restore", otap_env="production", otap_backup=backup)
+    assert refused.rc != 0 and f"confirm with -e otap_confirm={backup}" in " ".join(refused.output.split())
+    store = street.host("store")
+    stored = f"/srv/otap-store/backups/{backup}/database.sql.gz"
+    store.check_output(f"cp -a {stored} /root/kept.gz && printf x >> {stored}")
+    try:
+        tampered = street.playbook("restore", otap_env="production", otap_backup=backup, otap_confirm=backup)
+    finally:
+        store.check_output(f"mv /root/kept.gz {stored}")
+    assert tampered.rc != 0 and "does not match its checksum" in " ".join(tampered.output.split())
+    assert street.state_of(nodes) == damaged, "a refused restore changed Production"
+
+    run = street.playbook("restore", otap_env="production", otap_backup=backup, otap_confirm=backup)
+    assert run.rc == 0, run.output[-3000:]
+    assert street.state_of(nodes) == before
+    assert street.get(f"http://{street.vip()}/").status == 200
+
+
+def test_a_backup_is_restored_only_onto_its_own_environment():
+    backup = backups("production")[-1]["id"]
+    run = street.playbook("restore", otap_env="test", otap_backup=backup)
+    assert run.rc != 0 and "a backup is restored onto its own environment" in " ".join(run.output.split())
