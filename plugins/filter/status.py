@@ -56,13 +56,14 @@ import json
 from datetime import datetime, timezone
 
 
+def _utc(moment: str) -> datetime:
+    """An ISO 8601 time; one without a zone (Ansible's now(utc=true)) is UTC."""
+    parsed = datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 def _age_hours(then: str | None, now: datetime) -> float | None:
-    if not then:
-        return None
-    moment = datetime.fromisoformat(then.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return round((now - moment).total_seconds() / 3600, 1)
+    return round((now - _utc(then)).total_seconds() / 3600, 1) if then else None
 
 
 def _records(entries: list[dict] | str) -> list[dict]:
@@ -81,7 +82,7 @@ def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
                   order: list[str] | None = None) -> dict:
     """The report; see DOCUMENTATION."""
-    moment = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    moment = _utc(now)
     order = order or ["development", "test", "acceptance", "production"]
     envs = [e for e in order if any(h["env"] == e for h in hosts.values())]
     production_hosts = [h for h in hosts.values() if h["env"] == "production"]

@@ -136,7 +136,8 @@ def playbook(name: str, *args: str, **extra_vars) -> Run:
     """Run one of the project's playbooks against the street, as a user would."""
     command = ["ansible-playbook", f"playbooks/{name}.yml", *args]
     if extra_vars:
-        command += ["-e", json.dumps({key: str(value) for key, value in extra_vars.items()})]
+        command += ["-e", json.dumps({key: value if isinstance(value, (dict, list)) else str(value)
+                                      for key, value in extra_vars.items()})]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
     return Run(done.returncode, done.stdout + done.stderr)
 

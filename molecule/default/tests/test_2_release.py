@@ -359,8 +359,8 @@ def test_rollback_returns_production_to_its_previous_release_and_keeps_content()
     assert_content_kept()
     with street.MailSink() as mail:
         run = street.playbook("release", otap_env="production", otap_release=4,
-                              joomla_release_notify_to="webmaster@portal.example.org",
-                              joomla_release_smtp_host="127.0.0.1", joomla_release_smtp_port=mail.port)
+                              otap_people={"webmaster": ["webmaster@portal.example.org"]},
+                              otap_smtp_host="127.0.0.1", otap_smtp_port=mail.port)
     assert run.rc == 0, run.output[-3000:]
     assert set(served("production").values()) == {"4"}
     assert_content_kept()
@@ -403,10 +403,15 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
     live = served("production")
     schema = {n: street.host(n).check_output("mysqldump --no-data --skip-dump-date portal | grep -v AUTO_INCREMENT")
               for n in nodes("production")}
-    with Probe() as probe:
-        run = street.playbook("release", otap_env="production", otap_release=number)
+    people = {"webmaster": ["webmaster@portal.example.org"], "operations": ["operations@hosting.example.net"]}
+    with street.MailSink() as mail, Probe() as probe:
+        run = street.playbook("release", otap_env="production", otap_release=number, otap_people=people,
+                              otap_smtp_host="127.0.0.1", otap_smtp_port=mail.port)
     refused(run, f"Release {number} did not go live on production")
     assert "002-unique-titles.sql line 2 failed" in " ".join(run.output.split())
+    assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
+        (f"Release {number} failed on production", ["operations@hosting.example.net", "webmaster@portal.example.org"])]
+    assert "002-unique-titles.sql line 2 failed" in " ".join(mail.messages[0]["body"].split())
     assert not probe.bad, f"the VIP failed during the failed rollout: {probe.bad[:5]}"
     assert served("production") == live
     for name in nodes("production"):

@@ -90,8 +90,11 @@ def test_check_mode_shows_a_newer_version_and_installs_nothing():
 def test_production_gets_exactly_the_approved_versions_one_node_at_a_time_without_a_failed_request():
     approved = street.playbook("approve", otap_snapshot=SNAPSHOT["acceptance"])
     assert approved.rc == 0, approved.output[-2000:]
-    with street.Probe(street.vip()) as probe:
-        run = street.playbook("os_update", otap_env="production")
+    people = {"webmaster": ["webmaster@portal.example.org"], "operations": ["operations@hosting.example.net"],
+              "developer": ["developer@agency.example.com"]}
+    with street.MailSink() as mail, street.Probe(street.vip()) as probe:
+        run = street.playbook("os_update", otap_env="production", otap_people=people, otap_smtp_host="127.0.0.1",
+                              otap_smtp_port=mail.port)
         time.sleep(2)
     assert run.rc == 0, run.output[-3000:]
     print(f"rolling OS update: {len(probe.results)} requests, longest wait {probe.longest_gap():.1f}s")
@@ -104,6 +107,9 @@ def test_production_gets_exactly_the_approved_versions_one_node_at_a_time_withou
         assert probe.votes_on(name) == probe.writes
         assert "mariadb-common" in street.host(name).check_output("apt-mark showhold").split()
     assert street.get(f"http://{street.vip()}/").status == 200
+    assert [sorted(m["to"]) for m in mail.messages] == [["operations@hosting.example.net", "webmaster@portal.example.org"]]
+    assert mail.messages[0]["subject"].startswith("OS update of production: ")
+    assert "less " in mail.messages[0]["body"] and "+otap1" in mail.messages[0]["body"]
     again = street.playbook("os_update", otap_env="production")
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
 

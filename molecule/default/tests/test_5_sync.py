@@ -132,8 +132,10 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     before = production()
 
     with street.MailSink() as mail:
-        run = street.playbook("sync", otap_env=TARGET, sync_smtp_host="127.0.0.1", sync_smtp_port=mail.port,
-                              sync_notify_to="webmaster@portal.example.org,developer@agency.example.com")
+        run = street.playbook("sync", otap_env=TARGET, otap_smtp_host="127.0.0.1", otap_smtp_port=mail.port,
+                              otap_people={"webmaster": ["webmaster@portal.example.org"],
+                                           "developer": ["developer@agency.example.com"],
+                                           "operations": ["operations@hosting.example.net"]})
     assert run.rc == 0, run.output[-3000:]
     assert production() == before, "the sync changed Production"
 

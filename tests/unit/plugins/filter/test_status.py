@@ -67,3 +67,10 @@ def test_a_stray_node_or_a_replication_error_is_drift():
 def test_pending_updates_are_listed_per_environment():
     hosts = HOSTS | {"test": host("test", 4, pending=["less 590-2", "tzdata 2026b"])}
     assert env(street_status(hosts, STORE, PAIR, NOW), "test")["pending_updates"] == ["less 590-2", "tzdata 2026b"]
+
+
+def test_times_with_and_without_a_zone_are_utc():
+    store = STORE | {"syncs": [{"env": "test", "date": "2026-11-24T06:00:00", "release": 4}],
+                     "backups": [{"env": "test", "id": "b", "date": "2026-11-24T02:00:00Z"}]}
+    report = street_status(HOSTS, store, PAIR, "2026-11-24T12:00:00")
+    assert env(report, "test")["last_sync"]["age_hours"] == 6.0 and env(report, "test")["last_backup"]["age_hours"] == 10.0
