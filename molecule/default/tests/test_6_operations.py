@@ -124,3 +124,26 @@ def test_a_backup_is_restored_only_onto_its_own_environment():
     backup = backups("production")[-1]["id"]
     run = street.playbook("restore", otap_env="test", otap_backup=backup)
     assert run.rc != 0 and "a backup is restored onto its own environment" in " ".join(run.output.split())
+
+
+def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path):
+    """AWX runs a job with ansible-runner in a private data dir: the project checked out in
+    project/, the inventory, the survey's answers as extra variables, the job's user in them."""
+    import ansible_runner
+
+    (tmp_path / "project").symlink_to(street.ROOT)
+    (tmp_path / "report").mkdir(mode=0o755)
+    served = street.get(f"http://{street.hostvar('test', 'ansible_host')}/").meta("otap-release")
+    jobs = {"status": {"status_output_dir": str(tmp_path / "report")},
+            "release": {"otap_env": "test", "otap_release": int(served)}}
+    for number, (name, answers) in enumerate(jobs.items(), start=41):
+        run = ansible_runner.run(private_data_dir=str(tmp_path), playbook=f"playbooks/{name}.yml",
+                                 inventory=str(street.INVENTORY), quiet=True,
+                                 extravars=answers | {"awx_user_name": "webmaster-in-awx", "awx_job_id": number},
+                                 envvars={"ANSIBLE_FORCE_COLOR": "0"})
+        output = run.stdout.read()
+        assert (run.status, run.rc) == ("successful", 0), output[-3000:]
+        assert sum(run.stats["changed"].values()) == 0, output[-3000:]
+        line = audit(1)[0]
+        assert (line["playbook"], line["by"], line["awx_job_id"]) == (f"{name}.yml", "webmaster-in-awx", number)
+    assert (tmp_path / "report" / "status.html").is_file()

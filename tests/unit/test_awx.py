@@ -1,0 +1,96 @@
+"""AWX as code (awx/street.yml) is consistent with the project: every job template's playbook
+exists, every survey variable is one its playbook reads, every variable a playbook requires has
+a required survey question (or a fixed value), and the workflow can only be approved by the
+webmaster, with a finite timeout. No AWX server is needed."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.otap.street.plugins.filter.awx import awx_question, awx_workflow_node
+
+ROOT = Path(__file__).resolve().parents[2]
+STREET = yaml.safe_load((ROOT / "awx" / "street.yml").read_text())
+TEMPLATES = {t["name"]: t for t in STREET["awx_job_templates"]}
+
+
+def usage(playbook: Path) -> list[str]:
+    """The header's usage lines of this playbook: `ansible-playbook playbooks/X.yml -e ...`."""
+    return [line for line in playbook.read_text().splitlines()
+            if line.startswith("#") and f"ansible-playbook playbooks/{playbook.name}" in line]
+
+
+def required(playbook: Path) -> set[str]:
+    """Variables every usage line passes outside [brackets]."""
+    per_line = [set(re.findall(r'-e "?(\w+)=', re.sub(r"\[[^]]*\]", "", line))) for line in usage(playbook)]
+    return set.intersection(*per_line) if per_line else set()
+
+
+@pytest.mark.parametrize("template", STREET["awx_job_templates"], ids=lambda t: t["name"])
+def test_a_job_template_runs_an_existing_playbook_with_the_variables_it_reads(template):
+    playbook = ROOT / template["playbook"]
+    assert playbook.is_file()
+    text = playbook.read_text()
+    for question in template["survey"]:
+        assert re.search(rf"\b{question['variable']}\b", text), f"{template['playbook']} never reads {question['variable']}"
+    given = {q["variable"] for q in template["survey"] if q.get("required")} | set(template.get("extra_vars", {}))
+    assert required(playbook) <= given, f"{template['name']} lacks a required question for {required(playbook) - given}"
+
+
+def test_every_playbook_has_a_job_template():
+    assert {t["playbook"] for t in TEMPLATES.values()} == {f"playbooks/{p.name}" for p in (ROOT / "playbooks").glob("*.yml")}
+
+
+def test_the_usage_lines_say_what_is_required():
+    assert required(ROOT / "playbooks" / "release.yml") == {"otap_env", "otap_release"}
+    assert required(ROOT / "playbooks" / "failover.yml") == {"otap_action"}
+    assert required(ROOT / "playbooks" / "approve.yml") == set()  # a release or a snapshot
+
+
+def test_choices_are_environments_the_playbook_accepts():
+    for template in TEMPLATES.values():
+        for question in template["survey"]:
+            if question["variable"] == "otap_env":
+                assert set(question["choices"]) <= {"development", "test", "acceptance", "production"}
+    sync = TEMPLATES["Sync from Production"]["survey"][0]
+    assert "production" not in sync["choices"]
+
+
+def test_only_the_webmaster_approves_production_and_the_approval_times_out():
+    workflow = STREET["awx_workflow"]
+    assert workflow["approve"] == ["Webmaster"] and 0 < workflow["approval_timeout"] <= 7 * 86400
+    nodes = {n["identifier"]: n for n in workflow["nodes"]}
+    first = next(n for n in workflow["nodes"] if "approval" in n)
+    assert first is workflow["nodes"][0], "the approval comes before anything runs"
+    assert nodes[first["success"]]["job_template"] == "Approve"
+    release = nodes[nodes[first["success"]]["success"]]
+    assert release["job_template"] == "Release" and release["extra_vars"] == {"otap_env": "production"}
+    assert all(n.get("job_template") in (None, *TEMPLATES) for n in workflow["nodes"])
+
+
+def test_the_teams_are_the_procedure_s_parties_and_grants_mirror_it():
+    assert set(STREET["awx_teams"]) == {"Webmaster", "Operations", "Site developer"}
+    assert TEMPLATES["Release to Test"]["execute"] == ["Site developer", "Operations"]
+    assert TEMPLATES["Release"]["execute"] == ["Operations"]
+    assert TEMPLATES["Approve"]["execute"] == ["Webmaster"]
+    for template in TEMPLATES.values():
+        assert set(template["execute"]) <= set(STREET["awx_teams"])
+
+
+def test_schedules_run_existing_templates_on_test_and_acceptance():
+    patched = {s["extra_vars"].get("otap_env") for s in STREET["awx_schedules"] if s["job_template"] == "OS update"}
+    assert patched == {"test", "acceptance"}
+    assert all(s["job_template"] in TEMPLATES and "RRULE:" in s["rrule"] for s in STREET["awx_schedules"])
+
+
+def test_questions_and_nodes_take_awx_s_shape():
+    item = awx_question({"variable": "otap_env", "question": "Environment", "type": "multiplechoice",
+                         "required": True, "choices": ["test", "acceptance"]})
+    assert item["question_name"] == "Environment" and item["choices"] == "test\nacceptance" and item["required"]
+    node = awx_workflow_node(STREET["awx_workflow"]["nodes"][0], "Hospital portal", 3600)
+    assert node["unified_job_template"] == {"name": "Webmaster approves the release for Production",
+                                            "type": "workflow_approval", "timeout": 3600,
+                                            "description": "Webmaster approves the release for Production"}
+    assert node["related"]["success_nodes"] == [{"identifier": "approve"}]
