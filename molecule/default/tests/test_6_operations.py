@@ -140,7 +140,10 @@ def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path
         run = ansible_runner.run(private_data_dir=str(tmp_path), playbook=f"playbooks/{name}.yml",
                                  inventory=str(street.INVENTORY), quiet=True,
                                  extravars=answers | {"awx_user_name": "webmaster-in-awx", "awx_job_id": number},
-                                 envvars={"ANSIBLE_FORCE_COLOR": "0"})
+                                 # AWX finds the project's ansible.cfg from the project folder; the
+                                 # environment the tests run in (Molecule's) may name another.
+                                 envvars={"ANSIBLE_FORCE_COLOR": "0",
+                                          "ANSIBLE_CONFIG": str(tmp_path / "project" / "ansible.cfg")})
         output = run.stdout.read()
         assert (run.status, run.rc) == ("successful", 0), output[-3000:]
         assert sum(run.stats["changed"].values()) == 0, output[-3000:]
