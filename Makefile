@@ -11,6 +11,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Also set here, not only in ansible.cfg: Molecule rewrites the collections path from the environment.
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
+# The simulated street's vault has a documented demo password (README, Secrets).
+export ANSIBLE_VAULT_PASSWORD_FILE ?= $(CURDIR)/street/vault-password
 
 .PHONY: help setup street-up street-down site demo test lint unit molecule bench clean
 

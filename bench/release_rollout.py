@@ -82,7 +82,8 @@ def by_hand(src: Path, prefix: str) -> float:
     ssh = f"ssh -i {Path(key).expanduser()} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
     started = time.monotonic()
     for node in nodes:
-        subprocess.run(["rsync", "-a", "-e", ssh, f"{src}/files/", f"root@{street.hostvar(node, 'ansible_host')}:/tmp/bench-by-hand/"],
+        login = f"{street.hostvar(node, 'ansible_user')}@{street.hostvar(node, 'ansible_host')}"
+        subprocess.run(["rsync", "-a", "-e", ssh, "--rsync-path=sudo rsync", f"{src}/files/", f"{login}:/tmp/bench-by-hand/"],
                        check=True)
     primary.check_output("mysql otap_bench_baseline -e %s", sql)
     elapsed = time.monotonic() - started

@@ -119,6 +119,7 @@ class CallbackModule(CallbackBase):
         self.extra_vars: dict = {}
         self.store: tuple[str, str] | None = None
         self.play_env: str | None = None
+        self.vault_secrets: list = []
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = Path(playbook._file_name).resolve()
@@ -133,6 +134,7 @@ class CallbackModule(CallbackBase):
             return
         manager = play.get_variable_manager()
         self.extra_vars = dict(manager.extra_vars)
+        self.vault_secrets = list(play._loader._vault.secrets or [])
         group = manager._inventory.groups.get("release_store")
         stores = group.get_hosts() if group else []
         if stores:
@@ -147,7 +149,20 @@ class CallbackModule(CallbackBase):
         command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args)]
         for source in context.CLIARGS.get("inventory") or ():
             command += ["-i", source]
-        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+        # The inventory may hold vaults: hand the run's vault secrets on through pipes, also those
+        # asked at a prompt (AWX's vault credential), never through a file or the command line.
+        pipes = []
+        for vault_id, secret in self.vault_secrets:
+            read, write = os.pipe()
+            os.write(write, secret.bytes + b"\n")
+            os.close(write)
+            pipes.append(read)
+            command += ["--vault-id", f"{vault_id}@/dev/fd/{read}"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120, pass_fds=pipes)
+        finally:
+            for read in pipes:
+                os.close(read)
         if done.returncode:
             raise RuntimeError(done.stdout[-500:] + done.stderr[-500:])
 

@@ -22,6 +22,13 @@ import testinfra
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "docker"
+# The street's vault and its documented demo password.
+VAULT = INVENTORY / "group_vars" / "joomla" / "vault.yml"
+VAULT_PASSWORD = ROOT / "street" / "vault-password"
+# testinfra reads the inventory in this process's environment: the vault must open there too.
+os.environ.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", str(VAULT_PASSWORD))
+# Every run of playbook(): name and output, -v included, for the test that searches them all for secrets.
+RUNS: list[tuple[str, str]] = []
 
 
 def ansible_env() -> dict[str, str]:
@@ -29,6 +36,21 @@ def ansible_env() -> dict[str, str]:
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     env["ANSIBLE_FORCE_COLOR"] = "0"
     return env
+
+
+def vault_secrets() -> set[str]:
+    """Every value in the street's vault (passwords, secrets, the development password's hash)."""
+    import yaml
+
+    plain = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(VAULT_PASSWORD), str(VAULT)],
+                           check=True, capture_output=True, text=True, cwd=ROOT).stdout
+
+    def leaves(value):
+        if isinstance(value, dict):
+            return {leaf for item in value.values() for leaf in leaves(item)}
+        return {str(value)}
+
+    return leaves(yaml.safe_load(plain))
 
 
 @cache
@@ -133,12 +155,13 @@ class Run:
 
 
 def playbook(name: str, *args: str, **extra_vars) -> Run:
-    """Run one of the project's playbooks against the street, as a user would."""
-    command = ["ansible-playbook", f"playbooks/{name}.yml", *args]
+    """Run one of the project's playbooks against the street, as a user would, with -v (RUNS)."""
+    command = ["ansible-playbook", f"playbooks/{name}.yml", "-v", *args]
     if extra_vars:
         command += ["-e", json.dumps({key: value if isinstance(value, (dict, list)) else str(value)
                                       for key, value in extra_vars.items()})]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
+    RUNS.append((name, done.stdout + done.stderr))
     return Run(done.returncode, done.stdout + done.stderr)
 
 

@@ -126,11 +126,13 @@ def test_a_backup_is_restored_only_onto_its_own_environment():
     assert run.rc != 0 and "a backup is restored onto its own environment" in " ".join(run.output.split())
 
 
-def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path):
+def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path, monkeypatch):
     """AWX runs a job with ansible-runner in a private data dir: the project checked out in
-    project/, the inventory, the survey's answers as extra variables, the job's user in them."""
+    project/, the inventory, the survey's answers as extra variables, the job's user in them, and
+    the vault credential's password answered at ansible-playbook's prompt (no password file)."""
     import ansible_runner
 
+    monkeypatch.delenv("ANSIBLE_VAULT_PASSWORD_FILE", raising=False)
     (tmp_path / "project").symlink_to(street.ROOT)
     (tmp_path / "report").mkdir(mode=0o755)
     served = street.get(f"http://{street.hostvar('test', 'ansible_host')}/").meta("otap-release")
@@ -138,7 +140,8 @@ def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path
             "release": {"otap_env": "test", "otap_release": int(served)}}
     for number, (name, answers) in enumerate(jobs.items(), start=41):
         run = ansible_runner.run(private_data_dir=str(tmp_path), playbook=f"playbooks/{name}.yml",
-                                 inventory=str(street.INVENTORY), quiet=True,
+                                 inventory=str(street.INVENTORY), quiet=True, cmdline="--ask-vault-pass",
+                                 passwords={r"^Vault password:\s*?$": street.VAULT_PASSWORD.read_text().strip()},
                                  extravars=answers | {"awx_user_name": "webmaster-in-awx", "awx_job_id": number},
                                  # AWX finds the project's ansible.cfg from the project folder; the
                                  # environment the tests run in (Molecule's) may name another.

@@ -1,0 +1,124 @@
+"""Who may log in where (role access), what the firewall lets through (role firewall), and no
+secret in the output of any playbook the suite ran.
+
+Logins are tried from the controller with each person's own key (~/.ssh/otap_street_<name>),
+connections between hosts from the hosts themselves.
+"""
+
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.integration import street
+
+JOOMLA = [host for env in ("development", "test", "acceptance", "production") for host in street.group(env)]
+LOWER = ["dev", "test"]
+NOT_FOR_THE_DEVELOPER = ["acc", "prod1", "prod2", "store"]
+
+
+def login(person: str, host: str, command: str = "id -un", *options: str) -> subprocess.CompletedProcess:
+    """`command` on `host` over SSH as `person`, with their key (the street's own for otap and root)."""
+    key_dir = Path(street.hostvar(host, "ansible_ssh_private_key_file")).expanduser().parent
+    key = key_dir / ("otap_street_ed25519" if person in ("otap", "root") else f"otap_street_{person}")
+    return subprocess.run(
+        ["ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5", *options, f"{person}@{street.hostvar(host, 'ansible_host')}", command],
+        capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
+
+
+def reaches(source: str, target: str, port: int) -> bool:
+    """Whether `source` opens a TCP connection to `target`'s port within three seconds."""
+    address = street.hostvar(target, "ansible_host")
+    probe = f"timeout 3 bash -c {shlex.quote(f'exec 3<>/dev/tcp/{address}/{port}')}"
+    return street.host(source).run(probe).rc == 0
+
+
+@pytest.mark.parametrize("host", LOWER)
+def test_the_developer_logs_in_on_development_and_test_and_deploys_as_the_site_s_user(host):
+    done = login("bram", host, "id -un; sudo -n -u www-data id -un")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["bram", "www-data"]
+    root = login("bram", host, "sudo -n id -un")
+    assert root.returncode != 0 and "password is required" in root.stderr
+
+
+@pytest.mark.parametrize("host", NOT_FOR_THE_DEVELOPER)
+def test_the_developer_s_key_opens_nothing_else(host):
+    done = login("bram", host)
+    assert done.returncode == 255 and "Permission denied" in done.stderr
+    assert street.host(host).run("getent passwd bram").rc == 2
+
+
+@pytest.mark.parametrize("host", JOOMLA)
+def test_the_webmaster_has_an_account_without_a_shell_or_a_login(host):
+    assert street.host(host).check_output("getent passwd carla").split(":")[6] == "/usr/sbin/nologin"
+    done = login("carla", host)
+    assert done.returncode == 255 and "Permission denied" in done.stderr
+
+
+@pytest.mark.parametrize("host", JOOMLA + street.group("release_store"))
+def test_operations_logs_in_everywhere_with_sudo_and_root_does_not(host):
+    done = login("anna", host, "sudo -n id -un")
+    assert (done.returncode, done.stdout.strip()) == (0, "root"), done.stderr
+    root = login("root", host)
+    assert root.returncode == 255 and "Permission denied" in root.stderr
+
+
+def test_sshd_offers_keys_only():
+    done = login("anna", "test", "true", "-o", "PreferredAuthentications=password,keyboard-interactive")
+    assert done.returncode == 255
+    assert "Permission denied (publickey)" in done.stderr
+
+
+def test_production_s_database_is_reached_only_from_the_other_node():
+    assert reaches("prod2", "prod1", 3306)
+    assert reaches("prod1", "prod2", 3306)
+    assert not reaches("test", "prod1", 3306)
+    assert not reaches("acc", "prod2", 3306)
+    assert not reaches("store", "prod1", 3306)
+
+
+def test_ssh_comes_from_the_admin_network_and_production_s_sync_only():
+    assert reaches("prod1", "test", 22), "Production pushes a sync to the lower environments"
+    assert not reaches("test", "acc", 22)
+    assert not reaches("test", "prod1", 22)
+    assert not reaches("prod1", "store", 22)
+    assert not reaches("acc", "store", 22)
+
+
+def test_the_site_answers_everyone():
+    assert reaches("store", "test", 80)
+    assert reaches("dev", "prod2", 80)
+
+
+def test_a_firewall_that_would_lock_ansible_out_is_refused_before_anything_changes():
+    rules = street.host("test").check_output("sha256sum /etc/otap-firewall.nft")
+    run = street.playbook("site", "--limit", "test", firewall_admin_networks=["192.0.2.0/24"])
+    assert run.rc != 0
+    assert "would close SSH to 10.242.42.1, the address this run logs in from" in " ".join(run.output.split())
+    assert street.host("test").check_output("sha256sum /etc/otap-firewall.nft") == rules
+    assert login("otap", "test").returncode == 0
+
+
+def test_access_that_would_lock_ansible_out_is_refused_before_anything_changes():
+    people = [{"name": "anna", "party": "operations", "keys": []}]
+    run = street.playbook("site", "--limit", "test", access_people=people)
+    assert run.rc != 0
+    assert "Ansible logs in to test as otap, which would have no login with full sudo" in " ".join(run.output.split())
+    assert login("otap", "test").returncode == 0
+    assert login("anna", "test").returncode == 0
+
+
+def test_no_secret_in_the_output_of_any_playbook_the_suite_ran():
+    """Every street.playbook() call ran with -v; this reads them all (so it runs last)."""
+    ran = {name for name, _ in street.RUNS}
+    main = {"site", "package", "release", "approve", "rollback", "withdraw", "sync", "os_update", "failover",
+            "backup", "restore", "status"}
+    assert main <= ran, f"this test reads the whole suite's runs; not run in this session: {sorted(main - ran)}"
+    secrets = street.vault_secrets()
+    leaked = {(name, secret[:4] + "...") for name, output in street.RUNS for secret in secrets if secret in output}
+    assert not leaked, f"secrets in the output of: {sorted(leaked)}"
+    quiet = sorted({name for name, output in street.RUNS if "as config file" not in output})
+    assert not quiet, f"runs without -v (ansible-playbook -v names its config file): {quiet}"
