@@ -304,6 +304,11 @@ class PackageRepository:
         self.publish("init", *self.packages)
         store.check_output(f"systemctl is-active -q otap-test-apt || systemd-run -q --unit otap-test-apt "
                            f"python3 -m http.server 8080 --bind {self.address} --directory /srv/otap-test-apt")
+        # The store's firewall (role firewall) opens nothing but SSH: let the nodes reach this
+        # repository while it serves; __exit__ loads the role's rules again.
+        sources = ", ".join(hostvar(name, "ansible_host") for name in self.nodes)
+        store.check_output(f"nft add rule inet otap_firewall input ip saddr {{ {sources} }} tcp dport 8080 accept "
+                           "comment '\"test package repository\"'")
         for name in self.nodes:
             host(name).check_output(f"echo 'deb [trusted=yes] http://{self.address}:8080 ./' > {self.SOURCES}")
         return self
@@ -312,3 +317,4 @@ class PackageRepository:
         for name in self.nodes:
             host(name).check_output(f"rm -f {self.SOURCES}")
         host("store").check_output("systemctl stop otap-test-apt")
+        host("store").check_output("systemctl reload otap-firewall")

@@ -253,7 +253,7 @@ def test_a_second_run_changes_nothing():
 
 def test_a_second_concurrent_run_is_refused_and_the_lock_can_be_broken():
     store = street.host("store")
-    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\x272026-11-24T09:00:00Z\\x27\\n"
+    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\0472026-11-24T09:00:00Z\\047\\n"
                        "purpose: release 4 to test\\n' > /srv/otap-store/locks/test.lock")
     try:
         before = everything()

@@ -76,7 +76,7 @@ def test_production_or_an_unknown_environment_is_refused_before_anything_runs(en
 
 def test_a_sync_waits_for_production_work_and_holds_no_lock_meanwhile():
     store = street.host("store")
-    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\x272026-11-24T09:00:00Z\\x27\\n"
+    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\0472026-11-24T09:00:00Z\\047\\n"
                        "purpose: release 9 to production\\n' > /srv/otap-store/locks/production.lock")
     try:
         run = street.playbook("sync", otap_env=TARGET)
