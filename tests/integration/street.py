@@ -27,8 +27,10 @@ VAULT = INVENTORY / "group_vars" / "joomla" / "vault.yml"
 VAULT_PASSWORD = ROOT / "street" / "vault-password"
 # testinfra reads the inventory in this process's environment: the vault must open there too.
 os.environ.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", str(VAULT_PASSWORD))
-# Every run of playbook(): name and output, -v included, for the test that searches them all for secrets.
+# Every run of playbook(): name and output, for the test that searches them all for secrets; the
+# Molecule tests set VERBOSE (their conftest), so that output is -v's (make demo's stays plain).
 RUNS: list[tuple[str, str]] = []
+VERBOSE = False
 
 
 def ansible_env() -> dict[str, str]:
@@ -155,8 +157,8 @@ class Run:
 
 
 def playbook(name: str, *args: str, **extra_vars) -> Run:
-    """Run one of the project's playbooks against the street, as a user would, with -v (RUNS)."""
-    command = ["ansible-playbook", f"playbooks/{name}.yml", "-v", *args]
+    """Run one of the project's playbooks against the street, as a user would (-v when VERBOSE)."""
+    command = ["ansible-playbook", f"playbooks/{name}.yml", *(["-v"] if VERBOSE else []), *args]
     if extra_vars:
         command += ["-e", json.dumps({key: value if isinstance(value, (dict, list)) else str(value)
                                       for key, value in extra_vars.items()})]
