@@ -1,9 +1,10 @@
-"""Release packages: build one from a source folder, verify one before it is used.
+"""Release packages: build one from a source folder (verification: module_utils/package_verify).
 
-A package is `release-<N>.tar.gz` holding `manifest.yml`, `RELEASE.md`, `files/` (changed
+A package is `release-<N>.tar.gz` holding `manifest.yml` (first), `RELEASE.md`, `files/` (changed
 files, relative to the Joomla root) and `sql/` (update scripts, applied in name order). The
-manifest lists every file with its sha256 and mode, the deletions and the SQL scripts with
-their sha256. Verification trusts nothing in the tarball that the manifest does not vouch for.
+manifest lists every file with its sha256 and mode, the deletions, the SQL scripts with their
+sha256, and what RELEASE.md declares (a Joomla update, content changes). The agency signs the
+package (module_utils/signature); verification trusts nothing the manifest does not vouch for.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     DEFAULT_CONTENT_TABLES,
     PolicyViolation,
     check_path,
-    sql_violations,
 )
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import sql_violations
 
 SOURCE_ENTRIES = {"RELEASE.md", "files", "sql", "delete.txt"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -54,6 +55,33 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_TRAILER = re.compile(r"^(Joomla-Update|Content-Changes):[ \t]*(.*?)[ \t]*$", re.M | re.I)
+
+
+def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
+    """What RELEASE.md declares in its trailer lines, and what is wrong with them.
+
+    `Joomla-Update: <what>` says the release carries a Joomla core or extension update (its SQL may
+    then delete rows it names and drop or rename columns of content tables); `Content-Changes:
+    #__menu, #__modules` names the content tables whose rows the release means to change.
+    """
+    declared: dict = {}
+    problems = []
+    for key, value in _TRAILER.findall(notes):
+        key = key.lower()
+        if key == "joomla-update":
+            if not value:
+                problems.append(PolicyViolation("RELEASE.md", "Joomla-Update: says which update (core 5.2.1, an extension)"))
+            declared["joomla_update"] = (declared.get("joomla_update", "") + "; " + value).strip("; ")
+        else:
+            tables = [t.strip() for t in value.split(",") if t.strip()]
+            for table in tables:
+                if not re.fullmatch(r"#__[A-Za-z0-9_]+", table):
+                    problems.append(PolicyViolation("RELEASE.md", f"Content-Changes: {table!r} is not a table name #__name"))
+            declared["content_changes"] = sorted(set(declared.get("content_changes", [])) | set(tables))
+    return declared, problems
 
 
 def release_title(notes: str) -> str:
@@ -92,6 +120,8 @@ def scan_source(src: Path, release: int, previous: int, author: str, date: str,
         problems.append(PolicyViolation("RELEASE.md", "missing (release notes: title on the first line, then what changed and how to roll out)"))
     elif not release_title(notes):
         problems.append(PolicyViolation("RELEASE.md", "empty title (the first line says what the release is)"))
+    declared, declaration_problems = declarations(notes)
+    problems += declaration_problems
 
     files = []
     files_dir = src / "files"
@@ -119,7 +149,7 @@ def scan_source(src: Path, release: int, previous: int, author: str, date: str,
                 problems.append(PolicyViolation(f"sql/{name}", kind or "not an .sql file"))
                 continue
             text = full.read_text(encoding="utf-8")
-            problems += sql_violations(f"sql/{name}", text, content_tables)
+            problems += sql_violations(f"sql/{name}", text, content_tables, bool(declared.get("joomla_update")))
             scripts.append({"script": name, "sha256": sha256_file(full)})
 
     deletions = []
@@ -149,6 +179,7 @@ def scan_source(src: Path, release: int, previous: int, author: str, date: str,
         "files": files,
         "deletions": deletions,
         "sql": scripts,
+        "declares": declared,
     }
 
 
@@ -177,7 +208,7 @@ def write_package(src: Path, manifest: dict, dest: Path, mtime: int) -> str:
     return sha256_bytes(data.getvalue())
 
 
-def _schema_problems(manifest) -> list[PolicyViolation]:
+def schema_problems(manifest) -> list[PolicyViolation]:
     def bad(rule):
         return PolicyViolation("manifest.yml", rule)
 
@@ -201,86 +232,6 @@ def _schema_problems(manifest) -> list[PolicyViolation]:
             problems.append(bad(f"sql entry {item!r} needs script and sha256"))
     if not all(isinstance(path, str) for path in manifest["deletions"]):
         problems.append(bad("deletions must be paths"))
+    if not isinstance(manifest.get("declares", {}), dict):
+        problems.append(bad("'declares' must be a mapping"))
     return problems
-
-
-def verify_package(path: Path, expected_release: int | None = None,
-                   content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES) -> dict:
-    """Check a package against its manifest and the policy; return the manifest or raise PackageRefused."""
-    name = path.name
-    try:
-        tar = tarfile.open(path, mode="r:gz")
-    except (OSError, tarfile.TarError) as error:
-        raise PackageRefused(name, [PolicyViolation(name, f"not a readable tar.gz ({error})")]) from error
-    problems: list[PolicyViolation] = []
-    contents: dict[str, bytes] = {}
-    with tar:
-        for member in tar.getmembers():
-            violation = check_path(member.name, content_paths=())
-            if violation:
-                problems.append(PolicyViolation(member.name, violation.rule))
-            elif member.issym() or member.islnk():
-                problems.append(PolicyViolation(member.name, "link (a release holds regular files only)"))
-            elif member.isdev() or member.isfifo():
-                problems.append(PolicyViolation(member.name, "device file (a release holds regular files only)"))
-            elif member.isfile():
-                if member.name in contents:
-                    problems.append(PolicyViolation(member.name, "stored twice"))
-                contents[member.name] = tar.extractfile(member).read()
-            elif not member.isdir():
-                problems.append(PolicyViolation(member.name, "not a regular file"))
-    if "manifest.yml" not in contents:
-        raise PackageRefused(name, problems + [PolicyViolation("manifest.yml", "missing")])
-    try:
-        manifest = yaml.safe_load(contents.pop("manifest.yml"))
-    except yaml.YAMLError as error:
-        raise PackageRefused(name, problems + [PolicyViolation("manifest.yml", f"not YAML ({error})")]) from error
-    schema = _schema_problems(manifest)
-    if schema:
-        raise PackageRefused(name, problems + schema)
-
-    if expected_release is not None and manifest["release"] != expected_release:
-        problems.append(PolicyViolation("manifest.yml", f"is release {manifest['release']}, expected release {expected_release} (number out of sequence)"))
-    notes = contents.pop("RELEASE.md", None)
-    if notes is None or sha256_bytes(notes) != manifest["notes_sha256"]:
-        problems.append(PolicyViolation("RELEASE.md", "missing or checksum does not match the manifest"))
-    for item in manifest["files"]:
-        member = f"files/{item['path']}"
-        violation = check_path(item["path"], content_paths)
-        if violation:
-            problems.append(PolicyViolation(member, violation.rule))
-        data = contents.pop(member, None)
-        if data is None:
-            problems.append(PolicyViolation(member, "listed in the manifest but not in the package"))
-        elif sha256_bytes(data) != item["sha256"]:
-            problems.append(PolicyViolation(member, "checksum does not match the manifest"))
-    for item in manifest["sql"]:
-        member = f"sql/{item['script']}"
-        data = contents.pop(member, None)
-        if data is None:
-            problems.append(PolicyViolation(member, "listed in the manifest but not in the package"))
-            continue
-        if sha256_bytes(data) != item["sha256"]:
-            problems.append(PolicyViolation(member, "checksum does not match the manifest"))
-        problems += sql_violations(member, data.decode("utf-8", "replace"), content_tables)
-    for path in manifest["deletions"]:
-        violation = check_path(path, content_paths)
-        if violation:
-            problems.append(PolicyViolation(f"deletion {path}", violation.rule))
-    for extra in sorted(contents):
-        problems.append(PolicyViolation(extra, "in the package but not in the manifest"))
-    if problems:
-        raise PackageRefused(name, problems)
-    return manifest
-
-
-def extract_verified(path: Path, manifest: dict, dest: Path) -> None:
-    """Unpack the files and scripts of a package that verify_package accepted."""
-    with tarfile.open(path, mode="r:gz") as tar:
-        for member in tar.getmembers():
-            if member.isfile() and member.name != "manifest.yml":
-                target = dest / member.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(tar.extractfile(member).read())
-                target.chmod(member.mode & 0o755)
-    (dest / "manifest.yml").write_bytes(manifest_bytes(manifest))

@@ -76,7 +76,7 @@ from ansible_collections.otap.street.plugins.module_utils.joomla import (
     parse_version,
     without_secrets,
 )
-from ansible_collections.otap.street.plugins.module_utils.migrate import RELEASES
+from ansible_collections.otap.street.plugins.module_utils.migration import RELEASES
 
 try:
     import pymysql

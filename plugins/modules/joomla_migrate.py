@@ -10,8 +10,12 @@ version_added: 0.1.0
 short_description: Apply release SQL scripts once, with history and a way back
 description:
   - Applies the C(sql/*.sql) scripts of one or more releases, in release then name order, to the
-    database of the Joomla site whose C(configuration.php) is given; C(#__) is replaced by the
-    site's C(dbprefix) outside string literals.
+    database of the Joomla site whose C(configuration.php) is given. Each statement runs exactly as
+    written (split only at its boundaries); C(#__) is replaced by the site's C(dbprefix) outside
+    string literals. A statement with Joomla's C(/** CAN FAIL **/) hint may fail because it was
+    already done (table exists, duplicate column or key, nothing to drop); the rest must succeed.
+  - Connect as the release account (I(login_user)), whose rights are the site's database only, so
+    the database refuses what the package policy would miss.
   - Every script is recorded in C(#__otap_schema_history) in the site's own database (release,
     script, checksum, applied by, applied at, duration, success). A script already applied is
     skipped; a script whose checksum changed since it was applied is an error.
@@ -24,6 +28,13 @@ description:
     I(state=recorded) notes that the site now runs release I(releases[0]) (its first release, or a
     rollback of the code);
     I(state=query) only reads.
+  - With I(guard) (on Acceptance), the content tables' rows and checksums are measured before and
+    after the scripts; C(content_changes) names every content table that changed, and whether the
+    release declared it (I(declared)).
+  - Returns the CHECKSUM TABLE of every table the scripts touched and the server's GTID position,
+    so the standby can be checked against them (module replication_check).
+extends_documentation_fragment:
+  - otap.street.mariadb
 options:
   config:
     description: The site's C(configuration.php); gives the database name and table prefix.
@@ -52,12 +63,20 @@ options:
     description: Who applies the scripts.
     type: str
     default: otap.street
-  login_unix_socket:
-    description: MariaDB socket; the module connects as the user running it (unix_socket auth).
-    type: path
-    default: /run/mysqld/mysqld.sock
-requirements:
-  - PyMySQL
+  guard:
+    description: Measure the content tables before and after the scripts (C(applied) only).
+    type: bool
+    default: false
+  content_tables:
+    description: Content tables (without prefix, C(*) as wildcard) besides the package policy's defaults.
+    type: list
+    elements: str
+    default: []
+  declared:
+    description: Content tables (C(#__name)) the releases declare they change (RELEASE.md C(Content-Changes)).
+    type: list
+    elements: str
+    default: []
 notes:
   - Supports check mode (reports which scripts would run).
 """
@@ -91,254 +110,84 @@ history:
   type: list
   elements: dict
   returned: state=query
+tolerated:
+  description: Statements with the C(/** CAN FAIL **/) hint that failed as already done.
+  type: list
+  elements: dict
+  returned: state=applied
+content_changes:
+  description: Content tables whose rows changed or vanished, with C(declared) (with I(guard)).
+  type: list
+  elements: dict
+  returned: state=applied
+checksums:
+  description: CHECKSUM TABLE of every table the scripts touched, after them.
+  type: dict
+  returned: state=applied
+position:
+  description: The server's C(gtid_binlog_pos) after the scripts.
+  type: str
+  returned: state=applied
 """
 
-import getpass
 import os
-import time
-from pathlib import Path
 
-import yaml
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import mariadb, migration
 from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, parse_config
-from ansible_collections.otap.street.plugins.module_utils.migrate import (
-    HISTORY,
-    RELEASES,
-    SNAPSHOTS,
-    checksum,
-    snapshot_name,
-    statements,
-    touched_tables,
-)
+from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
 
-try:
-    import pymysql
-except ImportError:
-    pymysql = None
-
-
-class Migration:
-    def __init__(self, module, connection, database: str, prefix: str, rollout: str, applied_by: str):
-        self.module, self.db, self.schema, self.prefix = module, connection, database, prefix
-        self.rollout, self.applied_by = rollout, applied_by
-        self.history, self.releases, self.snapshots = (prefix + t for t in (HISTORY, RELEASES, SNAPSHOTS))
-
-    def query(self, sql: str, args=()) -> list[dict]:
-        with self.db.cursor(pymysql.cursors.DictCursor) as cursor:
-            cursor.execute(sql, args)
-            return list(cursor.fetchall())
-
-    def run(self, sql: str, args=None) -> None:
-        with self.db.cursor() as cursor:
-            cursor.execute(sql, args)
-
-    def ensure_tables(self) -> None:
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.history}` (
-            installed_rank INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL,
-            script VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, applied_by VARCHAR(100) NOT NULL,
-            applied_at DATETIME(3) NOT NULL, execution_ms INT NOT NULL, success TINYINT NOT NULL,
-            rollout VARCHAR(64) NOT NULL DEFAULT '', message TEXT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.releases}` (
-            id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, title VARCHAR(255) NOT NULL,
-            action VARCHAR(20) NOT NULL, applied_by VARCHAR(100) NOT NULL, applied_at DATETIME(3) NOT NULL,
-            rollout VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.snapshots}` (
-            id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, table_name VARCHAR(64) NOT NULL,
-            snapshot_name VARCHAR(64) NOT NULL, existed TINYINT NOT NULL, rollout VARCHAR(64) NOT NULL)
-            ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
-
-    def current_release(self) -> int:
-        if not self.table_exists(self.releases):
-            return 0
-        rows = self.query(f"SELECT release_number FROM `{self.releases}` ORDER BY id DESC LIMIT 1")
-        return int(rows[0]["release_number"]) if rows else 0
-
-    def table_exists(self, table: str) -> bool:
-        rows = self.query("SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = %s "
-                          "AND table_name = %s", (self.schema, table))
-        return rows[0]["n"] > 0
-
-    def applied_checksum(self, release: int, script: str) -> str | None:
-        if not self.table_exists(self.history):
-            return None
-        rows = self.query(f"SELECT checksum FROM `{self.history}` WHERE release_number = %s AND script = %s "
-                          "AND success = 1", (release, script))
-        return rows[0]["checksum"] if rows else None
-
-    def snapshot(self, release: int, tables: list[str]) -> None:
-        taken = {r["table_name"] for r in self.query(
-            f"SELECT table_name FROM `{self.snapshots}` WHERE release_number = %s", (release,))}
-        for table in tables:
-            if table in taken:
-                continue
-            copy, existed = snapshot_name(self.prefix, release, table), self.table_exists(table)
-            if existed:
-                self.run(f"DROP TABLE IF EXISTS `{copy}`")
-                self.run(f"CREATE TABLE `{copy}` LIKE `{table}`")
-                self.run(f"INSERT INTO `{copy}` SELECT * FROM `{table}`")
-            self.run(f"INSERT INTO `{self.snapshots}` (release_number, table_name, snapshot_name, existed, rollout) "
-                     "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
-
-    def restore(self, releases: list[int]) -> list[str]:
-        restored = []
-        for release in sorted(releases, reverse=True):
-            for row in self.query(f"SELECT * FROM `{self.snapshots}` WHERE release_number = %s ORDER BY id DESC",
-                                  (release,)):
-                table, copy = row["table_name"], row["snapshot_name"]
-                if row["existed"]:
-                    if self.table_exists(table):
-                        aside = snapshot_name(self.prefix, 0, table)
-                        self.run(f"DROP TABLE IF EXISTS `{aside}`")
-                        self.run(f"RENAME TABLE `{table}` TO `{aside}`, `{copy}` TO `{table}`")
-                        self.run(f"DROP TABLE `{aside}`")
-                    else:
-                        self.run(f"RENAME TABLE `{copy}` TO `{table}`")
-                else:
-                    self.run(f"DROP TABLE IF EXISTS `{table}`")
-                restored.append(table)
-            self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
-            self.run(f"DELETE FROM `{self.history}` WHERE release_number = %s AND rollout = %s AND success = 1",
-                     (release, self.rollout))
-        return restored
-
-    def drop_snapshots(self, release: int) -> None:
-        for row in self.query(f"SELECT snapshot_name, existed FROM `{self.snapshots}` WHERE release_number = %s",
-                              (release,)):
-            if row["existed"]:
-                self.run(f"DROP TABLE IF EXISTS `{row['snapshot_name']}`")
-        self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
-
-    def record(self, release: int, script: str, digest: str, millis: int, success: bool, message=None) -> None:
-        self.run(f"INSERT INTO `{self.history}` (release_number, script, checksum, applied_by, applied_at, "
-                 "execution_ms, success, rollout, message) VALUES (%s, %s, %s, %s, NOW(3), %s, %s, %s, %s)",
-                 (release, script, digest, self.applied_by, millis, int(success), self.rollout, message))
-
-    def note_release(self, release: int, title: str, action: str) -> bool:
-        if self.query(f"SELECT id FROM `{self.releases}` WHERE release_number = %s AND action = %s AND rollout = %s",
-                      (release, action, self.rollout)):
-            return False
-        self.run(f"INSERT INTO `{self.releases}` (release_number, title, action, applied_by, applied_at, rollout) "
-                 "VALUES (%s, %s, %s, %s, NOW(3), %s)", (release, title, action, self.applied_by, self.rollout))
-        return True
-
-
-def scripts_of(release: dict) -> list[Path]:
-    folder = Path(release["dir"]) / "sql"
-    return sorted(folder.glob("*.sql")) if folder.is_dir() else []
-
-
-def title_of(release: dict) -> str:
-    manifest = Path(release["dir"]) / "manifest.yml"
-    return yaml.safe_load(manifest.read_text()).get("title", "") if manifest.is_file() else ""
-
-
-def apply(module, migration: Migration, releases: list[dict]) -> dict:
-    plan, skipped = [], []
-    for release in releases:
-        for script in scripts_of(release):
-            digest = checksum(script.read_bytes())
-            done = migration.applied_checksum(release["release"], script.name)
-            if done is None:
-                plan.append((release["release"], script, digest))
-            elif done != digest:
-                module.fail_json(msg=f"release {release['release']}: {script.name} was applied with checksum "
-                                     f"{done[:12]}, the package now has {digest[:12]}: a script must not change "
-                                     "after it was applied; ship the change as a new script in a new release")
-            else:
-                skipped.append({"release": release["release"], "script": script.name})
-    if module.check_mode or not plan:
-        return dict(changed=bool(plan), applied=[{"release": r, "script": s.name} for r, s, _ in plan],
-                    skipped=skipped)
-    applied = []
-    for release, script, digest in plan:
-        sql = script.read_text(encoding="utf-8")
-        migration.snapshot(release, [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)])
-        started = time.monotonic()
-        for line, statement in statements(sql, migration.prefix):
-            try:
-                migration.run(statement)
-            except pymysql.MySQLError as error:
-                millis = int((time.monotonic() - started) * 1000)
-                migration.record(release, script.name, digest, millis, False, f"line {line}: {error}")
-                restored = migration.restore(sorted({r for r, _, _ in plan}))
-                module.fail_json(
-                    msg=f"release {release}: sql/{script.name} line {line} failed ({error.args[-1]}); the "
-                        f"database was returned to where it was before this rollout "
-                        f"(restored: {', '.join(restored) or 'nothing to restore'})",
-                    applied=applied, restored=restored)
-        millis = int((time.monotonic() - started) * 1000)
-        migration.record(release, script.name, digest, millis, True)
-        applied.append({"release": release, "script": script.name, "ms": millis})
-    return dict(changed=True, applied=applied, skipped=skipped)
+STATES = ["applied", "finalized", "rolled_back", "recorded", "query"]
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             config=dict(type="path", required=True),
-            state=dict(type="str", default="applied",
-                       choices=["applied", "finalized", "rolled_back", "recorded", "query"]),
+            state=dict(type="str", default="applied", choices=STATES),
             releases=dict(type="list", elements="int", default=[]),
             unpacked_dir=dict(type="path"),
             rollout=dict(type="str", default=""),
             applied_by=dict(type="str", default="otap.street"),
-            login_unix_socket=dict(type="path", default="/run/mysqld/mysqld.sock"),
+            guard=dict(type="bool", default=False),
+            content_tables=dict(type="list", elements="str", default=[]),
+            declared=dict(type="list", elements="str", default=[]),
+            **mariadb.argument_spec(),
         ),
         required_if=[("state", "applied", ["rollout", "unpacked_dir"]), ("state", "finalized", ["rollout", "unpacked_dir"]),
                      ("state", "rolled_back", ["rollout"]), ("state", "recorded", ["rollout"])],
         supports_check_mode=True,
     )
-    if pymysql is None:
-        module.fail_json(msg=missing_required_lib("PyMySQL"))
     p = module.params
     try:
         with open(p["config"], encoding="utf-8") as handle:
             settings = parse_config(handle.read())
     except (OSError, JoomlaFileError) as error:
         module.fail_json(msg=f"cannot read the site's settings from {p['config']}: {error}")
-    try:
-        connection = pymysql.connect(unix_socket=p["login_unix_socket"], user=getpass.getuser(),
-                                     database=settings["db"], autocommit=True, charset="utf8mb4")
-    except pymysql.MySQLError as error:
-        module.fail_json(msg=f"cannot connect to database {settings.get('db')} through {p['login_unix_socket']}: {error}")
-    migration = Migration(module, connection, settings["db"], settings["dbprefix"], p["rollout"],
-                          p["applied_by"] or os.environ.get("USER", "otap.street"))
+    connection = mariadb.connect(module, settings["db"], dict_rows=True)
+    site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
+                               p["applied_by"] or os.environ.get("USER", "otap.street"))
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
-
-    if p["state"] == "query":
-        history = migration.query(f"SELECT * FROM `{migration.history}` ORDER BY installed_rank") \
-            if migration.table_exists(migration.history) else []
-        module.exit_json(changed=False, history=history, current_release=migration.current_release())
-    if not module.check_mode:
-        migration.ensure_tables()
-    result = dict(changed=False, applied=[], skipped=[])
-    if p["state"] == "applied":
-        result.update(apply(module, migration, releases))
-    elif p["state"] == "finalized":
-        for release in releases:
-            pending = migration.table_exists(migration.releases) and not migration.query(
-                f"SELECT id FROM `{migration.releases}` WHERE release_number = %s AND action = 'release' "
-                "AND rollout = %s", (release["release"], p["rollout"]))
-            if module.check_mode:
-                result["changed"] |= pending or not migration.table_exists(migration.releases)
-                continue
-            result["changed"] |= migration.note_release(release["release"], title_of(release), "release")
-            migration.drop_snapshots(release["release"])
-    elif p["state"] == "rolled_back":
-        if not module.check_mode:
-            result["restored"] = migration.restore([r["release"] for r in releases])
+    check = module.check_mode
+    result = dict(changed=False)
+    try:
+        if p["state"] == "query":
+            result["history"] = migration.history(site)
+        elif p["state"] == "applied":
+            guard = DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]) if p["guard"] else None
+            result.update(migration.apply(site, releases, guard, p["declared"], check))
+        elif p["state"] == "finalized":
+            result["changed"] = migration.finalize(site, releases, check)
+        elif p["state"] == "rolled_back":
+            result["restored"] = migration.roll_back(site, releases, check)
             result["changed"] = bool(result["restored"])
-    elif p["state"] == "recorded":
-        target, current = releases[0], migration.current_release()
-        if current != target["release"]:
-            result["changed"] = True
-            if not module.check_mode:
-                if current == 0:
-                    migration.note_release(target["release"], "the site as installed", "install")
-                else:
-                    migration.note_release(target["release"], f"back from release {current}", "rollback")
-    result["current_release"] = migration.current_release() if migration.table_exists(migration.releases) else 0
+        elif p["state"] == "recorded":
+            result["changed"] = migration.record(site, releases[0]["release"], check)
+        result["current_release"] = site.current_release()
+    except migration.MigrationError as error:
+        module.fail_json(msg=str(error), **error.result)
+    except mariadb.Error as error:
+        module.fail_json(msg=f"database {settings['db']} as {p['login_user'] or 'the OS user'}: {error}")
     module.exit_json(**result)
 
 

@@ -12,8 +12,11 @@ description:
   - Checks a release source folder (C(RELEASE.md), C(files/), C(sql/), C(delete.txt)) against the
     package policy and writes C(release-<N>.tar.gz) with its C(manifest.yml).
   - Refuses, naming the file and the rule, an empty release, a missing C(RELEASE.md), absolute
-    paths, C(..), links, device files, content paths and SQL that drops, truncates, renames or
-    deletes from content tables. Nothing is written when anything is refused.
+    paths, C(..), links, device files, content paths, and SQL outside the release SQL allow-list
+    (module_utils/sql_policy, which parses every statement; needs sqlglot). Nothing is written when
+    anything is refused.
+  - With I(signing_key), signs the package with the agency's SSH key (C(ssh-keygen -Y sign),
+    namespace C(otap-release)) as C(release-<N>.tar.gz.sig).
   - The number is the one after I(last_release). When the source is the same as a registered
     release that was not withdrawn (same files, scripts, deletions and notes), nothing is built and
     that release is returned, so building a source again changes nothing.
@@ -53,6 +56,12 @@ options:
     type: list
     elements: str
     default: []
+  signing_key:
+    description: The agency's private SSH key to sign the package with (empty, no signature).
+    type: path
+    default: ""
+requirements:
+  - sqlglot
 notes:
   - Supports check mode (the source is checked, nothing is written) and runs on the controller.
 """
@@ -82,6 +91,10 @@ sha256:
   description: Checksum of the package written.
   type: str
   returned: when built
+signature:
+  description: Path of the package's signature.
+  type: str
+  returned: when built with I(signing_key)
 fingerprint:
   description: Checksum of what the release changes, independent of its number and date.
   type: str
@@ -100,7 +113,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.otap.street.plugins.module_utils.release_package import (
     PackageRefused,
     scan_source,
@@ -110,6 +123,8 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,
 )
+from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError, sign
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
 
 
 def fingerprint(manifest: dict) -> str:
@@ -128,10 +143,13 @@ def main():
             date=dict(type="str", required=True),
             content_paths=dict(type="list", elements="str", default=[]),
             content_tables=dict(type="list", elements="str", default=[]),
+            signing_key=dict(type="path", default=""),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    if not HAS_SQLGLOT:
+        module.fail_json(msg=missing_required_lib("sqlglot"))
     try:
         mtime = calendar.timegm(time.strptime(p["date"], "%Y-%m-%dT%H:%M:%SZ"))
     except ValueError:
@@ -162,6 +180,12 @@ def main():
     result["sha256"] = write_package(Path(p["src"]), manifest, Path(tmp), mtime)
     os.chmod(tmp, 0o644)
     module.atomic_move(tmp, dest)
+    if p["signing_key"]:
+        try:
+            result["signature"] = sign(dest, p["signing_key"])
+        except SignatureError as error:
+            os.unlink(dest)
+            module.fail_json(msg=f"release {release} was not built: {error}")
     module.exit_json(**result)
 
 

@@ -7,14 +7,19 @@ DOCUMENTATION = r"""
 module: release_verify
 author: otap.street maintainers
 version_added: 0.1.0
-short_description: Verify a Joomla release package against its manifest and the package policy
+short_description: Verify a Joomla release package against its signature, checksum, manifest and policy
 description:
-  - Checks the package's manifest schema, the sha256 of every file, script and the release notes,
-    that no member is a link, device file, absolute path, C(..) escape or content path, that no SQL
-    drops, truncates, renames or deletes from a content table, and that the release number is the
-    expected one.
-  - Runs wherever the package is about to be used (the controller, the store, every site host).
-  - With I(extract_to), unpacks the verified package there (files/, sql/, RELEASE.md, manifest.yml).
+  - Reads the package once. Every byte goes to the register's checksum, to the agency's signature
+    check (C(ssh-keygen -Y verify) against I(signers), the namespace C(otap-release)) and to the tar
+    reader, which checks the manifest (the first member) and against it every file's sha256, that no
+    member is a link, device file, absolute path, C(..) escape or content path, the release number,
+    and the RELEASE.md declarations.
+  - With I(sql_policy), every SQL script is parsed and held against the release SQL allow-list
+    (module_utils/sql_policy; needs sqlglot, so it runs on the controller). The nodes skip it, since
+    the signature and checksum prove they hold the very bytes the controller checked.
+  - With I(extract_to), the verified bytes are unpacked (files/, sql/, RELEASE.md, manifest.yml),
+    streamed into a private staging folder as they are read and moved into place only when
+    everything holds; a refused package leaves nothing behind.
 options:
   package:
     description: Path of C(release-<N>.tar.gz).
@@ -26,6 +31,21 @@ options:
   sha256:
     description: The checksum the package file must have (as recorded in the register).
     type: str
+  signature:
+    description: Path of the agency's signature (C(release-<N>.tar.gz.sig)); needed with I(signers).
+    type: path
+  signers:
+    description:
+      - The agency's public keys, each C({principal, key}) (C(otap_release_signers) in the inventory).
+        Given, the signature is required; empty means no signature is checked (only for packages
+        inspected before they are signed).
+    type: list
+    elements: dict
+    default: []
+  sql_policy:
+    description: Hold the SQL against the allow-list (needs the Python library sqlglot).
+    type: bool
+    default: false
   extract_to:
     description: Folder to unpack the verified package into; replaced if it exists.
     type: path
@@ -44,12 +64,14 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Verify release 3 on the host before rolling it out
+- name: Verify release 3 on a node and unpack it
   otap.street.release_verify:
-    package: /var/lib/otap/packages/release-3.tar.gz
+    package: /var/lib/otap-release/packages/release-3.tar.gz
+    signature: /var/lib/otap-release/packages/release-3.tar.gz.sig
+    signers: "{{ otap_release_signers }}"
     release: 3
     sha256: "{{ register_entry.sha256 }}"
-    extract_to: /var/lib/otap/unpacked/3
+    extract_to: /var/lib/otap-release/unpacked/3
 """
 
 RETURN = r"""
@@ -57,25 +79,23 @@ manifest:
   description: The verified manifest.
   type: dict
   returned: success
+signed_by:
+  description: The principal whose key made the signature (empty when none was checked).
+  type: str
+  returned: success
 """
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils.release_package import (
-    PackageRefused,
-    extract_verified,
-    manifest_bytes,
-    sha256_file,
-    verify_package,
-)
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
+from ansible_collections.otap.street.plugins.module_utils.release_package import PackageRefused, manifest_bytes
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,
 )
+from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
 
 
 def main():
@@ -84,6 +104,9 @@ def main():
             package=dict(type="path", required=True),
             release=dict(type="int"),
             sha256=dict(type="str"),
+            signature=dict(type="path"),
+            signers=dict(type="list", elements="dict", default=[]),
+            sql_policy=dict(type="bool", default=False),
             extract_to=dict(type="path"),
             content_paths=dict(type="list", elements="str", default=[]),
             content_tables=dict(type="list", elements="str", default=[]),
@@ -91,36 +114,35 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
+    if p["sql_policy"] and not HAS_SQLGLOT:
+        module.fail_json(msg=missing_required_lib("sqlglot"))
     package = Path(p["package"])
     if not package.is_file():
         module.fail_json(msg=f"{package} does not exist: build it with playbooks/package.yml first")
-    if p["sha256"] and sha256_file(package) != p["sha256"]:
-        module.fail_json(msg=f"{package.name} refused: its checksum differs from the register's "
-                             "(the package was changed or replaced after it was registered)")
+    signature = None
+    if p["signers"]:
+        try:
+            signature = Path(p["signature"] or "").read_bytes()
+        except OSError:
+            module.fail_json(msg=f"{package.name} refused: it has no signature ({p['signature']}); the agency signs "
+                                 "every package (playbooks/package.yml does)")
+    dest = Path(p["extract_to"]) if p["extract_to"] and not module.check_mode else None
+    before = (dest / "manifest.yml").read_bytes() if dest is not None and (dest / "manifest.yml").is_file() else None
+    report: dict = {}
     try:
         manifest = verify_package(
-            package, p["release"],
+            package, p["release"], p["sha256"], signature, p["signers"] or None,
             content_paths=DEFAULT_CONTENT_PATHS + tuple(p["content_paths"]),
             content_tables=DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]),
+            check_sql=p["sql_policy"], extract_to=dest, report=report,
         )
     except PackageRefused as refused:
         module.fail_json(msg=f"{package.name} refused: " + "; ".join(str(v) for v in refused.violations),
                          violations=[str(v) for v in refused.violations])
-    changed = False
-    if p["extract_to"]:
-        dest = Path(p["extract_to"])
-        marker = dest / "manifest.yml"
-        same = marker.is_file() and marker.read_bytes() == manifest_bytes(manifest)
-        if not same:
-            changed = True
-            if not module.check_mode:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-                extract_verified(package, manifest, tmp)
-                if dest.exists():
-                    shutil.rmtree(dest)
-                os.rename(tmp, dest)
-    module.exit_json(changed=changed, manifest=manifest)
+    except SignatureError as error:
+        module.fail_json(msg=f"{package.name} refused: {error}")
+    changed = bool(p["extract_to"]) and before != manifest_bytes(manifest)
+    module.exit_json(changed=changed, manifest=manifest, signed_by=report.get("signed_by", ""))
 
 
 if __name__ == "__main__":

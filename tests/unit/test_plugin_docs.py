@@ -12,7 +12,11 @@ PLUGINS = [p for p in PLUGINS if p.parent.name != "module_utils" and p.name != "
 
 
 def doc_blocks(path: Path) -> dict[str, str]:
-    return {node.targets[0].id: node.value.value for node in ast.parse(path.read_text()).body
+    tree = ast.parse(path.read_text())
+    # A documentation fragment keeps its blocks in class ModuleDocFragment.
+    body = next((n.body for n in tree.body if isinstance(n, ast.ClassDef)), []) if path.parent.name == "doc_fragments" \
+        else tree.body
+    return {node.targets[0].id: node.value.value for node in body
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "EXAMPLES",
                                                                                       "RETURN")}
 
@@ -20,12 +24,13 @@ def doc_blocks(path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("path", PLUGINS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_documentation_is_yaml_with_text_where_text_belongs(path):
     blocks = doc_blocks(path)
-    # A callback has no examples or return values to document.
-    assert set(blocks) == ({"DOCUMENTATION"} if path.parent.name == "callback" else {"DOCUMENTATION", "EXAMPLES", "RETURN"})
+    # A callback has no examples or return values, a fragment only options.
+    alone = path.parent.name in ("callback", "doc_fragments")
+    assert set(blocks) == ({"DOCUMENTATION"} if alone else {"DOCUMENTATION", "EXAMPLES", "RETURN"})
     documentation = yaml.safe_load(blocks["DOCUMENTATION"])
     for name in ("EXAMPLES", "RETURN"):
         yaml.safe_load(blocks.get(name, ""))
-    descriptions = [documentation["description"]] + [o["description"] for o in documentation.get("options", {}).values()]
+    descriptions = [documentation.get("description", "")] + [o["description"] for o in documentation.get("options", {}).values()]
     for description in descriptions:
         for text in description if isinstance(description, list) else [description]:
             assert isinstance(text, str), f"not text (a ': ' inside a line?): {text!r}"

@@ -1,4 +1,12 @@
+import subprocess
+
 from ansible_collections.otap.street.plugins.modules import release_package, release_verify
+
+
+def agency_key(tmp_path):
+    key = tmp_path / "agency"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return str(key), [{"principal": "agency", "key": (tmp_path / "agency.pub").read_text()}]
 
 
 def source(tmp_path):
@@ -16,16 +24,25 @@ def build(run_module, tmp_path, **extra):
     return run_module(release_package, **(args | extra))
 
 
-def test_builds_the_next_release_and_it_verifies(run_module, tmp_path):
-    built = build(run_module, tmp_path)
+def test_builds_and_signs_the_next_release_and_it_verifies(run_module, tmp_path):
+    key, signers = agency_key(tmp_path)
+    built = build(run_module, tmp_path, signing_key=key)
     assert built["changed"] and built["release"] == 2
-    assert built["package"].endswith("release-2.tar.gz")
-    verified = run_module(release_verify, package=built["package"], release=2, sha256=built["sha256"],
-                          extract_to=str(tmp_path / "unpacked"))
-    assert not verified["failed"] and verified["changed"]
+    assert built["package"].endswith("release-2.tar.gz") and built["signature"] == built["package"] + ".sig"
+    verify = dict(package=built["package"], release=2, sha256=built["sha256"], signature=built["signature"],
+                  signers=signers, sql_policy=True, extract_to=str(tmp_path / "unpacked"))
+    verified = run_module(release_verify, **verify)
+    assert not verified["failed"] and verified["changed"] and verified["signed_by"] == "agency"
     assert (tmp_path / "unpacked" / "files" / "index.php").read_text() == "<?php\n"
-    again = run_module(release_verify, package=built["package"], release=2, extract_to=str(tmp_path / "unpacked"))
-    assert not again["changed"]
+    again = run_module(release_verify, **verify)
+    assert not again["failed"] and not again["changed"]
+
+
+def test_an_unsigned_package_is_refused_where_signers_are_known(run_module, tmp_path):
+    _, signers = agency_key(tmp_path)
+    built = build(run_module, tmp_path)
+    result = run_module(release_verify, package=built["package"], signature=built["package"] + ".sig", signers=signers)
+    assert result["failed"] and "it has no signature" in result["msg"]
 
 
 def test_the_same_source_again_builds_nothing(run_module, tmp_path):
@@ -53,8 +70,9 @@ def test_a_refused_source_writes_nothing_and_names_the_rule(run_module, tmp_path
 
 def test_a_changed_package_is_refused_by_the_register_checksum(run_module, tmp_path):
     built = build(run_module, tmp_path)
-    result = run_module(release_verify, package=built["package"], sha256="0" * 64)
+    result = run_module(release_verify, package=built["package"], sha256="0" * 64, extract_to=str(tmp_path / "u"))
     assert result["failed"] and "checksum differs from the register" in result["msg"]
+    assert not (tmp_path / "u").exists()
 
 
 def test_a_bad_date_is_refused(run_module, tmp_path):

@@ -1,0 +1,311 @@
+"""Applying a release's SQL scripts to a site's database, with a history like Flyway's and a way back.
+
+Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
+record, query) over a `Migration`, which holds the few statements the history and the table
+copies need. The scripts themselves are split by module_utils/release_sql and executed exactly as
+written (only `#__` replaced), under the account the module connects with: on the street the
+release account, whose rights are the site's database only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import yaml
+
+from ansible_collections.otap.street.plugins.module_utils.release_policy import is_content_table
+from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
+
+HISTORY = "otap_schema_history"
+RELEASES = "otap_release_history"
+SNAPSHOTS = "otap_snapshots"
+# The session reads scripts as the policy did: backslash escapes on, double quotes as strings.
+SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+# Errors that mean "already done"; a statement with Joomla's /** CAN FAIL **/ hint may meet them:
+# table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
+ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",
+                1091: "nothing to drop"}
+
+
+class MigrationError(Exception):
+    def __init__(self, message: str, **result):
+        super().__init__(message)
+        self.result = result
+
+
+def snapshot_name(prefix: str, release: int, table: str) -> str:
+    """Name of the copy of `table` (with prefix) taken before release `release` changes it; <= 64 chars."""
+    name = f"{prefix}otap_snap{release}_{table[len(prefix):]}"
+    if len(name) <= 64:
+        return name
+    digest = hashlib.sha256(table.encode()).hexdigest()[:12]
+    return f"{prefix}otap_snap{release}_{digest}"[:64]
+
+
+def checksum(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def scripts_of(folder: Path) -> list[Path]:
+    sql = folder / "sql"
+    return sorted(sql.glob("*.sql")) if sql.is_dir() else []
+
+
+def title_of(folder: Path) -> str:
+    manifest = folder / "manifest.yml"
+    return yaml.safe_load(manifest.read_text()).get("title", "") if manifest.is_file() else ""
+
+
+class Migration:
+    def __init__(self, connection, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street"):
+        self.db, self.schema, self.prefix = connection, schema, prefix
+        self.rollout, self.applied_by = rollout, applied_by
+        self.history, self.releases, self.snapshots = (prefix + t for t in (HISTORY, RELEASES, SNAPSHOTS))
+
+    def query(self, sql: str, args=()) -> list[dict]:
+        with self.db.cursor() as cursor:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+
+    def run(self, sql: str, args=None) -> int:
+        with self.db.cursor() as cursor:
+            return cursor.execute(sql, args)
+
+    def table_exists(self, table: str) -> bool:
+        return bool(self.query("SELECT 1 AS n FROM information_schema.tables WHERE table_schema = %s "
+                               "AND table_name = %s", (self.schema, table)))
+
+    def ensure_tables(self) -> None:
+        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.history}` (
+            installed_rank INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL,
+            script VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, applied_by VARCHAR(100) NOT NULL,
+            applied_at DATETIME(3) NOT NULL, execution_ms INT NOT NULL, success TINYINT NOT NULL,
+            rollout VARCHAR(64) NOT NULL DEFAULT '', message TEXT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
+        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.releases}` (
+            id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, title VARCHAR(255) NOT NULL,
+            action VARCHAR(20) NOT NULL, applied_by VARCHAR(100) NOT NULL, applied_at DATETIME(3) NOT NULL,
+            rollout VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
+        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.snapshots}` (
+            id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, table_name VARCHAR(64) NOT NULL,
+            snapshot_name VARCHAR(64) NOT NULL, existed TINYINT NOT NULL, rollout VARCHAR(64) NOT NULL)
+            ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
+
+    def current_release(self) -> int:
+        if not self.table_exists(self.releases):
+            return 0
+        rows = self.query(f"SELECT release_number FROM `{self.releases}` ORDER BY id DESC LIMIT 1")
+        return int(rows[0]["release_number"]) if rows else 0
+
+    def applied_checksum(self, release: int, script: str) -> str | None:
+        if not self.table_exists(self.history):
+            return None
+        rows = self.query(f"SELECT checksum FROM `{self.history}` WHERE release_number = %s AND script = %s "
+                          "AND success = 1", (release, script))
+        return rows[0]["checksum"] if rows else None
+
+    def snapshot(self, release: int, tables: list[str]) -> None:
+        taken = {r["table_name"] for r in self.query(
+            f"SELECT table_name FROM `{self.snapshots}` WHERE release_number = %s", (release,))}
+        for table in tables:
+            if table in taken:
+                continue
+            copy, existed = snapshot_name(self.prefix, release, table), self.table_exists(table)
+            if existed:
+                self.run(f"DROP TABLE IF EXISTS `{copy}`")
+                self.run(f"CREATE TABLE `{copy}` LIKE `{table}`")
+                self.run(f"INSERT INTO `{copy}` SELECT * FROM `{table}`")
+            self.run(f"INSERT INTO `{self.snapshots}` (release_number, table_name, snapshot_name, existed, rollout) "
+                     "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
+
+    def restore(self, releases: list[int]) -> list[str]:
+        restored = []
+        for release in sorted(releases, reverse=True):
+            for row in self.query(f"SELECT * FROM `{self.snapshots}` WHERE release_number = %s ORDER BY id DESC",
+                                  (release,)):
+                table, copy = row["table_name"], row["snapshot_name"]
+                if row["existed"]:
+                    if self.table_exists(table):
+                        aside = snapshot_name(self.prefix, 0, table)
+                        self.run(f"DROP TABLE IF EXISTS `{aside}`")
+                        self.run(f"RENAME TABLE `{table}` TO `{aside}`, `{copy}` TO `{table}`")
+                        self.run(f"DROP TABLE `{aside}`")
+                    else:
+                        self.run(f"RENAME TABLE `{copy}` TO `{table}`")
+                else:
+                    self.run(f"DROP TABLE IF EXISTS `{table}`")
+                restored.append(table)
+            self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
+            self.run(f"DELETE FROM `{self.history}` WHERE release_number = %s AND rollout = %s AND success = 1",
+                     (release, self.rollout))
+        return restored
+
+    def drop_snapshots(self, release: int) -> None:
+        for row in self.query(f"SELECT snapshot_name, existed FROM `{self.snapshots}` WHERE release_number = %s",
+                              (release,)):
+            if row["existed"]:
+                self.run(f"DROP TABLE IF EXISTS `{row['snapshot_name']}`")
+        self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
+
+    def record(self, release: int, script: str, digest: str, millis: int, success: bool, message=None) -> None:
+        self.run(f"INSERT INTO `{self.history}` (release_number, script, checksum, applied_by, applied_at, "
+                 "execution_ms, success, rollout, message) VALUES (%s, %s, %s, %s, NOW(3), %s, %s, %s, %s)",
+                 (release, script, digest, self.applied_by, millis, int(success), self.rollout, message))
+
+    def note_release(self, release: int, title: str, action: str) -> bool:
+        if self.query(f"SELECT id FROM `{self.releases}` WHERE release_number = %s AND action = %s AND rollout = %s",
+                      (release, action, self.rollout)):
+            return False
+        self.run(f"INSERT INTO `{self.releases}` (release_number, title, action, applied_by, applied_at, rollout) "
+                 "VALUES (%s, %s, %s, %s, NOW(3), %s)", (release, title, action, self.applied_by, self.rollout))
+        return True
+
+    def checksums(self, tables: list[str]) -> dict[str, int | None]:
+        """CHECKSUM TABLE of each table that exists (what replication must have copied exactly)."""
+        present = [t for t in tables if self.table_exists(t)]
+        if not present:
+            return {}
+        rows = self.query("CHECKSUM TABLE " + ", ".join(f"`{t}`" for t in present))
+        return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
+
+    def content_state(self, content_tables) -> dict[str, dict]:
+        """Rows and checksum of every content table of the site (the Acceptance guard compares two)."""
+        names = [r["table_name"] for r in self.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
+            "AND table_name LIKE %s", (self.schema, self.prefix.replace("_", "\\_") + "%"))]
+        names = sorted(n for n in names if not n.startswith(self.prefix + "otap_")
+                       and is_content_table(n[len(self.prefix):], content_tables))
+        sums = self.checksums(names)
+        return {f"#__{n[len(self.prefix):]}": {"rows": self.query(f"SELECT COUNT(*) AS n FROM `{n}`")[0]["n"],
+                                              "checksum": sums.get(n)} for n in names}
+
+    def position(self) -> str:
+        return self.query("SELECT @@global.gtid_binlog_pos AS pos")[0]["pos"]
+
+
+def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Path, str]], list[dict]]:
+    """The scripts still to run (release, path, checksum) and those already applied."""
+    todo, skipped = [], []
+    for release in releases:
+        for script in scripts_of(Path(release["dir"])):
+            digest = checksum(script.read_bytes())
+            done = migration.applied_checksum(release["release"], script.name)
+            if done is None:
+                todo.append((release["release"], script, digest))
+            elif done != digest:
+                raise MigrationError(
+                    f"release {release['release']}: {script.name} was applied with checksum {done[:12]}, the package "
+                    f"now has {digest[:12]}: a script must not change after it was applied; ship the change as a new "
+                    "script in a new release")
+            else:
+                skipped.append({"release": release["release"], "script": script.name})
+    return todo, skipped
+
+
+def compare(before: dict, after: dict, declared) -> list[dict]:
+    """Content tables whose rows vanished or changed, each marked declared or not."""
+    changes = []
+    for table in sorted(set(before) | set(after)):
+        old, new = before.get(table), after.get(table)
+        if old == new:
+            continue
+        changes.append({
+            "table": table,
+            "rows_before": old["rows"] if old else 0,
+            "rows_after": new["rows"] if new else 0,
+            "vanished": old is not None and new is None,
+            "declared": table.lower() in {d.lower() for d in declared},
+        })
+    return changes
+
+
+def apply(migration: Migration, releases: list[dict], guard=None, declared=(), check_mode=False) -> dict:
+    """Run the scripts not yet applied; on a failure put every table this rollout changed back.
+
+    With `guard` (content table patterns), the content tables are measured before and after, and
+    the result lists what changed beyond the tables `declared`.
+    """
+    todo, skipped = plan(migration, releases)
+    result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _ in todo],
+              "skipped": skipped, "tolerated": [], "content_changes": [], "checksums": {}, "position": ""}
+    if check_mode or not todo:
+        return result
+    migration.ensure_tables()
+    migration.run("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
+    before = migration.content_state(guard) if guard is not None else {}
+    applied, touched = [], []
+    for release, script, digest in todo:
+        sql = script.read_text(encoding="utf-8")
+        tables = [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)]
+        touched += [t for t in tables if t not in touched]
+        migration.snapshot(release, tables)
+        started = time.monotonic()
+        for statement in split(sql):
+            try:
+                migration.run(statement.with_prefix(migration.prefix))
+            except Exception as error:  # pymysql's errors; the connection's module decides which
+                code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+                if statement.can_fail and code in ALREADY_DONE:
+                    result["tolerated"].append({"release": release, "script": script.name, "line": statement.line,
+                                                "error": f"{code} {ALREADY_DONE[code]}"})
+                    continue
+                millis = int((time.monotonic() - started) * 1000)
+                migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
+                restored = migration.restore(sorted({r for r, _, _ in todo}))
+                raise MigrationError(
+                    f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1]}); the "
+                    "database was returned to where it was before this rollout "
+                    f"(restored: {', '.join(restored) or 'nothing to restore'})",
+                    applied=applied, restored=restored) from error
+        millis = int((time.monotonic() - started) * 1000)
+        migration.record(release, script.name, digest, millis, True)
+        applied.append({"release": release, "script": script.name, "ms": millis})
+    result["applied"] = applied
+    if guard is not None:
+        result["content_changes"] = compare(before, migration.content_state(guard), declared)
+    result["checksums"] = migration.checksums(touched + [migration.history])
+    result["position"] = migration.position()
+    return result
+
+
+def finalize(migration: Migration, releases: list[dict], check_mode=False) -> bool:
+    """Note the releases as live and drop the copies taken for them."""
+    changed = False
+    for release in releases:
+        pending = not migration.table_exists(migration.releases) or not migration.query(
+            f"SELECT id FROM `{migration.releases}` WHERE release_number = %s AND action = 'release' "
+            "AND rollout = %s", (release["release"], migration.rollout))
+        if check_mode:
+            changed |= pending
+            continue
+        migration.ensure_tables()
+        changed |= migration.note_release(release["release"], title_of(Path(release["dir"])), "release")
+        migration.drop_snapshots(release["release"])
+    return changed
+
+
+def roll_back(migration: Migration, releases: list[dict], check_mode=False) -> list[str]:
+    if check_mode or not migration.table_exists(migration.snapshots):
+        return []
+    return migration.restore([r["release"] for r in releases])
+
+
+def record(migration: Migration, release: int, check_mode=False) -> bool:
+    """Note that the site runs `release` now: its first release, or a rollback of the code."""
+    current = migration.current_release()
+    if current == release:
+        return False
+    if not check_mode:
+        migration.ensure_tables()
+        if current == 0:
+            migration.note_release(release, "the site as installed", "install")
+        else:
+            migration.note_release(release, f"back from release {current}", "rollback")
+    return True
+
+
+def history(migration: Migration) -> list[dict]:
+    if not migration.table_exists(migration.history):
+        return []
+    return migration.query(f"SELECT * FROM `{migration.history}` ORDER BY installed_rank")
