@@ -21,8 +21,9 @@ from ansible_collections.otap.street.plugins.module_utils.release_sql import spl
 HISTORY = "otap_schema_history"
 RELEASES = "otap_release_history"
 SNAPSHOTS = "otap_snapshots"
-# The session reads scripts as the policy did: backslash escapes on, double quotes as strings.
-SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
+# The session reads scripts as the policy did (backslash escapes on, double quotes as strings),
+# refuses to truncate data silently (strict), and ignores DATA/INDEX DIRECTORY.
+SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_DIR_IN_CREATE"
 # Errors that mean "already done"; a statement with Joomla's /** CAN FAIL **/ hint may meet them:
 # table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
 ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",

@@ -47,6 +47,8 @@ except ImportError:  # the nodes do not need it; the controller's virtualenv has
 # What `#__` becomes while parsing: a name no script may contain itself.
 MARK = "otap_joomla_prefix__"
 ENGINES = {"innodb", "myisam", "aria", "memory"}
+# The migration's own tables (module_utils/migration): its history and the copies it restores from.
+MACHINERY = ("otap_schema_history", "otap_release_history", "otap_snapshots", "otap_snap*")
 FUNCTIONS = {"load_file", "sleep", "benchmark", "get_lock", "release_lock", "release_all_locks", "is_used_lock",
              "master_pos_wait", "master_gtid_wait", "sys_exec", "sys_eval", "uuid_short"}
 
@@ -97,6 +99,8 @@ class _Checker:
         name, problems = _table(node, self.content_tables)
         for rule, message in problems:
             self.refuse(rule, message)
+        if name.startswith("#__") and is_content_table(name[3:], MACHINERY):
+            self.refuse("migration-tables", f"{name} belongs to the migration's history and copies, not to a release")
         return name
 
     def content(self, name: str) -> bool:

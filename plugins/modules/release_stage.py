@@ -88,6 +88,16 @@ def link_tree(source: Path, target: Path) -> int:
     return shared
 
 
+def through_link(tree: Path, rel: str) -> str | None:
+    """The first folder on the way to `rel` inside `tree` that is a link (into shared content, say)."""
+    here = tree
+    for part in rel.split("/")[:-1]:
+        here = here / part
+        if here.is_symlink():
+            return str(here.relative_to(tree))
+    return None
+
+
 def write_new(source: Path, dest: Path, mode: int) -> None:
     """Put a file in place as a new inode, so a hard-linked older release keeps its version."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -117,9 +127,16 @@ def stage(module, root: Path, release: int, base_release: int, unpacked: Path) -
         if leftover.exists():
             shutil.rmtree(leftover)
     shared = link_tree(base, work)
+    for path in [item["path"] for item in manifest["files"]] + manifest["deletions"]:
+        link = through_link(work, path)
+        if link:
+            shutil.rmtree(work)
+            module.fail_json(msg=f"release {release}: {path} lies behind the link {link} (shared content); a release "
+                                 "never writes or deletes through a link")
     for item in manifest["files"]:
         dest = work / item["path"]
         if dest.is_symlink() or (dest.exists() and not dest.is_file()):
+            shutil.rmtree(work)
             module.fail_json(msg=f"release {release}: {item['path']} would replace a link or folder in the tree")
         if dest.exists():
             shared -= 1

@@ -1,4 +1,5 @@
 import os
+import shutil
 
 import yaml
 
@@ -65,3 +66,23 @@ def test_a_withdrawn_release_is_skipped_by_building_on_the_one_before(run_module
                         releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
     assert result["staged"] == [3]
     assert (root / "releases" / "3" / "index.php").read_text() == "v1 index"
+
+
+def test_staging_never_writes_or_deletes_through_a_link_into_shared_content(run_module, tmp_path):
+    root = site(tmp_path)
+    (root / "shared" / "images" / "photo.jpg").write_text("the webmaster's upload")
+    for files, deletions in (({"images/evil.php": "<?php system($_GET['c']);"}, []),
+                             ({"index.php": "v2"}, ["images/photo.jpg"]),
+                             ({"images/sub/new.txt": "x"}, [])):
+        result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+                            releases=[unpacked(tmp_path, 2, files, deletions)])
+        assert result["failed"] and "lies behind the link images" in result["msg"], result
+        assert sorted(os.listdir(root / "shared" / "images")) == ["photo.jpg"]
+        assert (root / "shared" / "images" / "photo.jpg").read_text() == "the webmaster's upload"
+        assert sorted(os.listdir(root / "releases")) == ["1"], "a refused release leaves no half-built tree"
+        for name in ("files", "manifest.yml"):
+            target = tmp_path / "unpacked" / "2" / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()

@@ -1,0 +1,89 @@
+"""The promotion rules of the procedure: what may go where, and what an approval must hold.
+
+Pure functions over the store's records (register, deployments, approvals), so each rule has a
+unit test; module release_gate reads the records and applies them.
+"""
+
+from __future__ import annotations
+
+ORDER = ("test", "acceptance", "production")
+
+
+def entry_of(register: list[dict], release: int) -> dict | None:
+    return next((e for e in register if int(e.get("release", 0)) == release), None)
+
+
+def reached(deployments: list[dict], env: str) -> int:
+    return max((int(d["release"]) for d in deployments if d.get("env") == env and d.get("result") == "done"),
+               default=0)
+
+
+def carried(deployments: list[dict], env: str, release: int) -> list[dict]:
+    """The successful rollouts on `env` that brought `release` (a rollout may carry several releases)."""
+    return [d for d in deployments if d.get("env") == env and d.get("result") == "done"
+            and int(d.get("from_release", 0)) < release <= int(d["release"])]
+
+
+def undeclared_changes(deployments: list[dict], release: int) -> list[dict]:
+    """Content changes the Acceptance guard saw in a rollout carrying `release` that RELEASE.md did not declare."""
+    return [change for d in carried(deployments, "acceptance", release)
+            for change in d.get("content_changes", []) if not change.get("declared")]
+
+
+def rollout_refusals(env: str, release: int, register: list[dict], deployments: list[dict],
+                     approval: dict | None) -> list[str]:
+    """Why `release` may not be rolled out on `env` now (empty: it may)."""
+    entry = entry_of(register, release)
+    if entry is None:
+        return [f"release {release} is not in the register: build it with playbooks/package.yml first"]
+    if entry.get("withdrawn"):
+        return [f"release {release} was withdrawn ({entry['withdrawn'].get('reason', 'no reason given')})"]
+    refusals = []
+    if env == "acceptance" and reached(deployments, "test") < release:
+        refusals.append(f"release {release} is not on test yet: run playbooks/release.yml -e otap_env=test "
+                        f"-e otap_release={release} first")
+    if env == "production":
+        if reached(deployments, "acceptance") < release:
+            refusals.append(f"release {release} is not on acceptance yet: run playbooks/release.yml "
+                            f"-e otap_env=acceptance -e otap_release={release} first, and let the webmaster test "
+                            "and approve it")
+        elif approval is None:
+            refusals.append(f"release {release} is not approved for production: the webmaster approves it after "
+                            f"testing on acceptance, with playbooks/approve.yml -e otap_release={release}")
+        elif approval.get("sha256") != entry.get("sha256"):
+            refusals.append(f"release {release}'s package is not the one the webmaster approved (approved "
+                            f"{str(approval.get('sha256'))[:12]}, registered {str(entry.get('sha256'))[:12]}): the "
+                            "webmaster approves this package again after testing it on acceptance")
+    return refusals
+
+
+def approval_refusals(release: int, register: list[dict], deployments: list[dict],
+                      accept_content_changes: bool) -> list[str]:
+    """Why the webmaster may not approve `release` for Production now (empty: they may)."""
+    entry = entry_of(register, release)
+    if entry is None or entry.get("withdrawn"):
+        return [f"release {release} is not in the register or was withdrawn: nothing to approve"]
+    if reached(deployments, "acceptance") < release:
+        return [f"release {release} has not been on acceptance: roll it out there first (playbooks/release.yml "
+                f"-e otap_env=acceptance -e otap_release={release}) and test it"]
+    changes = undeclared_changes(deployments, release)
+    if changes and not accept_content_changes:
+        named = ", ".join(f"{c['table']} ({c['rows_before']} -> {c['rows_after']} rows)" for c in changes)
+        return [f"on acceptance, release {release}'s SQL changed content its RELEASE.md did not declare: {named}. "
+                "Check the content on acceptance; to approve this change explicitly, run approve.yml again with "
+                "-e otap_accept_content_changes=true"]
+    return []
+
+
+def approval_record(release: int, register: list[dict], deployments: list[dict], approver: str, date: str,
+                    note: str) -> dict:
+    """What the store keeps of an approval: the package approved (checksum) and who approved it."""
+    entry = entry_of(register, release) or {}
+    record = {"release": release, "sha256": entry.get("sha256", ""), "approved_by": approver, "approved_at": date,
+              "note": note}
+    if entry.get("joomla_update"):
+        record["joomla_update"] = entry["joomla_update"]
+    changes = undeclared_changes(deployments, release)
+    if changes:
+        record["content_changes_accepted"] = changes
+    return record

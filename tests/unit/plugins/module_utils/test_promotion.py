@@ -1,0 +1,76 @@
+import pytest
+
+from ansible_collections.otap.street.plugins.module_utils.promotion import (
+    approval_record,
+    approval_refusals,
+    rollout_refusals,
+)
+
+REGISTER = [{"release": 1}, {"release": 2, "sha256": "a" * 64}, {"release": 3, "sha256": "b" * 64,
+                                                                   "joomla_update": "core 5.2.2"},
+            {"release": 4, "sha256": "c" * 64, "withdrawn": {"reason": "broken"}}]
+
+
+def done(env, release, start, **extra):
+    return {"env": env, "release": release, "from_release": start, "result": "done", **extra}
+
+
+ON_ACCEPTANCE = [done("test", 3, 1), done("acceptance", 3, 1)]
+
+
+@pytest.mark.parametrize(("env", "release", "deployments", "approval", "says"), [
+    ("test", 9, [], None, "not in the register"),
+    ("test", 4, [], None, "was withdrawn (broken)"),
+    ("acceptance", 3, [done("test", 2, 1)], None, "is not on test yet"),
+    ("production", 3, [done("test", 3, 1), done("acceptance", 2, 1)], None, "is not on acceptance yet"),
+    ("production", 3, ON_ACCEPTANCE, None, "is not approved for production"),
+    ("production", 3, ON_ACCEPTANCE, {"release": 3, "sha256": "a" * 64}, "not the one the webmaster approved"),
+    ("production", 3, ON_ACCEPTANCE, {"release": 3}, "not the one the webmaster approved"),
+])
+def test_each_gate_refuses_with_what_to_run_next(env, release, deployments, approval, says):
+    refusals = rollout_refusals(env, release, REGISTER, deployments, approval)
+    assert refusals and says in refusals[0]
+
+
+@pytest.mark.parametrize(("env", "deployments", "approval"), [
+    ("test", [], None),
+    ("development", [], None),
+    ("acceptance", [done("test", 3, 2)], None),
+    ("production", ON_ACCEPTANCE, {"release": 3, "sha256": "b" * 64}),
+])
+def test_open_gates(env, deployments, approval):
+    assert rollout_refusals(env, 3, REGISTER, deployments, approval) == []
+
+
+def test_a_release_carried_by_a_rollout_of_a_later_one_counts_as_on_acceptance():
+    deployments = [done("acceptance", 3, 1)]
+    assert approval_refusals(2, REGISTER, deployments, False) == []
+
+
+def test_undeclared_content_changes_block_approval_until_accepted():
+    change = {"table": "#__content", "rows_before": 12, "rows_after": 0, "declared": False}
+    deployments = [done("test", 3, 2), done("acceptance", 3, 2, content_changes=[change])]
+    refusal = approval_refusals(3, REGISTER, deployments, False)
+    assert refusal and "#__content (12 -> 0 rows)" in refusal[0] and "otap_accept_content_changes" in refusal[0]
+    assert approval_refusals(3, REGISTER, deployments, True) == []
+    # The release before it was not carried by that rollout: its approval is not blocked.
+    assert approval_refusals(2, REGISTER, deployments + [done("acceptance", 2, 1)], False) == []
+
+
+def test_declared_content_changes_do_not_block():
+    change = {"table": "#__menu", "rows_before": 12, "rows_after": 10, "declared": True}
+    assert approval_refusals(3, REGISTER, [done("acceptance", 3, 2, content_changes=[change])], False) == []
+
+
+def test_approval_needs_acceptance():
+    assert "has not been on acceptance" in approval_refusals(3, REGISTER, [done("test", 3, 1)], False)[0]
+    assert "nothing to approve" in approval_refusals(4, REGISTER, [], False)[0]
+
+
+def test_the_approval_names_the_package_the_approver_and_what_was_accepted():
+    change = {"table": "#__content", "rows_before": 12, "rows_after": 0, "declared": False}
+    record = approval_record(3, REGISTER, [done("acceptance", 3, 2, content_changes=[change])], "carla",
+                             "2026-12-03T10:00:00Z", "{{ lookup('pipe', 'id') }}")
+    assert record == {"release": 3, "sha256": "b" * 64, "approved_by": "carla", "approved_at": "2026-12-03T10:00:00Z",
+                      "note": "{{ lookup('pipe', 'id') }}", "joomla_update": "core 5.2.2",
+                      "content_changes_accepted": [change]}
