@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -170,16 +171,41 @@ class Migration:
         rows = self.query("CHECKSUM TABLE " + ", ".join(f"`{t}`" for t in present))
         return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
 
-    def content_state(self, content_tables) -> dict[str, dict]:
-        """Rows and checksum of every content table of the site (the Acceptance guard compares two)."""
+    def content_tables(self, content_tables) -> list[str]:
         names = [r["table_name"] for r in self.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_type = 'BASE TABLE' "
             "AND table_name LIKE %s", (self.schema, self.prefix.replace("_", "\\_") + "%"))]
-        names = sorted(n for n in names if not n.startswith(self.prefix + "otap_")
-                       and is_content_table(n[len(self.prefix):], content_tables))
-        sums = self.checksums(names)
-        return {f"#__{n[len(self.prefix):]}": {"rows": self.query(f"SELECT COUNT(*) AS n FROM `{n}`")[0]["n"],
-                                              "checksum": sums.get(n)} for n in names}
+        return sorted(n for n in names if not n.startswith(self.prefix + "otap_")
+                      and is_content_table(n[len(self.prefix):], content_tables))
+
+    def columns(self, table: str) -> list[str]:
+        return [r["column_name"] for r in self.query(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position", (self.schema, table))]
+
+    def row_digests(self, table: str, columns: list[str]) -> Counter:
+        """The multiset of the rows of `table`, each as a digest of the values of `columns`."""
+        if not columns:
+            return Counter()
+        values = ", ".join(f"QUOTE(`{c}`)" for c in columns)
+        return Counter(r["d"] for r in self.query(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM `{table}`"))
+
+    def content_state(self, content_tables, before: dict | None = None) -> dict[str, dict]:
+        """Every content table's columns and rows (the Acceptance guard compares two of these).
+
+        Measured again after a change (`before` given), a table's rows are read through the columns it
+        had before, so a column the release adds changes no row; a column it drops is named.
+        """
+        state = {}
+        for table in self.content_tables(content_tables):
+            columns = self.columns(table)
+            seen = [c for c in before[self._key(table)]["columns"] if c in columns] \
+                if before and self._key(table) in before else columns
+            state[self._key(table)] = {"columns": columns, "rows": self.row_digests(table, seen)}
+        return state
+
+    def _key(self, table: str) -> str:
+        return f"#__{table[len(self.prefix):]}"
 
     def position(self) -> str:
         return self.query("SELECT @@global.gtid_binlog_pos AS pos")[0]["pos"]
@@ -205,17 +231,23 @@ def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Pa
 
 
 def compare(before: dict, after: dict, declared) -> list[dict]:
-    """Content tables whose rows vanished or changed, each marked declared or not."""
+    """Content tables whose rows vanished or changed (or lost a column), each marked declared or not."""
     changes = []
     for table in sorted(set(before) | set(after)):
         old, new = before.get(table), after.get(table)
-        if old == new:
+        gone = sum(((old["rows"] if old else Counter()) - (new["rows"] if new else Counter())).values())
+        dropped = sorted(set(old["columns"]) - set(new["columns"])) if old and new else []
+        if old is not None and new is not None and not gone and not dropped:
             continue
+        if old is None:
+            continue  # a new content table: nothing was there to lose
         changes.append({
             "table": table,
-            "rows_before": old["rows"] if old else 0,
-            "rows_after": new["rows"] if new else 0,
-            "vanished": old is not None and new is None,
+            "rows_before": sum(old["rows"].values()),
+            "rows_after": sum(new["rows"].values()) if new else 0,
+            "rows_changed_or_removed": gone if new else sum(old["rows"].values()),
+            "columns_removed": dropped,
+            "vanished": new is None,
             "declared": table.lower() in {d.lower() for d in declared},
         })
     return changes
@@ -264,7 +296,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
         applied.append({"release": release, "script": script.name, "ms": millis})
     result["applied"] = applied
     if guard is not None:
-        result["content_changes"] = compare(before, migration.content_state(guard), declared)
+        result["content_changes"] = compare(before, migration.content_state(guard, before), declared)
     result["checksums"] = migration.checksums(touched + [migration.history])
     result["position"] = migration.position()
     return result

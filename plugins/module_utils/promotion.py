@@ -30,28 +30,37 @@ def undeclared_changes(deployments: list[dict], release: int) -> list[dict]:
             for change in d.get("content_changes", []) if not change.get("declared")]
 
 
+def describe(change: dict) -> str:
+    """One content change the Acceptance guard saw, in words."""
+    text = (f"{change['table']} ({change.get('rows_changed_or_removed', '?')} of {change.get('rows_before', '?')} "
+            f"rows changed or removed, {change.get('rows_after', '?')} rows after")
+    if change.get("columns_removed"):
+        text += ", columns removed: " + ", ".join(change["columns_removed"])
+    return text + (", table removed)" if change.get("vanished") else ")")
+
+
 def rollout_refusals(env: str, release: int, register: list[dict], deployments: list[dict],
                      approval: dict | None) -> list[str]:
     """Why `release` may not be rolled out on `env` now (empty: it may)."""
     entry = entry_of(register, release)
     if entry is None:
-        return [f"release {release} is not in the register: build it with playbooks/package.yml first"]
+        return [f"Release {release} is not in the register: build it with playbooks/package.yml first"]
     if entry.get("withdrawn"):
-        return [f"release {release} was withdrawn ({entry['withdrawn'].get('reason', 'no reason given')})"]
+        return [f"Release {release} was withdrawn ({entry['withdrawn'].get('reason', 'no reason given')})"]
     refusals = []
     if env == "acceptance" and reached(deployments, "test") < release:
-        refusals.append(f"release {release} is not on test yet: run playbooks/release.yml -e otap_env=test "
+        refusals.append(f"Release {release} is not on test yet: run playbooks/release.yml -e otap_env=test "
                         f"-e otap_release={release} first")
     if env == "production":
         if reached(deployments, "acceptance") < release:
-            refusals.append(f"release {release} is not on acceptance yet: run playbooks/release.yml "
+            refusals.append(f"Release {release} is not on acceptance yet: run playbooks/release.yml "
                             f"-e otap_env=acceptance -e otap_release={release} first, and let the webmaster test "
                             "and approve it")
         elif approval is None:
-            refusals.append(f"release {release} is not approved for production: the webmaster approves it after "
+            refusals.append(f"Release {release} is not approved for production: the webmaster approves it after "
                             f"testing on acceptance, with playbooks/approve.yml -e otap_release={release}")
         elif approval.get("sha256") != entry.get("sha256"):
-            refusals.append(f"release {release}'s package is not the one the webmaster approved (approved "
+            refusals.append(f"Release {release}'s package is not the one the webmaster approved (approved "
                             f"{str(approval.get('sha256'))[:12]}, registered {str(entry.get('sha256'))[:12]}): the "
                             "webmaster approves this package again after testing it on acceptance")
     return refusals
@@ -62,14 +71,14 @@ def approval_refusals(release: int, register: list[dict], deployments: list[dict
     """Why the webmaster may not approve `release` for Production now (empty: they may)."""
     entry = entry_of(register, release)
     if entry is None or entry.get("withdrawn"):
-        return [f"release {release} is not in the register or was withdrawn: nothing to approve"]
+        return [f"Release {release} is not in the register or was withdrawn: nothing to approve"]
     if reached(deployments, "acceptance") < release:
-        return [f"release {release} has not been on acceptance: roll it out there first (playbooks/release.yml "
+        return [f"Release {release} has not been on acceptance: roll it out there first (playbooks/release.yml "
                 f"-e otap_env=acceptance -e otap_release={release}) and test it"]
     changes = undeclared_changes(deployments, release)
     if changes and not accept_content_changes:
-        named = ", ".join(f"{c['table']} ({c['rows_before']} -> {c['rows_after']} rows)" for c in changes)
-        return [f"on acceptance, release {release}'s SQL changed content its RELEASE.md did not declare: {named}. "
+        named = ", ".join(describe(c) for c in changes)
+        return [f"On acceptance, release {release}'s SQL changed content its RELEASE.md did not declare: {named}. "
                 "Check the content on acceptance; to approve this change explicitly, run approve.yml again with "
                 "-e otap_accept_content_changes=true"]
     return []

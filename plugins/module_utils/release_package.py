@@ -105,8 +105,12 @@ def _file_kind(mode: int) -> str | None:
 
 
 def scan_source(src: Path, release: int, previous: int, author: str, date: str,
-                content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES) -> dict:
-    """Check a release source folder against the policy and return its manifest."""
+                content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES,
+                check_sql: bool = True) -> dict:
+    """Check a release source folder against the policy and return its manifest.
+
+    `check_sql=False` skips the SQL allow-list: only the tests use it, to build a hostile package.
+    """
     problems: list[PolicyViolation] = []
     if not src.is_dir():
         raise PackageRefused(str(src), [PolicyViolation(str(src), "not a folder")])
@@ -149,7 +153,8 @@ def scan_source(src: Path, release: int, previous: int, author: str, date: str,
                 problems.append(PolicyViolation(f"sql/{name}", kind or "not an .sql file"))
                 continue
             text = full.read_text(encoding="utf-8")
-            problems += sql_violations(f"sql/{name}", text, content_tables, bool(declared.get("joomla_update")))
+            if check_sql:
+                problems += sql_violations(f"sql/{name}", text, content_tables, bool(declared.get("joomla_update")))
             scripts.append({"script": name, "sha256": sha256_file(full)})
 
     deletions = []

@@ -40,19 +40,25 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-def vault_secrets() -> set[str]:
-    """Every value in the street's vault (passwords, secrets, the development password's hash)."""
+@cache
+def vault() -> dict:
+    """The street's vault, opened with its documented demo password."""
     import yaml
 
     plain = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(VAULT_PASSWORD), str(VAULT)],
                            check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return yaml.safe_load(plain)
+
+
+def vault_secrets() -> set[str]:
+    """Every value in the street's vault (passwords, secrets, the development password's hash)."""
 
     def leaves(value):
         if isinstance(value, dict):
             return {leaf for item in value.values() for leaf in leaves(item)}
         return {str(value)}
 
-    return leaves(yaml.safe_load(plain))
+    return leaves(vault())
 
 
 @cache

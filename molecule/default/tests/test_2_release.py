@@ -11,6 +11,7 @@ import collections
 import hashlib
 import io
 import shutil
+import subprocess
 import tarfile
 import threading
 import time
@@ -126,7 +127,7 @@ def bad_source(tmp_path, kind: str):
     ("content path", "files/images/banner.png: content path"),
     ("link", "files/passwd: link"),
     ("path escape", "delete.txt: ../../etc/passwd: path escape"),
-    ("destructive SQL", "sql/001.sql:1: deletes from content table #__content"),
+    ("destructive SQL", "sql/001.sql:1: [content-delete] deletes from content table #__content"),
 ])
 def test_a_source_that_breaks_the_policy_is_refused_before_anything_changes(tmp_path, kind, message):
     before, packages = everything(), street.host("store").check_output("ls /srv/otap-store/packages")
@@ -274,12 +275,10 @@ def package_broken_release() -> int:
     return register()[-1]["release"]
 
 
-def rewrite_stored_package(number: int, change) -> None:
-    """Replace release-N.tar.gz on the store with a crafted one and register its checksum."""
-    store = street.host("store")
+def crafted(number: int, change) -> bytes:
+    """The stored release-N.tar.gz with its members passed through change(info, content)."""
     path = f"/srv/otap-store/packages/release-{number}.tar.gz"
-    original = store.check_output("base64 -w0 %s", path)
-    data = base64.b64decode(original)
+    data = base64.b64decode(street.host("store").check_output("base64 -w0 %s", path))
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
         members = [(m, tar.extractfile(m).read() if m.isfile() else b"") for m in tar.getmembers()]
     out = io.BytesIO()
@@ -288,50 +287,77 @@ def rewrite_stored_package(number: int, change) -> None:
             info, content = change(info, content)
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content) if info.isfile() else None)
-    crafted = out.getvalue()
-    store.check_output("echo %s | base64 -d > %s", base64.b64encode(crafted).decode(), path)
-    store.check_output(
-        "python3 -c %s", "import yaml,sys; p='/srv/otap-store/register/releases.yml'; "
-        f"t=open(p).read(); d=yaml.safe_load(t); d['releases'][-1]['sha256']='{hashlib.sha256(crafted).hexdigest()}'; "
+    return out.getvalue()
+
+
+def put(name: str, path: str, data: bytes) -> None:
+    street.host(name).check_output("echo %s | base64 -d > %s", base64.b64encode(data).decode(), path)
+
+
+def register_checksum(number: int, data: bytes) -> None:
+    """What whoever can write the store does besides replacing a package: make the register agree."""
+    street.host("store").check_output(
+        "python3 -c %s", "import yaml; p='/srv/otap-store/register/releases.yml'; "
+        f"t=open(p).read(); d=yaml.safe_load(t); [e.update(sha256='{hashlib.sha256(data).hexdigest()}') "
+        f"for e in d['releases'] if e['release'] == {number}]; "
         "open(p,'w').write(t[:t.index('releases:')]+yaml.safe_dump(d,sort_keys=False))")
 
 
-def test_crafted_and_tampered_packages_are_refused_before_any_host_changes():
+BACKDOOR = b"<?php system($_GET['c']);"
+
+
+def backdoor(info, content):
+    if info.name == "files/broken.php":
+        content = BACKDOOR
+    elif info.name == "manifest.yml":
+        manifest = yaml.safe_load(content)
+        for item in manifest["files"]:
+            if item["path"] == "broken.php":
+                item["sha256"] = hashlib.sha256(BACKDOOR).hexdigest()
+        content = yaml.safe_dump(manifest, sort_keys=False).encode()
+    return info, content
+
+
+def test_a_package_replaced_in_the_store_with_its_checksum_is_refused_by_its_signature(tmp_path):
     number = package_broken_release()
     store = street.host("store")
     path = f"/srv/otap-store/packages/release-{number}.tar.gz"
-    store.check_output("cp %s /root/good.tar.gz && cp /srv/otap-store/register/releases.yml /root/good.yml", path)
+    store.check_output("cp %s /root/good.tar.gz && cp %s.sig /root/good.sig && "
+                       "cp /srv/otap-store/register/releases.yml /root/good.yml", path, path)
+    node = street.group("test")[0]
     before = everything()
-
+    intruder = tmp_path / "intruder"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(intruder)], check=True)
     try:
         store.check_output("printf 'x' >> %s", path)
         refused(street.playbook("release", otap_env="test", otap_release=number), "checksum differs from the register's")
 
-        def escape(info, content):
-            if info.name == "files/broken.php":
-                info.name = "files/../../../../etc/cron.d/evil"
-            return info, content
+        forged = crafted(number, backdoor)
+        put("store", path, forged)
+        register_checksum(number, forged)
+        refused(street.playbook("release", otap_env="test", otap_release=number),
+                "its signature does not match its contents")
 
-        def link(info, content):
-            if info.name == "files/broken.php":
-                info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
-                return info, b""
-            return info, content
+        (tmp_path / "forged.tar.gz").write_bytes(forged)
+        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(intruder), "-n", "otap-release",
+                        str(tmp_path / "forged.tar.gz")], check=True)
+        put("store", path + ".sig", (tmp_path / "forged.tar.gz.sig").read_bytes())
+        refused(street.playbook("release", otap_env="test", otap_release=number),
+                "its signature is not by any of the agency's keys")
 
-        def out_of_sequence(info, content):
-            if info.name == "manifest.yml":
-                manifest = yaml.safe_load(content)
-                manifest["release"], manifest["previous"] = number + 1, number
-                content = yaml.safe_dump(manifest).encode()
-            return info, content
-
-        for change, message in [(escape, "path escape"), (link, "files/broken.php: link"),
-                                (out_of_sequence, f"is release {number + 1}, expected release {number}")]:
-            store.check_output("cp /root/good.tar.gz %s && cp /root/good.yml /srv/otap-store/register/releases.yml", path)
-            rewrite_stored_package(number, change)
-            refused(street.playbook("release", otap_env="test", otap_release=number), message)
+        # The node checks for itself too: handed the forged package with the agency's real signature.
+        put(node, "/root/forged.tar.gz", forged)
+        put(node, "/root/forged.tar.gz.sig", base64.b64decode(store.check_output("base64 -w0 /root/good.sig")))
+        signers = street.templated_vars(("otap_release_signers",))[node]["otap_release_signers"]
+        verdict = street.module(node, "otap.street.release_verify", {
+            "package": "/root/forged.tar.gz", "signature": "/root/forged.tar.gz.sig", "release": number,
+            "sha256": hashlib.sha256(forged).hexdigest(), "extract_to": "/root/unpacked", "signers": signers})[node]
+        assert verdict.get("failed") and "signature does not match its contents" in verdict["msg"], verdict
+        assert street.host(node).run("test -e /root/unpacked").rc == 1
     finally:
-        store.check_output("cp /root/good.tar.gz %s && cp /root/good.yml /srv/otap-store/register/releases.yml", path)
+        store.check_output("cp /root/good.tar.gz %s && cp /root/good.sig %s.sig && "
+                           "cp /root/good.yml /srv/otap-store/register/releases.yml", path, path)
+        street.host(node).run("rm -rf /root/forged.tar.gz /root/forged.tar.gz.sig /root/unpacked")
     assert everything() == before
 
 
@@ -426,3 +452,139 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
         assert run.rc == 0, run.output[-2000:]
     run = street.playbook("withdraw", otap_release=number, otap_withdraw_reason="fails on production content")
     assert run.rc == 0, run.output[-2000:]
+
+
+# --- The agency's SQL gets the site's database and no more ------------------------------------
+
+@pytest.mark.parametrize(("statement", "refusal"), [
+    ("GRANT ALL PRIVILEGES ON *.* TO 'otap_release'@'localhost'", "Access denied"),
+    ("GRANT SELECT ON portal.* TO 'agency'@'%' IDENTIFIED BY 'x'", "Access denied"),
+    ("CREATE USER 'agency'@'%' IDENTIFIED BY 'x'", "CREATE USER privilege"),
+    ("SET GLOBAL read_only = 0", "READ_ONLY ADMIN privilege"),
+    ("SET SESSION sql_log_bin = 0", "SUPER, BINLOG ADMIN privilege"),
+    ("SET STATEMENT sql_log_bin = 0 FOR DELETE FROM portal.jos_content WHERE id = 1", "SUPER, BINLOG ADMIN"),
+    ("SELECT username, password FROM portal.jos_users INTO OUTFILE '/tmp/users.txt'", "FILE privilege"),
+    ("LOAD DATA INFILE '/etc/passwd' INTO TABLE portal.jos_session", "Access denied"),
+    ("SELECT COUNT(*) FROM mysql.user", "SELECT command denied"),
+    ("CREATE DATABASE agency", "Access denied"),
+    ("DROP DATABASE mysql", "Access denied"),
+    ("CREATE DEFINER = 'root'@'localhost' PROCEDURE portal.otap_p() DELETE FROM portal.jos_content", "Access denied"),
+    ("CREATE TRIGGER portal.otap_t BEFORE INSERT ON portal.jos_content FOR EACH ROW SET NEW.title = ''",
+     "TRIGGER command denied"),
+    ("CREATE EVENT portal.otap_e ON SCHEDULE EVERY 1 DAY DO DELETE FROM portal.jos_content", "Access denied"),
+    ("INSTALL SONAME 'ha_connect'", "INSERT command denied"),
+    ("SHUTDOWN", "SHUTDOWN privilege"),
+])
+def test_the_release_account_itself_refuses_what_the_allow_list_would_stop(statement, refusal):
+    """Whatever the allow-list missed, the account the SQL runs as may not do it."""
+    node = street.host(street.group("test")[0])
+    password = street.vault()["vault_joomla_release_db_password"]["test"]
+    grants = node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'")
+    done = node.run("mysql -u otap_release -p%s portal -e %s", password, statement)
+    assert done.rc != 0 and refusal in done.stderr, (statement, done.stdout, done.stderr)
+    assert node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'") == grants
+    assert node.run("test -e /tmp/users.txt").rc == 1
+
+
+def hand_made_package(source, number: int) -> None:
+    """Build, sign and register a package the way only a hostile agency would: past the allow-list."""
+    import sys
+
+    sys.path.insert(0, str(street.ROOT / ".street" / "collections"))
+    from ansible_collections.otap.street.plugins.module_utils.release_package import scan_source, write_package
+
+    manifest = scan_source(source, number, number - 1, "agency", "2026-12-01T10:00:00Z", check_sql=False)
+    package = street.ROOT / ".street" / f"release-{number}.tar.gz"
+    checksum = write_package(source, manifest, package, mtime=1796112000)
+    key = street.templated_vars(("otap_package_signing_key",))["store"]["otap_package_signing_key"]
+    subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", key, "-n", "otap-release", str(package)], check=True)
+    for suffix in ("", ".sig"):
+        put("store", f"/srv/otap-store/packages/release-{number}.tar.gz{suffix}",
+            (package.parent / (package.name + suffix)).read_bytes())
+        (package.parent / (package.name + suffix)).unlink()
+    entry = {"release": number, "date": manifest["date"], "title": manifest["title"], "author": "agency",
+             "sha256": checksum, "sql": [s["script"] for s in manifest["sql"]],
+             "package": f"packages/release-{number}.tar.gz"}
+    done = street.module("store", "otap.street.release_register", {
+        "path": "/srv/otap-store/register/releases.yml", "state": "present", "entry": entry})["store"]
+    assert not done.get("failed"), done
+
+
+def test_sql_past_the_allow_list_is_stopped_by_the_database_and_nothing_changes():
+    number = register()[-1]["release"] + 1
+    source = street.ROOT / "tests" / "fixtures" / "releases" / "beyond-its-rights"
+    hand_made_package(source, number)
+    refused(street.playbook("release", otap_env="test", otap_release=number), "[statement-kind] GRANT")
+
+    node = street.host(street.group("test")[0])
+    articles = node.check_output("mysql -N portal -e 'SELECT id, title FROM jos_content ORDER BY id'")
+    grants = node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'")
+    live = served("test")
+    run = street.playbook("release", otap_env="test", otap_release=number, joomla_release_sql_policy="false")
+    refused(run, f"Release {number} did not go live on test")
+    flat = " ".join(run.output.split())
+    assert "the release SQL allow-list is switched off for this run" in flat
+    assert "001-deface.sql line 2 failed" in flat and "Access denied" in flat
+    assert node.check_output("mysql -N portal -e 'SELECT id, title FROM jos_content ORDER BY id'") == articles
+    assert node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'") == grants
+    assert served("test") == live
+    run = street.playbook("withdraw", otap_release=number, otap_withdraw_reason="reaches beyond the site database")
+    assert run.rc == 0, run.output[-2000:]
+
+
+def test_the_replication_check_names_a_standby_that_differs():
+    standby = [n for n in nodes("production") if n != primary()][0]
+    verdict = street.module(standby, "otap.street.replication_check", {
+        "database": "portal", "position": "", "expected": {"jos_content": 1, "jos_menu": 2}})[standby]
+    assert verdict.get("failed") and "the standby diverged from the primary: jos_content, jos_menu" in verdict["msg"]
+
+
+# --- A Joomla update travels the street; the Acceptance guard sees what SQL did to content -------
+
+def joomla_version(env: str) -> set[str]:
+    facts = street.module(env, "otap.street.joomla_facts", {"root": "/var/www/portal", "database": False})
+    return {f["joomla_version"]["version"] for f in facts.values()}
+
+
+def test_a_joomla_update_travels_the_street_and_the_guard_stops_a_release_that_empties_contacts():
+    for source in (EXAMPLES / "05-joomla-5.2.2", street.ROOT / "tests" / "fixtures" / "releases" / "empties-contacts"):
+        run = street.playbook("package", otap_package_src=source)
+        assert run.rc == 0, run.output[-2000:]
+    update, cleanup = register()[-2]["release"], register()[-1]["release"]
+    assert register()[-2]["joomla_update"] == "core 5.2.1 -> 5.2.2"
+    assert street.playbook("release", otap_env="test", otap_release=cleanup).rc == 0
+    assert joomla_version("test") == {"5.2.2"}
+
+    run = street.playbook("release", otap_env="acceptance", otap_release=update)
+    assert run.rc == 0, run.output[-3000:]
+    assert "Content tables changed by the SQL: #__menu; not declared in RELEASE.md: none" in " ".join(run.output.split())
+    run = street.playbook("release", otap_env="acceptance", otap_release=cleanup)
+    assert run.rc == 0, run.output[-3000:]
+    assert "not declared in RELEASE.md: #__contact_details" in " ".join(run.output.split())
+
+    refused(street.playbook("approve", otap_release=cleanup),
+            f"On acceptance, release {cleanup}'s SQL changed content its RELEASE.md did not declare: "
+            "#__contact_details (")
+    assert street.host("store").run(f"test -e /srv/otap-store/approvals/release-{cleanup}.yml").rc == 1
+
+    run = street.playbook("approve", otap_release=update, otap_approver="carla")
+    assert run.rc == 0, run.output[-2000:]
+    assert "it carries a Joomla update: core 5.2.1 -> 5.2.2" in " ".join(run.output.split())
+    approval = yaml.safe_load(street.host("store").check_output(f"cat /srv/otap-store/approvals/release-{update}.yml"))
+    assert approval["approved_by"] == "carla" and approval["sha256"] == register()[-2]["sha256"]
+
+    write_content("before the Joomla update on production")
+    with Probe() as probe:
+        run = street.playbook("release", otap_env="production", otap_release=update)
+    assert run.rc == 0, run.output[-3000:]
+    assert not probe.bad, f"the VIP failed during the Joomla update: {probe.bad[:5]}"
+    assert joomla_version("production") == {"5.2.2"}
+    for name in nodes("production"):
+        node = street.host(name)
+        assert node.check_output("mysql -N portal -e \"SELECT COUNT(*) FROM jos_menu WHERE link LIKE '%otapoldlinks%'\"") == "0"
+        assert node.check_output("mysql -N portal -e 'SELECT version_id FROM jos_schemas'") == "5.2.2-2026-11-20"
+    assert_content_kept()
+
+    for env in ("test", "acceptance"):
+        assert street.playbook("rollback", otap_env=env, otap_release=update).rc == 0
+    assert street.playbook("withdraw", otap_release=cleanup, otap_withdraw_reason="empties the contacts").rc == 0

@@ -1,3 +1,5 @@
+from collections import Counter
+
 from ansible_collections.otap.street.plugins.module_utils.migration import compare, snapshot_name
 
 
@@ -7,13 +9,23 @@ def test_snapshot_names_fit_mysql_identifiers():
     assert len(long) <= 64 and long.startswith("jos_otap_snap12_")
 
 
+def state(columns, *rows):
+    return {"columns": columns, "rows": Counter(rows)}
+
+
 def test_the_guard_names_what_changed_beyond_the_declaration():
-    before = {"#__content": {"rows": 10, "checksum": 1}, "#__menu": {"rows": 5, "checksum": 2},
-              "#__tags": {"rows": 3, "checksum": 3}, "#__users": {"rows": 4, "checksum": 4}}
-    after = {"#__content": {"rows": 0, "checksum": 0}, "#__menu": {"rows": 4, "checksum": 9},
-             "#__users": {"rows": 4, "checksum": 4}}
+    before = {"#__content": state(["id", "title"], "a", "b", "c"), "#__menu": state(["id"], "m1", "m2"),
+              "#__tags": state(["id"], "t"), "#__users": state(["id"], "u"), "#__fields": state(["id", "x"], "f")}
+    after = {"#__content": state(["id", "title"]), "#__menu": state(["id"], "m1", "m2b"),
+             "#__users": state(["id", "badge"], "u"), "#__fields": state(["id"], "f"),
+             "#__schemaorg": state(["id"], "s")}
     assert compare(before, after, ["#__MENU"]) == [
-        {"table": "#__content", "rows_before": 10, "rows_after": 0, "vanished": False, "declared": False},
-        {"table": "#__menu", "rows_before": 5, "rows_after": 4, "vanished": False, "declared": True},
-        {"table": "#__tags", "rows_before": 3, "rows_after": 0, "vanished": True, "declared": False},
+        {"table": "#__content", "rows_before": 3, "rows_after": 0, "rows_changed_or_removed": 3,
+         "columns_removed": [], "vanished": False, "declared": False},
+        {"table": "#__fields", "rows_before": 1, "rows_after": 1, "rows_changed_or_removed": 0,
+         "columns_removed": ["x"], "vanished": False, "declared": False},
+        {"table": "#__menu", "rows_before": 2, "rows_after": 2, "rows_changed_or_removed": 1,
+         "columns_removed": [], "vanished": False, "declared": True},
+        {"table": "#__tags", "rows_before": 1, "rows_after": 0, "rows_changed_or_removed": 1,
+         "columns_removed": [], "vanished": True, "declared": False},
     ]

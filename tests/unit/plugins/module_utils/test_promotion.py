@@ -48,10 +48,12 @@ def test_a_release_carried_by_a_rollout_of_a_later_one_counts_as_on_acceptance()
 
 
 def test_undeclared_content_changes_block_approval_until_accepted():
-    change = {"table": "#__content", "rows_before": 12, "rows_after": 0, "declared": False}
+    change = {"table": "#__content", "rows_before": 12, "rows_after": 0, "rows_changed_or_removed": 12,
+              "declared": False}
     deployments = [done("test", 3, 2), done("acceptance", 3, 2, content_changes=[change])]
     refusal = approval_refusals(3, REGISTER, deployments, False)
-    assert refusal and "#__content (12 -> 0 rows)" in refusal[0] and "otap_accept_content_changes" in refusal[0]
+    assert refusal and "#__content (12 of 12 rows changed or removed, 0 rows after)" in refusal[0]
+    assert "otap_accept_content_changes" in refusal[0]
     assert approval_refusals(3, REGISTER, deployments, True) == []
     # The release before it was not carried by that rollout: its approval is not blocked.
     assert approval_refusals(2, REGISTER, deployments + [done("acceptance", 2, 1)], False) == []
