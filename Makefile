@@ -62,6 +62,7 @@ bench: site ## Timings, as ratios against a baseline measured in the same run
 	python3 bench/release_rollout.py
 	python3 bench/failover.py
 	python3 bench/sync.py
+	python3 bench/package_verify.py
 
 clean: street-down ## Remove the street and the virtualenv
 	rm -rf $(VENV) .street

@@ -18,8 +18,12 @@ description:
   - Variables whose names say they hold a secret (password, secret, token, key, hash) are never
     recorded.
   - The line goes to the store through Ansible itself (C(ansible.builtin.lineinfile), the run's
-    own inventory), so a store on any host works. When the store cannot be reached, the line waits
-    in a spool file on the controller and goes with the next run's.
+    own inventory), so a store on any host works. The line is handed over as data (a vars file
+    with C(!unsafe)), never as part of the arguments, so text a person typed (an approval note, a
+    survey answer) is recorded verbatim and never evaluated as a template.
+  - When the store cannot be reached, the line waits in a spool file on the controller and goes
+    with the next run's. A line the store refuses for any other reason is set aside in
+    C(<spool>.rejected) with a warning, so it never blocks the lines after it.
   - Playbooks from elsewhere (Molecule's converge, the street's own up and down) are not recorded.
 options:
   spool:
@@ -41,6 +45,7 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,6 +55,21 @@ from ansible.template import Templar
 
 PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 SECRET = re.compile(r"pass|secret|token|key|hash", re.I)
+# The exit code of `ansible` when a host could not be reached.
+UNREACHABLE = 3
+
+
+class StoreUnreachable(RuntimeError):
+    """The store did not answer: the line waits for the next run."""
+
+
+class LineRefused(RuntimeError):
+    """The store answered and did not take the line: it is set aside, later lines go on."""
+
+
+def unsafe_vars(name: str, value: str) -> str:
+    """A YAML vars file that holds `value` as data Ansible never templates (a JSON string is YAML)."""
+    return f"{name}: !unsafe {json.dumps(value)}\n"
 
 
 def record(playbook: str, extra_vars: dict, started: datetime, ended: datetime, summary: dict[str, dict],
@@ -86,24 +106,32 @@ class Spool:
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
-    def flush(self, deliver) -> list[str]:
-        """Hand every waiting line to `deliver` (which raises when it cannot); the lines it did not take stay."""
+    def flush(self, deliver) -> tuple[list[str], list[str]]:
+        """Hand every waiting line to `deliver`; returns the lines still waiting and those set aside.
+
+        `deliver` raises StoreUnreachable (the line and the rest wait) or LineRefused (the line is
+        set aside in `<spool>.rejected`, the next one goes on).
+        """
         if not self.path.exists():
-            return []
+            return [], []
         lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        done = []
-        for line in lines:
+        rejected, rest = [], []
+        for number, line in enumerate(lines):
             try:
                 deliver(line)
-            except (OSError, RuntimeError):
+            except LineRefused:
+                rejected.append(line)
+            except (OSError, StoreUnreachable):
+                rest = lines[number:]
                 break
-            done.append(line)
-        rest = lines[len(done):]
+        if rejected:
+            with self.path.with_name(self.path.name + ".rejected").open("a", encoding="utf-8") as handle:
+                handle.writelines(line + "\n" for line in rejected)
         if rest:
             self.path.write_text("".join(line + "\n" for line in rest), encoding="utf-8")
         else:
             self.path.unlink()
-        return rest
+        return rest, rejected
 
 
 class CallbackModule(CallbackBase):
@@ -145,8 +173,16 @@ class CallbackModule(CallbackBase):
 
     def deliver(self, line: str) -> None:
         host, directory = self.store
-        args = {"path": f"{directory}/audit/runs.jsonl", "line": line, "create": True, "mode": "0644"}
-        command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args)]
+        with tempfile.TemporaryDirectory(prefix="otap-audit.") as private:
+            data = Path(private) / "line.yml"
+            data.write_text(unsafe_vars("otap_audit_line", line), encoding="utf-8")
+            data.chmod(0o600)
+            self._deliver(host, directory, data)
+
+    def _deliver(self, host: str, directory: str, data: Path) -> None:
+        args = {"path": f"{directory}/audit/runs.jsonl", "line": "{{ otap_audit_line }}", "create": True,
+                "mode": "0644"}
+        command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args), "-e", f"@{data}"]
         for source in context.CLIARGS.get("inventory") or ():
             command += ["-i", source]
         # The inventory may hold vaults: hand the run's vault secrets on through pipes, also those
@@ -163,8 +199,10 @@ class CallbackModule(CallbackBase):
         finally:
             for read in pipes:
                 os.close(read)
+        if done.returncode == UNREACHABLE:
+            raise StoreUnreachable(done.stdout[-500:] + done.stderr[-500:])
         if done.returncode:
-            raise RuntimeError(done.stdout[-500:] + done.stderr[-500:])
+            raise LineRefused(done.stdout[-500:] + done.stderr[-500:])
 
     def v2_playbook_on_stats(self, stats):
         if self.playbook is None or self.playbook.parent != PLAYBOOKS.resolve():
@@ -179,6 +217,9 @@ class CallbackModule(CallbackBase):
         if self.store is None:
             self._display.warning("audit: no release_store host with otap_store_dir; the record waits in the spool")
             return
-        waiting = spool.flush(self.deliver)
+        waiting, rejected = spool.flush(self.deliver)
         if waiting:
-            self._display.warning(f"audit: the store did not take {len(waiting)} record(s); they wait in {spool.path}")
+            self._display.warning(f"audit: the store did not answer; {len(waiting)} record(s) wait in {spool.path}")
+        if rejected:
+            self._display.warning(f"audit: the store refused {len(rejected)} record(s); they are set aside in "
+                                  f"{spool.path}.rejected")

@@ -1,9 +1,19 @@
+import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from ansible_collections.otap.street.plugins.callback.audit import Spool, record
+from ansible_collections.otap.street.plugins.callback.audit import (
+    LineRefused,
+    Spool,
+    StoreUnreachable,
+    record,
+    unsafe_vars,
+)
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=timezone.utc)
 OK = {"ok": 12, "changed": 3, "failures": 0, "unreachable": 0, "skipped": 1, "rescued": 0, "ignored": 0}
@@ -44,11 +54,11 @@ def test_lines_wait_in_the_spool_until_the_store_takes_them(tmp_path: Path):
     spool.add('{"n": 2}')
 
     def unreachable(line):
-        raise RuntimeError("store unreachable")
+        raise StoreUnreachable("store unreachable")
 
-    assert spool.flush(unreachable) == ['{"n": 1}', '{"n": 2}']
+    assert spool.flush(unreachable) == (['{"n": 1}', '{"n": 2}'], [])
     spool.add('{"n": 3}')
-    assert spool.flush(taken.append) == [] and taken == ['{"n": 1}', '{"n": 2}', '{"n": 3}']
+    assert spool.flush(taken.append) == ([], []) and taken == ['{"n": 1}', '{"n": 2}', '{"n": 3}']
     assert not spool.path.exists()
 
 
@@ -62,5 +72,41 @@ def test_a_store_that_fails_half_way_keeps_the_rest_in_order(tmp_path: Path):
             raise OSError("connection lost")
         taken.append(line)
 
-    assert spool.flush(once) == ['{"n": 1}', '{"n": 2}']
+    assert spool.flush(once) == (['{"n": 1}', '{"n": 2}'], [])
     assert spool.path.read_text() == '{"n": 1}\n{"n": 2}\n'
+
+
+def test_a_line_the_store_refuses_is_set_aside_and_blocks_nothing(tmp_path: Path):
+    spool, taken = Spool(tmp_path / "pending.jsonl"), []
+    for line in ('{"n": 1}', '{"note": "{{ unbalanced"}', '{"n": 3}'):
+        spool.add(line)
+
+    def picky(line):
+        if "unbalanced" in line:
+            raise LineRefused("template error")
+        taken.append(line)
+
+    assert spool.flush(picky) == ([], ['{"note": "{{ unbalanced"}'])
+    assert taken == ['{"n": 1}', '{"n": 3}'] and not spool.path.exists()
+    assert (tmp_path / "pending.jsonl.rejected").read_text() == '{"note": "{{ unbalanced"}\n'
+
+
+@pytest.mark.parametrize("text", ["{{ lookup('pipe', 'touch /tmp/otap-audit-pwned') }}", "{{ unbalanced",
+                                  "{% raw %}x", '"quoted" \\ \u00e9 line\nnext'])
+def test_the_line_goes_as_data_ansible_never_templates(tmp_path: Path, text):
+    """What the second run does with the line: the ansible CLI reads the vars file and renders the argument."""
+    line = json.dumps(record("approve.yml", {"otap_release": "4", "otap_approval_note": text}, START, START, {},
+                             False, "carla", "laptop"), sort_keys=True)
+    (tmp_path / "line.yml").write_text(unsafe_vars("otap_audit_line", line))
+    (tmp_path / "ansible.cfg").write_text("[defaults]\n")
+    done = subprocess.run([str(Path(sys.executable).with_name("ansible")), "localhost", "-c", "local", "-m",
+                           "ansible.builtin.debug", "-a", '{"msg": "{{ otap_audit_line }}"}',
+                           "-e", f"@{tmp_path / 'line.yml'}"],
+                          capture_output=True, text=True, check=False, cwd=tmp_path,
+                          env={**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+                               "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+                               "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout[done.stdout.index("{"):])["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    assert result["msg"] == line and json.loads(result["msg"])["vars"]["otap_approval_note"] == text
+    assert not Path("/tmp/otap-audit-pwned").exists()
