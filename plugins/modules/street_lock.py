@@ -73,12 +73,16 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 
 
-def read(path: str) -> dict:
+def read(path: str) -> tuple[bool, dict]:
+    """Whether a lock file exists, and its content ({} when it is empty or not a lock's YAML)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
+            content = yaml.safe_load(handle)
     except FileNotFoundError:
-        return {}
+        return False, {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True, {}
+    return True, content if isinstance(content, dict) else {}
 
 
 def create(path: str, lock: dict) -> bool:
@@ -105,11 +109,12 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    path, current = p["path"], read(p["path"])
-    mine = current.get("run_id") == p["run_id"]
+    path = p["path"]
+    exists, current = read(path)
+    mine = exists and current.get("run_id") == p["run_id"]
 
     if p["state"] == "absent":
-        if not current or not mine:
+        if not mine:
             module.exit_json(changed=False, lock=current)
         if not module.check_mode:
             os.unlink(path)
@@ -118,19 +123,24 @@ def main():
     if mine:
         module.exit_json(changed=False, lock=current)
     result = {}
-    if current:
+    if exists:
+        if not p["force"] and not current.get("run_id"):
+            module.fail_json(
+                msg=f"locked: {path} is empty or unreadable (a run killed while it wrote its lock?); if no run is "
+                    "busy with this environment, break the lock on purpose with -e otap_break_lock=true",
+                lock=current)
         if not p["force"]:
             module.fail_json(
                 msg=f"locked by {current.get('holder') or 'someone'} since {current.get('since')} "
                     f"({current.get('purpose') or 'no purpose given'}, run {current.get('run_id')}): wait for "
                     "that run to end, or break the lock on purpose with -e otap_break_lock=true",
                 lock=current)
-        result["broken"] = current
+        result["broken"] = current or {"unreadable": path}
     lock = dict(run_id=p["run_id"], holder=p["holder"], purpose=p["purpose"],
                 since=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if not module.check_mode:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        if current:
+        if exists:
             os.unlink(path)
         if not create(path, lock):
             module.fail_json(msg=f"locked by another run that started just now: {read(path)}")

@@ -517,7 +517,7 @@ def test_sql_past_the_allow_list_is_stopped_by_the_database_and_nothing_changes(
     refused(street.playbook("release", otap_env="test", otap_release=number), "[statement-kind] GRANT")
 
     node = street.host(street.group("test")[0])
-    articles = node.check_output("mysql -N portal -e 'SELECT id, title FROM jos_content ORDER BY id'")
+    articles = node.check_output("mysql -N portal -e 'SELECT id, title, introtext FROM jos_content ORDER BY id'")
     grants = node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'")
     live = served("test")
     run = street.playbook("release", otap_env="test", otap_release=number, joomla_release_sql_policy="false")
@@ -525,7 +525,7 @@ def test_sql_past_the_allow_list_is_stopped_by_the_database_and_nothing_changes(
     flat = " ".join(run.output.split())
     assert "the release SQL allow-list is switched off for this run" in flat
     assert "001-deface.sql line 2 failed" in flat and "Access denied" in flat
-    assert node.check_output("mysql -N portal -e 'SELECT id, title FROM jos_content ORDER BY id'") == articles
+    assert node.check_output("mysql -N portal -e 'SELECT id, title, introtext FROM jos_content ORDER BY id'") == articles
     assert node.check_output("mysql -N -e 'SHOW GRANTS FOR otap_release@localhost'") == grants
     assert served("test") == live
     run = street.playbook("withdraw", otap_release=number, otap_withdraw_reason="reaches beyond the site database")

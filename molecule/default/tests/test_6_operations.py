@@ -120,6 +120,24 @@ def test_restore_drill_back_up_damage_restore_compare():
     assert street.get(f"http://{street.vip()}/").status == 200
 
 
+def test_an_environment_another_run_holds_is_not_backed_up_and_the_others_are():
+    store = street.host("store")
+    store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\npurpose: release 9 to test\\n' "
+                       "> /srv/otap-store/locks/test.lock")
+    before = {env: [b["id"] for b in backups(env)] for env in ("development", "test")}
+    try:
+        run = street.playbook("backup", otap_env="test")
+        refused = run.rc != 0 and "locked by ops@elsewhere" in " ".join(run.output.split())
+        both = street.playbook("backup")
+    finally:
+        store.check_output("rm -f /srv/otap-store/locks/test.lock")
+    assert refused, run.output[-2000:]
+    assert both.rc != 0 and "locked by ops@elsewhere" in " ".join(both.output.split())
+    assert [b["id"] for b in backups("test")] == before["test"], "a locked environment was backed up"
+    assert backups("development")[-1]["id"] not in before["development"], "a lock elsewhere stopped this backup"
+    assert store.run("ls /srv/otap-store/locks/development.lock").rc != 0, "the backup left its lock behind"
+
+
 def test_a_backup_is_restored_only_onto_its_own_environment():
     backup = backups("production")[-1]["id"]
     run = street.playbook("restore", otap_env="test", otap_backup=backup)

@@ -93,6 +93,25 @@ def test_the_site_answers_everyone():
     assert reaches("dev", "prod2", 80)
 
 
+@pytest.mark.parametrize(("folder", "name", "status"), [
+    ("images", "upload.php", 403), ("images/uploads", "shell.PHP5", 403), ("images", "x.phar", 403),
+    ("images", "photo.svg", 200), ("tmp", "install.zip", 403), ("logs", "error.php", 403)])
+def test_uploads_run_nothing_and_tmp_and_logs_are_not_served(folder, name, status):
+    """A file the site's PHP (or an editor) wrote into content is never run as a program."""
+    node = street.host("test")
+    shared = f"/var/www/portal/shared/{folder}"
+    served = {"images": "images", "tmp": "tmp", "logs": "administrator/logs"}[folder.split("/")[0]]
+    url = f"http://{street.hostvar('test', 'ansible_host')}/{served}{folder[len(folder.split('/')[0]):]}/{name}"
+    node.check_output(f"install -d -o www-data -g www-data {shared} && "
+                      f"printf '<?php echo \"RAN-\" . (6 * 7);' > {shared}/{name}")
+    try:
+        page = street.get(url)
+    finally:
+        node.check_output(f"rm -f {shared}/{name}")
+    assert page.status == status, (url, page.status, page.body[:200])
+    assert "RAN-42" not in page.body
+
+
 def test_a_firewall_that_would_lock_ansible_out_is_refused_before_anything_changes():
     rules = street.host("test").check_output("sha256sum /etc/otap-firewall.nft")
     run = street.playbook("site", "--limit", "test", firewall_admin_networks=["192.0.2.0/24"])

@@ -1,3 +1,5 @@
+import pytest
+
 from ansible_collections.otap.street.plugins.modules import street_lock
 
 
@@ -37,3 +39,15 @@ def test_check_mode_takes_nothing(run_module, tmp_path):
     path = tmp_path / "production.lock"
     assert take(run_module, path, "run-1", _ansible_check_mode=True)["changed"]
     assert not path.exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\xff garbage", b"just a string\n", b"- a\n- list\n", b"{unclosed"])
+def test_an_empty_or_garbage_lock_holds_until_broken_on_purpose(run_module, tmp_path, content):
+    path = tmp_path / "test.lock"
+    path.write_bytes(content)
+    refused = take(run_module, path, "run-1")
+    assert refused["failed"] and "is empty or unreadable" in refused["msg"] and "otap_break_lock=true" in refused["msg"]
+    assert not run_module(street_lock, path=str(path), run_id="run-1", state="absent")["changed"]
+    assert path.read_bytes() == content
+    broken = take(run_module, path, "run-1", force=True)
+    assert broken["changed"] and broken["lock"]["run_id"] == "run-1" and broken["broken"] == {"unreadable": str(path)}
