@@ -98,19 +98,13 @@ def _spans(sql: str) -> tuple[list[Span], list[tuple[int, str]]]:
             spans.append(Span("ident" if ch == "`" else "string", i, j + 1))
             i = code_start = j + 1
             continue
-        if ch == "-" and sql.startswith("--", i):
-            if i + 2 >= n or sql[i + 2] in " \t\r\n\f\v":
-                close_code(i)
-                j = sql.find("\n", i)
-                j = n if j < 0 else j
-                spans.append(Span("comment", i, j))
-                i = code_start = j
-                continue
+        dashes = ch == "-" and sql.startswith("--", i)
+        if dashes and not (i + 2 >= n or sql[i + 2] in " \t\r\n\f\v"):
             problems.append((i, "double-dash: '--' without a space after it (MariaDB reads two minus signs, "
                                 "other tools a comment); write '- -' or a comment with a space"))
             i += 2
             continue
-        if ch == "#" and not sql.startswith(JOOMLA_PREFIX, i):
+        if dashes or (ch == "#" and not sql.startswith(JOOMLA_PREFIX, i)):
             close_code(i)
             j = sql.find("\n", i)
             j = n if j < 0 else j

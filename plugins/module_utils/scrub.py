@@ -13,7 +13,8 @@ import re
 
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9_]+$")
 
-# Joomla 4/5's personal data, table by table (the issue's list, in the schema's names).
+# Joomla 4/5's personal data, table by table, in the schema's names. Copies a site rebuilds by
+# itself (version history, the tag index, Smart Search's index) are emptied whole.
 DEFAULT_RULES: list[dict] = [
     {"table": "users", "action": "update", "set": {
         "name": "User {id}", "username": "user{id}", "email": "user{id}@example.invalid",
@@ -31,19 +32,72 @@ DEFAULT_RULES: list[dict] = [
         "name": "Contact {id}", "alias": "contact-{id}", "con_position": "", "address": "", "suburb": "",
         "state": "", "country": "", "postcode": "", "telephone": "", "fax": "", "misc": "", "image": "",
         "email_to": "contact{id}@example.invalid", "mobile": "", "webpage": "", "sortname1": "",
-        "sortname2": "", "sortname3": ""}},
+        "sortname2": "", "sortname3": "", "metakey": "", "metadesc": "", "metadata": "{}",
+        "created_by_alias": "", "params": "{}"}},
     {"table": "messages", "action": "delete"},
     {"table": "banner_clients", "action": "update", "set": {
         "name": "Client {id}", "contact": "", "email": "client{id}@example.invalid", "extrainfo": ""}},
     {"table": "fields_values", "action": "delete",
      "where": "field_id IN (SELECT id FROM `{prefix}fields` WHERE context LIKE 'com_users.%' "
               "OR context LIKE 'com_contact.%')"},
+    # Every saved version of every item (users, contacts and banner clients among them).
+    {"table": "history", "action": "delete"},
+    # The tag index keeps a copy of every tagged item (tagged contacts among them).
+    {"table": "ucm_content", "action": "delete"},
+    {"table": "ucm_base", "action": "delete"},
+    # Smart Search's index holds copies of items and their authors' names; its search log, queries.
+    {"table": "finder_links", "action": "delete"},
+    {"table": "finder_links_terms", "action": "delete"},
+    {"table": "finder_terms", "action": "delete"},
+    {"table": "finder_terms_common", "action": "delete", "where": "0"},
+    {"table": "finder_tokens", "action": "delete"},
+    {"table": "finder_tokens_aggregate", "action": "delete"},
+    {"table": "finder_taxonomy_map", "action": "delete"},
+    {"table": "finder_taxonomy", "action": "delete", "where": "id > 1"},
     {"table": "finder_logging", "action": "delete"},
-    {"table": "history", "action": "delete",
-     "where": "item_id LIKE 'com_users.%' OR item_id LIKE 'com_contact.%'"},
+    # Joomla 5's structured data: a Person's name, email and phone, an article's author.
+    {"table": "schemaorg", "action": "update", "set": {"schema": "{}"}},
     {"table": "content_rating", "action": "update", "key": "content_id", "set": {"lastip": "0.0.0.0"}},
-    {"table": "redirect_links", "action": "update", "set": {"referer": ""}},
+    # Redirects keep the addresses visitors asked for, query strings (an email in a link) included.
+    {"table": "redirect_links", "action": "delete", "where": "old_url LIKE '%?%' OR new_url LIKE '%?%'"},
+    {"table": "redirect_links", "action": "update", "set": {"referer": "", "comment": ""}},
 ]
+
+# What the sweep looks for in every text column after the rules ran (module_utils/scrub.sweep).
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE = re.compile(r"(?<![\w+])(?:\+[1-9][0-9]{0,2}|00[1-9][0-9]{0,2}|0)[ .-]?(?:\(0\)[ .-]?)?[1-9](?:[ .-]?[0-9]){7,10}(?![0-9])")
+_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
+# A cheap first filter for MariaDB (REGEXP), so that only rows worth a closer look leave the server.
+SWEEP_FILTER = "@|[+0-9][0-9 ()./-]{8,}|[A-Za-z]{2}[0-9]{2} ?[A-Za-z0-9]{4}"
+FAKE_DOMAIN = "example.invalid"
+
+
+def iban_valid(text: str) -> bool:
+    """ISO 13616's check: the country and check digits moved to the end, read as a number, mod 97 is 1."""
+    compact = text.replace(" ", "")
+    if not 15 <= len(compact) <= 34:
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in compact[4:] + compact[:4])
+    return int(digits) % 97 == 1
+
+
+def personal_data(text: str, public=()) -> list[tuple[str, str]]:
+    """(kind, value) for what looks like a real person's email, phone number or IBAN in `text`,
+    leaving out the scrub's own fakes (example.invalid) and the values `public` names."""
+    found = []
+    for match in _EMAIL.finditer(text):
+        value = match.group(0)
+        if not value.lower().endswith("@" + FAKE_DOMAIN) and value not in public:
+            found.append(("email", value))
+    for match in _PHONE.finditer(text):
+        value = match.group(0)
+        if value not in public:
+            found.append(("phone", value))
+    for match in _IBAN.finditer(text):
+        value = match.group(0)
+        if iban_valid(value) and value not in public:
+            found.append(("iban", value))
+    return found
 
 
 class RuleError(ValueError):

@@ -20,8 +20,12 @@ description:
     C(table) (without prefix), C(action) (update or delete), C(set) (column to value, C({id})
     standing for the row's C(key) column, C(@password) for the hash, null for NULL), C(where).
   - Tables the site does not have are skipped and reported, as are columns a table lacks.
-  - Meant for a staging copy of Production's database before it is swapped in; it refuses a
-    database whose name is not I(database).
+  - Meant for a staging copy of Production's database before it is swapped in.
+  - Then, with I(sweep), every text column of every table is searched for what looks like a real
+    person's data the rules missed (an email address outside C(example.invalid), a phone number,
+    an IBAN with a valid check); any hit fails the module naming table, column and kind (never the
+    value), so the copy is never swapped in. I(sweep_skip) and I(sweep_public) name what is known
+    not to be personal.
 options:
   database:
     description: The database to scrub (a staging copy).
@@ -44,10 +48,24 @@ options:
     type: list
     elements: dict
     default: []
-  login_unix_socket:
-    description: MariaDB socket; the module connects as the user running it (unix_socket auth).
-    type: path
-    default: /run/mysqld/mysqld.sock
+  sweep:
+    description: Search every text column for personal data the rules missed, and fail on a hit.
+    type: bool
+    default: true
+  sweep_skip:
+    description:
+      - Columns (C(table.column) without prefix, C(table.*) for a whole table) the sweep leaves out,
+        besides Joomla's technical ones (C(extensions.manifest_cache), C(updates.*), C(update_sites.*)).
+    type: list
+    elements: str
+    default: []
+  sweep_public:
+    description: Values that look personal but are public (the hospital's switchboard, a department's address).
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - otap.street.mariadb
 notes:
   - Supports check mode (reports the statements, runs none).
 """
@@ -74,17 +92,53 @@ absent:
   description: Tables of the rules the database does not have.
   type: list
   returned: always
+swept:
+  description: How many text columns the sweep searched.
+  type: int
+  returned: with I(sweep)
 """
 
-import getpass
+import fnmatch
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.otap.street.plugins.module_utils.scrub import DEFAULT_RULES, RuleError, plan
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import mariadb
+from ansible_collections.otap.street.plugins.module_utils.scrub import (
+    DEFAULT_RULES,
+    SWEEP_FILTER,
+    RuleError,
+    personal_data,
+    plan,
+)
 
-try:
-    import pymysql
-except ImportError:
-    pymysql = None
+TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json")
+# Joomla's own technical columns: extension authors' addresses, update servers.
+SWEEP_SKIP = ("extensions.manifest_cache", "updates.*", "update_sites.*")
+# Rows of one column looked at closer, at most: one hit is enough to refuse.
+SWEEP_ROWS = 2000
+
+
+def skipped(table: str, column: str, prefix: str, skip) -> bool:
+    name = table[len(prefix):] if table.startswith(prefix) else table
+    return any(fnmatch.fnmatchcase(f"{name}.{column}", pattern) or fnmatch.fnmatchcase(name, pattern)
+               for pattern in skip)
+
+
+def sweep(connection, database: str, prefix: str, skip, public) -> tuple[int, list[dict]]:
+    """Search every text column for personal data; (columns searched, hits by table and column)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT table_name, column_name, data_type FROM information_schema.columns "
+                       "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (database,))
+        columns = [(t, c) for t, c, kind in cursor.fetchall()
+                   if kind.lower() in TEXT_TYPES and not skipped(t, c, prefix, skip)]
+        hits = []
+        for table, column in columns:
+            cursor.execute(f"SELECT `{column}` FROM `{table}` WHERE `{column}` REGEXP %s LIMIT {SWEEP_ROWS}",
+                           (SWEEP_FILTER,))
+            kinds = sorted({kind for (value,) in cursor.fetchall() if value is not None
+                            for kind, _ in personal_data(str(value), public)})
+            if kinds:
+                hits.append({"table": table, "column": column, "kinds": kinds})
+    return len(columns), hits
 
 
 def main() -> None:
@@ -95,19 +149,16 @@ def main() -> None:
             "password_hash": {"type": "str", "required": True, "no_log": True},
             "rules": {"type": "list", "elements": "dict"},
             "extra_rules": {"type": "list", "elements": "dict", "default": []},
-            "login_unix_socket": {"type": "path", "default": "/run/mysqld/mysqld.sock"},
+            "sweep": {"type": "bool", "default": True},
+            "sweep_skip": {"type": "list", "elements": "str", "default": []},
+            "sweep_public": {"type": "list", "elements": "str", "default": []},
+            **mariadb.argument_spec(),
         },
         supports_check_mode=True,
     )
-    if pymysql is None:
-        module.fail_json(msg=missing_required_lib("PyMySQL"))
     p = module.params
     rules = (DEFAULT_RULES if p["rules"] is None else p["rules"]) + p["extra_rules"]
-    try:
-        connection = pymysql.connect(unix_socket=p["login_unix_socket"], user=getpass.getuser(),
-                                     database=p["database"], autocommit=False, charset="utf8mb4")
-    except pymysql.MySQLError as error:
-        module.fail_json(msg=f"cannot connect to database {p['database']}: {error}")
+    connection = mariadb.connect(module, p["database"], autocommit=False)
     with connection:
         with connection.cursor() as cursor:
             cursor.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
@@ -127,14 +178,24 @@ def main() -> None:
                         step["rows"] = cursor.execute(step["sql"])
                         changed = changed or step["rows"] > 0
             connection.commit()
-        except pymysql.MySQLError as error:
+        except mariadb.Error as error:
             connection.rollback()
             module.fail_json(msg=f"scrubbing {step['table']} failed, nothing was changed: {error}")
-    shown = [{k: v for k, v in s.items() if k != "absent"} for s in steps if not s["absent"]]
-    for s in shown:
-        s["sql"] = (s["sql"] or "").replace(p["password_hash"], "********")
-    module.exit_json(changed=changed or (module.check_mode and any(s["sql"] for s in shown)), steps=shown,
-                     absent=[s["table"] for s in steps if s["absent"]])
+        shown = [{k: v for k, v in s.items() if k != "absent"} for s in steps if not s["absent"]]
+        for s in shown:
+            s["sql"] = (s["sql"] or "").replace(p["password_hash"], "********")
+        result = dict(changed=changed or (module.check_mode and any(s["sql"] for s in shown)), steps=shown,
+                      absent=[s["table"] for s in steps if s["absent"]])
+        if p["sweep"] and not module.check_mode:
+            result["swept"], hits = sweep(connection, p["database"], p["prefix"], SWEEP_SKIP + tuple(p["sweep_skip"]),
+                                          set(p["sweep_public"]))
+            if hits:
+                named = "; ".join(f"{h['table']}.{h['column']} ({', '.join(h['kinds'])})" for h in hits)
+                module.fail_json(msg=f"personal data survived the scrub in {named}: add a rule for them "
+                                     "(sync_scrub_rules), or name a public value (sync_sweep_public) or a column "
+                                     "that holds none (sync_sweep_skip); the copy is not swapped in",
+                                 hits=hits, **result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,17 @@ PERSONAL = [
     "Ziekenhuislaan 1", "+31 30 555 0101", "+31 6 8765 4321", "192.0.2.17", "198.51.100.23",
     "otpsecret-pdegraaf", "otep-pdegraaf", "act-4f1e2d", "token-7c1d",
     "$2y$10$Q9n1Zr6yS8kX4v2mB7cLhu8oJ3tW5eR1aP0dF6gH2jK4lM8nO9pQe",
+    # Joomla 5's other personal data and its copies: notes, remember-me keys, second factors, consents,
+    # messages, banner clients, version history, the tag index, Smart Search, schema.org, redirects,
+    # contact meta; and the site's own appointments table (the inventory's sync_scrub_rules).
+    "+31 6 2222 3333", "remember-me-token-91ac", "Marieke laptop", "totp-secret-pdegraaf-77",
+    "webauthn-public-key-42", "webauthn-user-handle-42", "203.0.113.45", "consent-token-3e9", "Sanne de Wit",
+    "+31 6 4444 5555", "Joost Visser", "joost.visser@drukkerij.example.com", "NL91ABNA0417164300",
+    "j.visser.old@drukkerij.example.com", "+31 30 555 0199", "Anouk Bakker-Smit", "anouk.bakker.index@portal.example.org",
+    "+31 30 555 0177", "bakkersmit", "Hendrik Mulder", "hendrik.mulder@mail.example.net",
+    "anouk.schema@portal.example.org", "+31 30 555 0188", "sanne.dewit", "A. Bakker-Smit",
+    "linkedin.example/in/anouk-bakker-smit", "Willem Jacobs", "willem.jacobs@mail.example.net", "+31 6 9999 0000",
+    "GB82 WEST 1234 5698 7654 32",
 ]
 # Read from configuration.php: the settings Test keeps whatever Production has.
 OWN = ["password", "secret", "live_site", "sitename", "debug", "db", "user"]
@@ -121,6 +132,11 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     images = f"{ROOT}/shared/images/uploads"
     primary.check_output(f"install -d -o www-data -g www-data {images} && printf '<svg/>' > {images}/new-on-prod.svg")
     primary.check_output(f"echo 'GET / 203.0.113.99' > {ROOT}/shared/logs/access.php && echo x > {ROOT}/shared/tmp/t1")
+    # Whoever is root on Production could plant these among the uploads: none may arrive as they are.
+    primary_images = street.host(street.vip_holder())
+    primary_images.check_output(f"printf '#!/bin/sh\\nid\\n' > {images}/suid.sh && chmod 6755 {images}/suid.sh && "
+                                f"ln -sfn /etc/passwd {images}/passwd-link && rm -f {images}/fifo && "
+                                f"mkfifo {images}/fifo")
     test = target()
     test.check_output(f"install -d -o www-data -g www-data {images} && printf '<svg/>' > {images}/only-on-test.svg")
     own = json.loads(settings(test))
@@ -147,6 +163,10 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     tree = f"cd {ROOT}/current/ && find . -path ./cache -prune -o -type f -print0 | sort -z | xargs -0 sha256sum"
     assert test.check_output(tree) == primary.check_output(tree)
     assert test.file(f"{images}/new-on-prod.svg").exists and not test.file(f"{images}/only-on-test.svg").exists
+    planted = test.file(f"{images}/suid.sh")
+    assert planted.is_file and planted.mode & 0o7000 == 0 and planted.user == "www-data", "a setuid file arrived"
+    assert not test.file(f"{images}/passwd-link").exists and not test.file(f"{images}/fifo").exists
+    primary_images.check_output(f"rm -f {images}/suid.sh {images}/passwd-link {images}/fifo")
     assert not test.file(f"{ROOT}/shared/logs/access.php").exists and not test.file(f"{ROOT}/shared/tmp/t1").exists
 
     assert json.loads(settings(test)) == own | {"mailonline": 0}, "Test lost its own settings, or mails"
@@ -168,3 +188,128 @@ def test_a_second_sync_changes_nothing():
     assert run.rc == 0, run.output[-3000:]
     assert run.changed == 0, run.output[-3000:]
     assert "neither Production nor test changed it since the last sync" in run.output
+
+
+def test_the_sweep_refuses_a_copy_in_which_personal_data_survived():
+    """Without the rule for the site's own table, its patients' data would reach Test: the sweep stops it."""
+    add_article(uuid.uuid4().hex[:8])
+    test = target()
+    before = test.check_output("mysqldump --skip-comments --skip-dump-date portal | sha256sum")
+    run = street.playbook("sync", otap_env=TARGET, sync_scrub_rules=[])
+    assert run.rc != 0
+    flat = " ".join(run.output.split())
+    assert ("personal data survived the scrub in jos_portal_appointments.patient_email (email); "
+            "jos_portal_appointments.patient_phone (phone); jos_portal_appointments.refund_iban (iban)") in flat, flat[-3000:]
+    assert "Willem Jacobs" not in run.output and "willem.jacobs" not in run.output, "the refusal showed the data"
+    assert test.check_output("mysqldump --skip-comments --skip-dump-date portal | sha256sum") == before
+    assert "portal_sync" not in test.check_output("mysql -N -e 'SHOW DATABASES'").split()
+
+
+# --- Whoever holds Production's sync key gets the sync's inbox and staging database, no more ---
+
+INBOX = "/var/lib/otap-sync/inbox"
+
+
+def outside_the_sync(node) -> str:
+    """Checksums of what a sync key must not change on the target: the site, the server's settings,
+    root's and the programs' folders, /tmp, the site's and the server's databases (but for what
+    changes by itself: Ansible's own temporary folders, services' private /tmp, InnoDB's statistics
+    and the site's sessions)."""
+    return node.check_output(
+        "{ find /var/www /etc /root /usr/local /tmp -xdev \\( -path /root/.ansible -o -path '/tmp/systemd-private-*' "
+        "-o -path '/tmp/ansible*' \\) -prune -o -printf '%p %l %s %m %u\\n' | sort; "
+        "mysqldump --skip-comments --skip-dump-date --ignore-table=mysql.innodb_index_stats "
+        "--ignore-table=mysql.innodb_table_stats --ignore-table=portal.jos_session --databases portal mysql; } "
+        "| sha256sum")
+
+
+def with_the_sync_key(command: str, stdin: str = "") -> tuple[int, str]:
+    """`command` sent to the target over Production's sync key, as root on a production node sends it."""
+    source = street.host(street.group("production")[0])
+    address = street.hostvar(street.group(TARGET)[0], "ansible_host")
+    feed = f"printf %s {shlex.quote(stdin)} | " if stdin else ""
+    done = source.run(f"{feed}ssh -F /etc/otap-sync/ssh_config {address} {shlex.quote(command)} 2>&1")
+    return done.rc, done.stdout + done.stderr
+
+
+def rsync_with_the_sync_key(*args: str) -> tuple[int, str]:
+    source = street.host(street.group("production")[0])
+    address = street.hostvar(street.group(TARGET)[0], "ansible_host")
+    source.check_output("rm -rf /root/hostile && mkdir -p /root/hostile/sub && echo x > /root/hostile/sub/file && "
+                        "ln -sfn /etc /root/hostile/etc-link && printf '#!/bin/sh\\nid\\n' > /root/hostile/suid && "
+                        "chmod 4755 /root/hostile/suid && rm -f /root/hostile/null && mknod /root/hostile/null c 1 3")
+    command = " ".join(["rsync", "--rsh='ssh -F /etc/otap-sync/ssh_config'",
+                        *[arg.replace("TARGET", address) for arg in args]])
+    done = source.run(command + " 2>&1")
+    return done.rc, done.stdout + done.stderr
+
+
+HOSTILE_LOADS = [
+    ("load into the live database", "load portal", "", "portal is not a staging database"),
+    ("load into the server's own", "load mysql", "", "mysql is not a staging database"),
+    ("a shell command in the dump", "load portal_sync", "\\! touch /tmp/otap-pwned\n", "sandbox"),
+    ("the system command in the dump", "load portal_sync", "system touch /tmp/otap-pwned\n", "sandbox"),
+    ("a file read in the dump", "load portal_sync", "source /etc/mysql/debian.cnf\n", "sandbox"),
+    ("another database in the dump", "load portal_sync", "USE portal;\nDROP TABLE jos_content;\n", "denied"),
+    ("a qualified name in the dump", "load portal_sync", "DROP TABLE portal.jos_content;\n", "denied"),
+    ("a trigger in the dump", "load portal_sync",
+     "CREATE TABLE t (a INT);\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;\n", "denied"),
+    ("a file written from the dump", "load portal_sync",
+     "SELECT 'x' INTO OUTFILE '/tmp/otap-pwned';\n", "denied"),
+    ("a grant in the dump", "load portal_sync", "GRANT ALL ON *.* TO 'otap-sync'@'localhost';\n", "denied"),
+    ("a shell", "sh -c 'touch /tmp/otap-pwned'", "", "only 'load <staging database>'"),
+    ("root's command through sudo", "sudo -n /usr/local/sbin/otap-sync-receive", "", "only 'load <staging database>'"),
+]
+
+
+@pytest.fixture(scope="module")
+def staging():
+    """A staging database as a sync creates it, for the hostile loads; dropped afterwards."""
+    target().check_output("mysql -e 'CREATE DATABASE IF NOT EXISTS portal_sync'")
+    yield
+    target().check_output("mysql -e 'DROP DATABASE IF EXISTS portal_sync'")
+
+
+@pytest.mark.parametrize(("what", "command", "dump", "refusal"), HOSTILE_LOADS, ids=[h[0] for h in HOSTILE_LOADS])
+def test_the_sync_key_loads_only_the_staging_database_without_a_shell(staging, what, command, dump, refusal):
+    node = target()
+    before = outside_the_sync(node)
+    rc, output = with_the_sync_key(command, dump)
+    assert rc != 0 and refusal in output, (what, output)
+    assert node.run("test -e /tmp/otap-pwned").rc == 1, what
+    assert outside_the_sync(node) == before, f"{what} changed the target outside the sync's inbox and staging database"
+
+
+HOSTILE_RSYNCS = [
+    ("read from the target", ("TARGET:code/", "/root/read-back/")),
+    ("write outside the inbox", ("-r", "/root/hostile/", "TARGET:../../../../etc/cron.d/")),
+    ("write to an absolute path", ("-r", "/root/hostile/", "TARGET:/var/www/portal/shared/images/")),
+    ("options read from the stream", ("-r", "--protect-args", "--remote-option=--log-file=/etc/cron.d/otap-pwned",
+                                      "/root/hostile/", "TARGET:uploads/hostile/")),
+    ("a remote option", ("-r", "--remote-option=--chmod=ugo+s", "--remote-option=--copy-unsafe-links",
+                         "/root/hostile/", "TARGET:uploads/hostile/")),
+    ("through a link", ("-rl", "/root/hostile/", "TARGET:uploads/hostile/", "&&", "rsync",
+                        "--rsh='ssh -F /etc/otap-sync/ssh_config'", "-r", "/root/hostile/sub/",
+                        "TARGET:uploads/hostile/etc-link/")),
+]
+
+
+@pytest.mark.parametrize(("what", "args"), HOSTILE_RSYNCS, ids=[h[0] for h in HOSTILE_RSYNCS])
+def test_the_sync_key_writes_only_into_the_inbox(what, args):
+    node = target()
+    before = outside_the_sync(node)
+    rsync_with_the_sync_key(*args)
+    assert street.host(street.group("production")[0]).run("ls /root/read-back/manifest.yml").rc != 0, what
+    assert outside_the_sync(node) == before, f"{what} changed the target outside the sync's inbox"
+    assert node.run("test -e /etc/cron.d/otap-pwned").rc == 1
+
+
+def test_what_arrives_in_the_inbox_is_harmless_and_owned_by_the_sync_account():
+    rc, output = rsync_with_the_sync_key("-rlpD", "/root/hostile/", "TARGET:uploads/hostile/")
+    node = target()
+    listing = node.check_output(f"find {INBOX}/uploads/hostile -printf '%y %m %u %p -> %l\\n'")
+    assert " otap-sync " in listing and " root " not in listing, listing
+    assert "\nc " not in "\n" + listing and "\nb " not in "\n" + listing, f"a device node arrived: {listing}"
+    link = [line for line in listing.splitlines() if line.endswith("-> /rsyncd-munged//etc")]
+    assert link, f"a link arrived unmunged: {listing}"
+    node.check_output(f"rm -rf {INBOX}/uploads/hostile")

@@ -32,20 +32,6 @@ def agency(tmp_path):
     return {"key": key, "signers": [{"principal": "agency", "key": public}]}
 
 
-@pytest.fixture
-def source(tmp_path):
-    src = tmp_path / "src"
-    (src / "files" / "templates" / "cassiopeia").mkdir(parents=True)
-    (src / "sql").mkdir()
-    (src / "RELEASE.md").write_text("# New footer\n\nChanges the footer.\n")
-    (src / "files" / "templates" / "cassiopeia" / "index.php").write_text("<?php echo 'v2';\n")
-    (src / "files" / "cli.sh").write_text("#!/bin/sh\n")
-    os.chmod(src / "files" / "cli.sh", 0o755)
-    (src / "sql" / "001-badge.sql").write_text("ALTER TABLE #__content ADD COLUMN badge INT;\n")
-    (src / "delete.txt").write_text("media/old.js\n")
-    return src
-
-
 def build(src, tmp_path, release=2, key=None):
     manifest = scan_source(src, release, release - 1, "agency", DATE)
     dest = tmp_path / f"release-{release}.tar.gz"

@@ -1,9 +1,7 @@
-import io
 import os
 import tarfile
 
 import pytest
-import yaml
 
 from ansible_collections.otap.street.plugins.module_utils.release_package import (
     PackageRefused,
@@ -15,39 +13,11 @@ from ansible_collections.otap.street.plugins.module_utils.release_package import
 DATE = "2026-11-24T10:00:00Z"
 
 
-@pytest.fixture
-def source(tmp_path):
-    src = tmp_path / "src"
-    (src / "files" / "templates" / "cassiopeia").mkdir(parents=True)
-    (src / "sql").mkdir()
-    (src / "RELEASE.md").write_text("# New footer\n\nChanges the footer. Roll out as usual.\n")
-    (src / "files" / "templates" / "cassiopeia" / "index.php").write_text("<?php echo 'v2';\n")
-    (src / "files" / "cli.sh").write_text("#!/bin/sh\n")
-    os.chmod(src / "files" / "cli.sh", 0o755)
-    (src / "sql" / "001-badge.sql").write_text("ALTER TABLE #__content ADD COLUMN badge INT;\n")
-    (src / "delete.txt").write_text("# old files\nmedia/old.js\n\n")
-    return src
-
-
 def build(src, tmp_path, release=2, **kwargs):
     manifest = scan_source(src, release, release - 1, "agency", DATE, **kwargs)
     dest = tmp_path / f"release-{release}.tar.gz"
     checksum = write_package(src, manifest, dest, mtime=1795600000)
     return manifest, dest, checksum
-
-
-def rewrite(package, change):
-    """Rewrite a package's members through change(name, data, info) -> (name, data, info) or None."""
-    with tarfile.open(package, "r:gz") as tar:
-        members = [(m, tar.extractfile(m).read() if m.isfile() else b"") for m in tar.getmembers()]
-    with tarfile.open(package, "w:gz") as tar:
-        for info, data in members:
-            result = change(info.name, data, info)
-            if result is None:
-                continue
-            name, data, info = result
-            info.name, info.size = name, len(data)
-            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
 
 
 def test_manifest_lists_everything_with_checksums_and_modes(source, tmp_path):

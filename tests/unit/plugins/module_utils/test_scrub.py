@@ -25,8 +25,9 @@ def test_columns_a_site_lacks_are_reported_not_invented():
 def test_deletions_take_every_row_or_the_rows_the_rule_selects():
     by_table = {rule["table"]: rule for rule in scrub.DEFAULT_RULES}
     assert scrub.statement(by_table["session"], "jos_", set(), HASH)[0] == "DELETE FROM `jos_session`"
-    history = scrub.statement(by_table["history"], "jos_", set(), HASH)[0]
-    assert history == ("DELETE FROM `jos_history` WHERE item_id LIKE 'com_users.%' OR item_id LIKE 'com_contact.%'")
+    assert scrub.statement(by_table["history"], "jos_", set(), HASH)[0] == "DELETE FROM `jos_history`"
+    assert scrub.statement(by_table["finder_taxonomy"], "jos_", set(), HASH)[0] == \
+        "DELETE FROM `jos_finder_taxonomy` WHERE id > 1"
     fields = scrub.statement(by_table["fields_values"], "abc_", set(), HASH)[0]
     assert "FROM `abc_fields` WHERE context LIKE 'com_users.%'" in fields
 
@@ -35,7 +36,8 @@ def test_the_default_list_covers_joomlas_personal_data():
     tables = {rule["table"] for rule in scrub.DEFAULT_RULES}
     assert {"users", "user_profiles", "user_notes", "user_keys", "user_mfa", "webauthn_credentials", "session",
             "action_logs", "privacy_requests", "privacy_consents", "contact_details", "messages", "banner_clients",
-            "fields_values", "finder_logging", "history", "content_rating", "redirect_links"} <= tables
+            "fields_values", "finder_logging", "history", "content_rating", "redirect_links", "ucm_content",
+            "finder_links", "finder_terms", "finder_tokens", "finder_taxonomy", "schemaorg"} <= tables
 
 
 def test_tables_a_site_does_not_have_are_skipped_by_name():
@@ -65,3 +67,32 @@ def test_rules_that_are_not_names_or_actions_are_refused(rule):
 
 def test_values_are_quoted_so_no_value_ends_the_literal():
     assert scrub.value("O'Brien \\ {id}", "id", HASH) == "CONCAT('O\\'Brien \\\\ ', `id`)"
+
+
+@pytest.mark.parametrize(("text", "kinds"), [
+    ("Call +31 6 1234 5678 for an appointment", ["phone"]),
+    ("+31 30 555 0101", ["phone"]),
+    ("tel. 030-5550101", ["phone"]),
+    ("0031 6 12345678", ["phone"]),
+    ("marieke.jansen-vos@portal.example.org", ["email"]),
+    ('{"author": {"name": "X", "email": "x.y@mail.example.net"}}', ["email"]),
+    ("NL91ABNA0417164300", ["iban"]),
+    ("GB82 WEST 1234 5698 7654 32", ["iban"]),
+])
+def test_the_sweep_sees_what_a_person_s_data_looks_like(text, kinds):
+    assert sorted({kind for kind, _ in scrub.personal_data(text)}) == kinds
+
+
+@pytest.mark.parametrize("text", [
+    "user42@example.invalid", "contact3@example.invalid", "created 2026-10-01 09:00:00", "1795600000",
+    "version 5.2.1-2026-11-01", '{"version":"5.2.2"}', "192.0.2.17", "3584 CX", "NL91ABNA0417164301",
+    "$2y$10$Q9n1Zr6yS8kX4v2mB7cLhu8oJ3tW5eR1aP0dF6gH2jK4lM8nO9pQe", "index.php?option=com_content&id=12345678",
+    "ISBN 978-3-16-148410-0 is a book",
+])
+def test_the_sweep_leaves_fakes_dates_versions_and_ids_alone(text):
+    assert scrub.personal_data(text) == []
+
+
+def test_public_values_are_named_by_the_site():
+    assert scrub.personal_data("Switchboard +31 30 555 0000, info@portal.example.org",
+                               public={"+31 30 555 0000", "info@portal.example.org"}) == []
