@@ -96,3 +96,13 @@ def test_the_sweep_leaves_fakes_dates_versions_and_ids_alone(text):
 def test_public_values_are_named_by_the_site():
     assert scrub.personal_data("Switchboard +31 30 555 0000, info@portal.example.org",
                                public={"+31 30 555 0000", "info@portal.example.org"}) == []
+
+
+def test_the_sweep_leaves_out_the_columns_the_site_names_and_joomla_s_technical_ones():
+    from ansible_collections.otap.street.plugins.modules.joomla_scrub import SWEEP_SKIP, skipped
+
+    skip = SWEEP_SKIP + ("portal_forms.*", "content.introtext")
+    assert skipped("jos_extensions", "manifest_cache", "jos_", skip)
+    assert skipped("jos_updates", "detailsurl", "jos_", skip) and skipped("jos_portal_forms", "email", "jos_", skip)
+    assert skipped("jos_content", "introtext", "jos_", skip) and not skipped("jos_content", "fulltext", "jos_", skip)
+    assert not skipped("jos_extensions", "params", "jos_", skip) and not skipped("jos_users", "email", "jos_", skip)
