@@ -166,7 +166,6 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     planted = test.file(f"{images}/suid.sh")
     assert planted.is_file and planted.mode & 0o7000 == 0 and planted.user == "www-data", "a setuid file arrived"
     assert not test.file(f"{images}/passwd-link").exists and not test.file(f"{images}/fifo").exists
-    primary_images.check_output(f"rm -f {images}/suid.sh {images}/passwd-link {images}/fifo")
     assert not test.file(f"{ROOT}/shared/logs/access.php").exists and not test.file(f"{ROOT}/shared/tmp/t1").exists
 
     assert json.loads(settings(test)) == own | {"mailonline": 0}, "Test lost its own settings, or mails"
@@ -192,6 +191,8 @@ def test_a_second_sync_changes_nothing():
 
 def test_the_sweep_refuses_a_copy_in_which_personal_data_survived():
     """Without the rule for the site's own table, its patients' data would reach Test: the sweep stops it."""
+    images = f"{ROOT}/shared/images/uploads"
+    street.host(street.vip_holder()).check_output(f"rm -f {images}/suid.sh {images}/passwd-link {images}/fifo")
     add_article(uuid.uuid4().hex[:8])
     test = target()
     before = test.check_output("mysqldump --skip-comments --skip-dump-date portal | sha256sum")
@@ -270,14 +271,16 @@ def staging():
     target().check_output("mysql -e 'DROP DATABASE IF EXISTS portal_sync'")
 
 
-@pytest.mark.parametrize(("what", "command", "dump", "refusal"), HOSTILE_LOADS, ids=[h[0] for h in HOSTILE_LOADS])
-def test_the_sync_key_loads_only_the_staging_database_without_a_shell(staging, what, command, dump, refusal):
+def test_the_sync_key_loads_only_the_staging_database_without_a_shell(staging):
     node = target()
     before = outside_the_sync(node)
-    rc, output = with_the_sync_key(command, dump)
-    assert rc != 0 and refusal in output, (what, output)
-    assert node.run("test -e /tmp/otap-pwned").rc == 1, what
-    assert outside_the_sync(node) == before, f"{what} changed the target outside the sync's inbox and staging database"
+    let_through = []
+    for what, command, dump, refusal in HOSTILE_LOADS:
+        rc, output = with_the_sync_key(command, dump)
+        if rc == 0 or refusal not in output or node.run("test -e /tmp/otap-pwned").rc == 0:
+            let_through.append(f"{what}: rc {rc}, {output[-300:]}")
+    assert let_through == []
+    assert outside_the_sync(node) == before, "a hostile load changed the target outside the inbox and staging database"
 
 
 HOSTILE_RSYNCS = [
@@ -294,14 +297,14 @@ HOSTILE_RSYNCS = [
 ]
 
 
-@pytest.mark.parametrize(("what", "args"), HOSTILE_RSYNCS, ids=[h[0] for h in HOSTILE_RSYNCS])
-def test_the_sync_key_writes_only_into_the_inbox(what, args):
-    node = target()
+def test_the_sync_key_writes_only_into_the_inbox():
+    node, source = target(), street.host(street.group("production")[0])
     before = outside_the_sync(node)
-    rsync_with_the_sync_key(*args)
-    assert street.host(street.group("production")[0]).run("ls /root/read-back/manifest.yml").rc != 0, what
-    assert outside_the_sync(node) == before, f"{what} changed the target outside the sync's inbox"
-    assert node.run("test -e /etc/cron.d/otap-pwned").rc == 1
+    for what, args in HOSTILE_RSYNCS:
+        rsync_with_the_sync_key(*args)
+        assert source.run("ls /root/read-back/manifest.yml").rc != 0, f"{what}: read from the target"
+        assert node.run("test -e /etc/cron.d/otap-pwned").rc == 1, what
+    assert outside_the_sync(node) == before, "a hostile rsync changed the target outside the inbox"
 
 
 def test_what_arrives_in_the_inbox_is_harmless_and_owned_by_the_sync_account():
