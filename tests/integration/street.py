@@ -162,13 +162,24 @@ class Run:
         return sum(c.get("changed", 0) for c in self.recap.values())
 
 
-def playbook(name: str, *args: str, **extra_vars) -> Run:
-    """Run one of the project's playbooks against the street, as a user would (-v when VERBOSE)."""
+def playbook(name: str, *args: str, typed: dict[str, str] | None = None, **extra_vars) -> Run:
+    """Run one of the project's playbooks against the street, as a user would (-v when VERBOSE).
+
+    `typed` are answers a person typed, handed over as AWX hands survey answers: as data (a vars
+    file with !unsafe), never as templates.
+    """
+    import tempfile
+
     command = ["ansible-playbook", f"playbooks/{name}.yml", *(["-v"] if VERBOSE else []), *args]
     if extra_vars:
         command += ["-e", json.dumps({key: value if isinstance(value, (dict, list)) else str(value)
                                       for key, value in extra_vars.items()})]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
+    with tempfile.NamedTemporaryFile("w", suffix=".yml", prefix="otap-typed.") as answers:
+        if typed:
+            answers.write("".join(f"{key}: !unsafe {json.dumps(value)}\n" for key, value in typed.items()))
+            answers.flush()
+            command += ["-e", f"@{answers.name}"]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
     RUNS.append((name, done.stdout + done.stderr))
     return Run(done.returncode, done.stdout + done.stderr)
 

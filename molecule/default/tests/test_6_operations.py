@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 
 from tests.integration import street
 
@@ -29,6 +30,25 @@ def test_every_run_of_a_playbook_is_in_the_audit_trail_with_who_what_where_and_t
     assert (second["playbook"], second["env"], second["result"]) == ("failover.yml", "production", "ok")
     assert second["vars"] == {"otap_action": "status"} and second["by"] and second["started"] <= second["ended"]
     assert set(second["hosts"]) == {"localhost", street.group("production")[0]}
+
+
+def test_text_a_person_typed_is_recorded_verbatim_and_never_evaluated():
+    """An approval note and a package author, typed in AWX's survey: data, whatever they look like."""
+    trap = "{{ lookup('pipe', 'touch /tmp/otap-audit-pwned') }}"
+    release = street.get(f"http://{street.vip()}/").meta("otap-release")
+    note = f"Tested on acceptance {trap} and left an unbalanced {{{{ here"
+    run = street.playbook("approve", typed={"otap_release": release, "otap_approval_note": note})
+    assert run.rc == 0, run.output[-2000:]
+    recorded = audit(1)[0]
+    assert (recorded["playbook"], recorded["vars"]["otap_approval_note"]) == ("approve.yml", note)
+    author = "Agency {{ unbalanced"
+    run = street.playbook("package", typed={"otap_package_src": str(street.ROOT / "examples/releases/02-footer"),
+                                             "otap_package_author": author + " " + trap})
+    assert run.rc == 0 and "was already packaged" in run.output, run.output[-2000:]
+    assert audit(1)[0]["vars"]["otap_package_author"] == author + " " + trap
+    assert not Path("/tmp/otap-audit-pwned").exists(), "a typed text ran a command on the controller"
+    later = street.playbook("failover", otap_action="status")
+    assert later.rc == 0 and audit(1)[0]["playbook"] == "failover.yml", "a later run was not recorded"
 
 
 def rendered(page: str) -> str:
