@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -105,6 +106,24 @@ def test_packaging_the_same_source_again_changes_nothing():
     assert run.rc == 0 and run.changed == 0, run.output[-2000:]
     assert "was already packaged" in run.output
     assert len(register()) == 4
+
+
+def test_release_sources_come_from_the_agency_s_repository_not_from_the_automation(tmp_path):
+    refused(street.playbook("package", otap_package_src=EXAMPLES / "02-footer",
+                            otap_package_allow_project_sources="false"),
+            "lies inside the automation's own checkout")
+    repo = tmp_path / "portal-releases"
+    shutil.copytree(EXAMPLES / "02-footer", repo / "releases" / "footer")
+    for git in (["init", "-q"], ["add", "."], ["-c", "user.name=Agency", "-c", "user.email=dev@agency.example.com",
+                                                "commit", "-qm", "Footer"], ["tag", "v2"]):
+        subprocess.run(["git", "-C", str(repo), *git], check=True)
+    for escape in ("../../etc", "/etc"):
+        refused(street.playbook("package", otap_package_repo=f"file://{repo}", otap_package_ref="v2",
+                                otap_package_src=escape), "Nothing was built")
+    run = street.playbook("package", otap_package_repo=f"file://{repo}", otap_package_ref="v2",
+                          otap_package_src="releases/footer")
+    assert run.rc == 0 and "Release 2 " in run.output and "was already packaged" in run.output, run.output[-2000:]
+    assert not list(Path("/tmp").glob("otap-release-source.*")), "the checkout was left behind"
 
 
 def bad_source(tmp_path, kind: str):
