@@ -7,6 +7,8 @@ Runs after test_2_release on the same street, in file order, as one story.
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 import subprocess
 import time
 
@@ -121,6 +123,10 @@ def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     assert site_tables_checksum(failed) == site_tables_checksum(street.primary())
     node = {n["node"]: n for n in status(tmp_path)["nodes"]}[failed]
     assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
+    # Production's full dump (every account, all personal data) is left nowhere.
+    assert not list(Path(tempfile.gettempdir()).glob("otap-reseed*")), "the dump stayed on the controller"
+    for name in street.group("production"):
+        assert street.host(name).run("ls /var/lib/otap-failover/reseed.sql.gz*").rc != 0, f"the dump stayed on {name}"
     again = street.playbook("failover", otap_action="reseed")
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
 
