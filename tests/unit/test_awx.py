@@ -94,3 +94,16 @@ def test_questions_and_nodes_take_awx_s_shape():
                                             "type": "workflow_approval", "timeout": 3600,
                                             "description": "Webmaster approves the release for Production"}
     assert node["related"]["success_nodes"] == [{"identifier": "approve"}]
+
+
+def test_no_team_may_change_the_automation_or_hold_the_agency_s_key():
+    """Teams only launch job templates (and the webmaster approves): none may update the project the
+    playbooks run from, and packaging takes its sources from the agency's repository and its key
+    from a credential the agency attaches at launch."""
+    tasks = yaml.load((ROOT / "awx" / "configure.yml").read_text(), Loader=yaml.BaseLoader)[0]["tasks"]
+    roles = [t["awx.awx.role"] for t in tasks if "awx.awx.role" in t]
+    assert roles and {r["role"] for r in roles} == {"execute", "approval"}
+    assert all("projects" not in r and "project" not in r for r in roles)
+    package = TEMPLATES["Package a release"]
+    assert package["extra_vars"]["otap_package_repo"] != STREET["awx_project"]["scm_url"]
+    assert package["ask_credential_on_launch"] is True
