@@ -300,6 +300,90 @@ class Probe:
         return int(out)
 
 
+class Editor:
+    """An editor on the live site during an operation: saves an upload through the VIP every
+    `interval` seconds (the test site's media manager, as the web user on the node that served
+    it), none retried. `saved` are the names the site acknowledged."""
+
+    FOLDER = "/var/www/portal/current/images/uploads"
+
+    def __init__(self, interval: float = 0.5, timeout: float = 15.0):
+        import random
+
+        self.interval, self.timeout = interval, timeout
+        self.prefix = f"editor-{random.randint(100_000, 999_999)}"
+        self.saved: list[str] = []
+        self.saved_at: dict[str, float] = {}
+        self.refused: list[tuple[str, object]] = []
+        self._stop = None
+        self._thread = None
+
+    def _post(self, **fields: str) -> tuple[bool, object]:
+        import urllib.parse
+
+        data = urllib.parse.urlencode({"secret": vault()["vault_joomla_site_secret"]["production"], **fields})
+        try:
+            with urllib.request.urlopen(urllib.request.Request(f"http://{vip()}/", data=data.encode()),
+                                        timeout=self.timeout) as response:
+                return response.status == 200, response.read().decode("utf-8", "replace").strip()
+        except urllib.error.HTTPError as error:
+            return False, error.code
+        except OSError as error:
+            return False, repr(error)
+
+    def upload(self, name: str) -> bool:
+        import time as clock
+
+        ok, answer = self._post(task="media.upload", name=name, content=f"saved by the editor as {name}\n")
+        if ok:
+            self.saved.append(name)
+            self.saved_at[name] = clock.monotonic()
+        else:
+            self.refused.append((name, answer))
+        return ok
+
+    def delete(self, name: str) -> None:
+        ok, answer = self._post(task="media.delete", name=name)
+        assert ok, f"the site did not delete {name}: {answer}"
+        self.saved.remove(name)
+
+    def _run(self) -> None:
+        import time as clock
+
+        number = 0
+        while not self._stop.is_set():
+            started = clock.monotonic()
+            number += 1
+            self.upload(f"{self.prefix}-{number:04d}.txt")
+            self._stop.wait(max(0.0, self.interval - (clock.monotonic() - started)))
+
+    def __enter__(self):
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(self.timeout + 5)
+
+    def on(self, name: str) -> set[str]:
+        """This editor's uploads present on a node (its own disk, not through the VIP)."""
+        listing = host(name).run(f"ls -1 {self.FOLDER}").stdout.split()
+        return {entry for entry in listing if entry.startswith(self.prefix) and not entry.endswith(".part")}
+
+    def served(self) -> list[str]:
+        """Saved uploads the live site does not serve with their content."""
+        missing = []
+        for name in self.saved:
+            page = get(f"http://{vip()}/images/uploads/{name}")
+            if page.status != 200 or name not in page.body:
+                missing.append(name)
+        return missing
+
+
 class PackageRepository:
     """A package repository on the store host, served over HTTP to the given nodes: Debian's
     own packages rebuilt with bumped versions (tests/fixtures/apt-repo/publish.sh)."""

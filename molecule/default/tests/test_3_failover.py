@@ -70,19 +70,77 @@ def back_up(name: str) -> None:
     wait_for(settled, 90, f"{name} back as keepalived BACKUP")
 
 
+def uploads_level(editor: street.Editor) -> bool:
+    """Every upload the site acknowledged is on both nodes, and nothing else of the editor's."""
+    return all(editor.on(name) == set(editor.saved) for name in PAIR)
+
+
+# The editor of the switchovers below: its uploads must be on both nodes after each.
+EDITOR = street.Editor()
+
+
 def test_switchover_moves_the_primary_and_the_vip_without_a_failed_request(tmp_path):
     old = street.primary()
-    with street.Probe(street.vip()) as probe:
+    with street.Probe(street.vip()) as probe, EDITOR:
         time.sleep(2)
         run = street.playbook("failover", otap_action="switchover")
         time.sleep(2)
     assert run.rc == 0, run.output[-3000:]
+    assert not EDITOR.refused and len(EDITOR.saved) > 5, EDITOR.refused
     print(f"switchover: {len(probe.results)} requests, longest wait {probe.longest_gap():.1f}s")
     assert probe.writes > 5 and not probe.failures, probe.failures
     wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
     pair = status(tmp_path)
     assert pair["primary"] == other(old) and pair["vip_on_primary"]
     assert {n["node"]: n["database"] for n in pair["nodes"]} == {other(old): "primary", old: "standby"}
+
+
+def test_uploads_saved_through_a_switchover_and_back_are_served_and_on_both_nodes():
+    with EDITOR:
+        time.sleep(2)
+        run = street.playbook("failover", otap_action="switchover")
+        time.sleep(2)
+    assert run.rc == 0, run.output[-3000:]
+    assert not EDITOR.refused, EDITOR.refused
+    # Level at the switch (the playbook waits for it), and within seconds for what came after.
+    wait_for(lambda: uploads_level(EDITOR), 15, "every saved upload on both nodes")
+    assert not EDITOR.served(), "saved uploads the live site does not serve"
+    gone = [EDITOR.saved[0], EDITOR.saved[-1]]
+    for name in gone:
+        EDITOR.delete(name)
+    wait_for(lambda: uploads_level(EDITOR), 15, f"{gone} deleted on both nodes")
+    # The receiving node takes uploads only from the node its database follows, as the web user.
+    standby = other(street.primary())
+    owners = street.host(standby).check_output(f"stat -c %U {EDITOR.FOLDER}/{EDITOR.prefix}-* | sort -u")
+    assert owners == "www-data"
+
+
+def test_the_uploads_key_only_sends_uploads_to_a_standby_that_follows_its_sender():
+    primary, standby = street.primary(), other(street.primary())
+    address = {name: street.hostvar(name, "ansible_host") for name in PAIR}
+    ssh = "ssh -F /etc/otap-uploads/ssh_config"
+
+    def attempt(source: str, target: str, command: str):
+        return street.host(source).run(f"{ssh} {address[target]} {command}")
+
+    before = street.host(standby).check_output("ls -la /tmp /etc/cron.d | sha256sum")
+    for source, target, command, why in [
+        (primary, standby, "id", "only an rsync receiver"),
+        (primary, standby, "'rsync --server --sender -r . images/'", "nothing is read"),
+        (primary, standby, "'sh -c \"touch /tmp/otap-pwned\"'", "only an rsync receiver"),
+        (standby, primary, "'rsync --server -r . images/'", "writable"),
+    ]:
+        result = attempt(source, target, command)
+        assert result.rc != 0 and why in result.stderr, (command, result.stderr)
+    # rsync itself, past the forced command: rrsync keeps it inside the content folder.
+    escape = street.host(primary).run(
+        f"cd /tmp && echo x > otap-escape && rsync -e '{ssh}' otap-escape {address[standby]}:../../../../tmp/")
+    assert escape.rc != 0
+    root = street.host(primary).run(
+        f"ssh -F /etc/otap-uploads/ssh_config -l root {address[standby]} id")
+    assert root.rc != 0
+    assert street.host(standby).check_output("ls -la /tmp /etc/cron.d | sha256sum") == before
+    assert not street.host(standby).file("/tmp/otap-pwned").exists
 
 
 def test_a_switchover_to_the_primary_changes_nothing():
@@ -93,8 +151,9 @@ def test_a_switchover_to_the_primary_changes_nothing():
 
 def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path):
     crashed = street.primary()
-    with street.Probe(street.vip(), timeout=5) as probe:
-        time.sleep(2)
+    editor = street.Editor(timeout=5)
+    with street.Probe(street.vip(), timeout=5) as probe, editor:
+        time.sleep(3)
         docker("kill", f"otap-{crashed}")
         killed = time.monotonic()
         wait_for(lambda: any(r["ok"] and r["write"] and r["start"] > killed for r in probe.results), 60,
@@ -104,12 +163,24 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     print(f"crash of {crashed}: reads answered again after {min(r['end'] for r in answered if not r['write']) - killed:.1f}s,"
           f" writes after {min(r['end'] for r in answered if r['write']) - killed:.1f}s")
     survivor = other(crashed)
+    # A crash may lose the uploads of its last seconds (lsyncd's delay and the transfer), no more.
+    lost = set(editor.saved) - editor.on(survivor)
+    print(f"crash of {crashed}: {len(lost)} of {len(editor.saved)} saved uploads lost, "
+          f"saved {', '.join(f'{killed - editor.saved_at[name]:.1f}s' for name in sorted(lost))} before the crash")
+    assert all(killed - editor.saved_at[name] < 3 for name in lost), lost
     assert read_only(survivor) == "0"
     assert "promoted" in street.host(survivor).check_output("cat /var/lib/keepalived-otap/promotion")
     assert probe.votes_on(survivor) == probe.writes
 
     back_up(crashed)
     assert read_only(crashed) == "1"
+    # The primary's lsyncd may not touch a stray node's uploads: whatever only it holds stays.
+    stray_only = f"{street.Editor.FOLDER}/only-on-the-stray-node.txt"
+    street.host(crashed).check_output(f"runuser -u www-data -- sh -c 'echo kept > {stray_only}'")
+    editor.upload(f"{editor.prefix}-after-the-crash.txt")
+    time.sleep(4)
+    assert street.host(crashed).file(stray_only).exists
+    assert f"{editor.prefix}-after-the-crash.txt" not in editor.on(crashed)
     assert street.vip_holder() == survivor
     assert {n["node"]: n["database"] for n in status(tmp_path)["nodes"]}[crashed] == "stray"
     refused = street.playbook("site")
@@ -121,6 +192,9 @@ def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     run = street.playbook("failover", otap_action="reseed")
     assert run.rc == 0, run.output[-3000:]
     assert site_tables_checksum(failed) == site_tables_checksum(street.primary())
+    # Its uploads are the primary's again, and the primary's lsyncd keeps them so.
+    listing = "find /var/www/portal/shared/images -printf '%P %s %m\\n' | sort"
+    assert street.host(failed).check_output(listing) == street.host(street.primary()).check_output(listing)
     node = {n["node"]: n for n in status(tmp_path)["nodes"]}[failed]
     assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
     # Production's full dump (every account, all personal data) is left nowhere.

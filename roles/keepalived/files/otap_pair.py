@@ -12,6 +12,10 @@ and it was caught up moments before (then it applies all it received). Otherwise
 then serves but refuses writes until an operator decides (failover.yml). A node that loses the
 VIP (FAULT, STOP, or MASTER -> BACKUP) makes its database read-only. MariaDB's configuration
 starts every node read-only, so a failed primary that returns never becomes a second primary.
+
+The services that go with the primary role (`[primary] services`: the uploads' replication to the
+standby) run exactly where the writable database is: started when this node is, or becomes, the
+primary, stopped when it refuses to promote or gives up the VIP.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import subprocess
 import sys
 import syslog
 import time
@@ -40,6 +45,7 @@ def settings(path: str = SETTINGS) -> dict:
         "healthy_within": parser.getint("promotion", "healthy_within", fallback=20),
         "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
         "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
+        "services": parser.get("primary", "services", fallback="").split(),
     }
 
 
@@ -176,6 +182,22 @@ def on_leaving() -> str:
     return "demoted: this node gave up the VIP, its database is now read-only"
 
 
+def holds_primary(outcome: str) -> bool:
+    """Whether this node's database is the writable primary after a notify's `outcome`."""
+    return outcome.startswith(("promoted:", "keep:"))
+
+
+def follow_role(services: list[str], primary: bool) -> str:
+    """Start the primary's services on the primary, stop them elsewhere; what was done, or ''."""
+    if not services:
+        return ""
+    verb = "start" if primary else "stop"
+    done = subprocess.run(["systemctl", verb, "--no-block", *services], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return f"; failed to {verb} {' '.join(services)}: {done.stderr.strip()}"
+    return f"; {verb} {' '.join(services)}"
+
+
 def notify(state: str) -> int:
     config = settings()
     before = previous_state()
@@ -191,6 +213,7 @@ def notify(state: str) -> int:
             return 0
     except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
         outcome = f"failed: {error}"
+    outcome += follow_role(config["services"], holds_primary(outcome))
     record("promotion", json.dumps({"time": int(time.time()), "state": state, "outcome": outcome}))
     syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
                   | syslog.LOG_DAEMON, outcome)

@@ -112,3 +112,24 @@ def test_settings_are_read_with_defaults(tmp_path):
 def test_an_unknown_command_is_refused_with_the_usage(capsys):
     assert otap_pair.main(["otap-pair", "promote-now"]) == 2
     assert "otap-pair check" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("outcome", "verb"), [
+    ("promoted: the primary is gone", "start"), ("keep: already the writable primary", "start"),
+    ("refused: replication stopped", "stop"), ("demoted: gave up the VIP", "stop"),
+    ("kept: the database was already read-only", "stop"), ("failed: no socket", "stop")])
+def test_the_primary_services_run_exactly_where_the_writable_database_is(monkeypatch, outcome, verb):
+    calls = []
+
+    def run(argv, **_):
+        calls.append(argv)
+        return type("Done", (), {"returncode": 0, "stderr": ""})()
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", run)
+    said = otap_pair.follow_role(["lsyncd.service"], otap_pair.holds_primary(outcome))
+    assert calls == [["systemctl", verb, "--no-block", "lsyncd.service"]] and verb in said
+
+
+def test_no_services_no_systemctl(monkeypatch):
+    monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("ran systemctl"))
+    assert otap_pair.follow_role([], True) == ""
