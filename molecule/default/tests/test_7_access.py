@@ -80,12 +80,14 @@ def test_production_s_database_is_reached_only_from_the_other_node():
     assert not reaches("store", "prod1", 3306)
 
 
-def test_ssh_comes_from_the_admin_network_and_production_s_sync_only():
+def test_ssh_comes_from_the_admin_network_and_production_s_nodes_only():
     assert reaches("prod1", "test", 22), "Production pushes a sync to the lower environments"
+    assert reaches("prod1", "prod2", 22), "the primary sends its uploads to the standby"
+    assert reaches("prod2", "store", 22), "the nodes ask the witness on the store"
     assert not reaches("test", "acc", 22)
     assert not reaches("test", "prod1", 22)
-    assert not reaches("prod1", "store", 22)
     assert not reaches("acc", "store", 22)
+    assert not reaches("dev", "store", 22)
 
 
 def test_the_site_answers_everyone():

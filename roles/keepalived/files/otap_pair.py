@@ -13,6 +13,13 @@ then serves but refuses writes until an operator decides (failover.yml). A node 
 VIP (FAULT, STOP, or MASTER -> BACKUP) makes its database read-only. MariaDB's configuration
 starts every node read-only, so a failed primary that returns never becomes a second primary.
 
+A third vote, the witness (`[witness]`, on the store host), tells a dead node from a cut link:
+it answers whether it reaches a node. A node that cannot reach its peer's database asks it. A
+standby never takes the VIP nor promotes itself while the witness reaches the primary (the link
+between the nodes is cut, the primary lives) or cannot be asked (this node may be the one cut
+off); a primary that reaches neither its peer nor the witness gives up the VIP and turns
+read-only. So at most one database of the pair takes writes, whatever the network does.
+
 The services that go with the primary role (`[primary] services`: the uploads' replication to the
 standby) run exactly where the writable database is: started when this node is, or becomes, the
 primary, stopped when it refuses to promote or gives up the VIP.
@@ -23,6 +30,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import socket
 import subprocess
 import sys
 import syslog
@@ -46,6 +54,9 @@ def settings(path: str = SETTINGS) -> dict:
         "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
         "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
         "services": parser.get("primary", "services", fallback="").split(),
+        "peers": parser.get("pair", "peers", fallback="").split(),
+        "witness": parser.get("witness", "host", fallback=""),
+        "witness_ssh": parser.get("witness", "ssh_config", fallback=""),
     }
 
 
@@ -111,6 +122,53 @@ def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_wi
             f"the primary {local['replica_of']} is gone; replication was healthy {healthy_age:.0f}s before")
 
 
+def reachable(address: str, port: int = 3306, timeout: float = 1.0) -> bool:
+    """Whether `address` accepts a TCP connection on `port` within `timeout` seconds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def witness_says(config: dict, address: str) -> str | None:
+    """The witness's word on `address`: 'alive', 'dead', or None when it cannot be asked."""
+    if not config["witness"]:
+        return None
+    try:
+        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], f"peer {address}"],
+                               capture_output=True, text=True, timeout=4, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    answer = asked.stdout.strip()
+    return answer if asked.returncode == 0 and answer in ("alive", "dead") else None
+
+
+def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
+    """A standby whose primary does not answer may promote itself only on the witness's word."""
+    if not config["witness"]:
+        return True, ""
+    word = witness_says(config, primary)
+    if word == "dead":
+        return True, f"the witness {config['witness']} cannot reach {primary} either"
+    if word == "alive":
+        return False, (f"the witness {config['witness']} still reaches {primary}: the link between the nodes is "
+                       "cut, the primary lives; promoting would make two primaries")
+    return False, (f"the witness {config['witness']} cannot be asked: this node may be the one cut off; "
+                   "promoting could make two primaries")
+
+
+def fit_by_the_network(config: dict, read_only: bool) -> bool:
+    """Whether the network lets this node hold the VIP (see the module's text): it reaches a peer,
+    or, as the primary, the witness; or, as a standby, the witness says the primary is dead."""
+    if not config["witness"] or not config["peers"] or any(reachable(peer) for peer in config["peers"]):
+        return True
+    word = witness_says(config, config["peers"][0])
+    if word is None:
+        return False
+    return not read_only or word == "dead"
+
+
 def peer_state(local: dict, config: dict, wait: int) -> dict | None:
     """The old primary's state, waiting up to `wait` seconds for it to turn read-only."""
     deadline = time.monotonic() + wait
@@ -164,6 +222,12 @@ def on_master(config: dict) -> str:
         except OSError:
             healthy_age = None
         action, position, reason = decide(local, peer, healthy_age, config["healthy_within"])
+        if action == "promote" and peer is None:
+            allowed, word = witness_allows_promotion(config, local["replica_of"])
+            if allowed:
+                reason = f"{reason}; {word}" if word else reason
+            else:
+                action, reason = "refuse", word
         if action == "promote":
             promoted, outcome = promote(connection, position, config["catch_up_timeout"])
             action, reason = ("promoted" if promoted else "refused"), f"{reason}; {outcome}"
@@ -221,7 +285,8 @@ def notify(state: str) -> int:
 
 
 def check() -> int:
-    """Fit to hold the VIP: own web tier and own database answer. Records healthy replication."""
+    """Fit to hold the VIP: own web tier and own database answer, and the network allows it
+    (fit_by_the_network). Records healthy replication."""
     config = settings()
     try:
         with urllib.request.urlopen(config["check_url"], timeout=2) as response:
@@ -230,6 +295,8 @@ def check() -> int:
         with connect() as connection:
             local = local_state(connection)
     except Exception:  # noqa: BLE001 - any failure means unfit
+        return 1
+    if not fit_by_the_network(config, local["read_only"]):
         return 1
     if local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         marker = os.path.join(STATE_DIR, "replica-healthy")

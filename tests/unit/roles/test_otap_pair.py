@@ -133,3 +133,51 @@ def test_the_primary_services_run_exactly_where_the_writable_database_is(monkeyp
 def test_no_services_no_systemctl(monkeypatch):
     monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("ran systemctl"))
     assert otap_pair.follow_role([], True) == ""
+
+
+WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config", "peers": ["10.0.0.22"]}
+
+
+@pytest.mark.parametrize(("peer_up", "word", "read_only", "fit"), [
+    (True, None, True, True),        # the peer answers: no question asked
+    (False, "dead", True, True),     # the primary died: the standby may take the VIP
+    (False, "alive", True, False),   # the link is cut, the primary lives: the standby stays off the VIP
+    (False, None, True, False),      # neither peer nor witness: this standby may be the one cut off
+    (False, "alive", False, True),   # the primary reaches the witness: it keeps serving
+    (False, "dead", False, True),    # the standby died: the primary keeps serving
+    (False, None, False, False),     # a primary cut off from both gives up the VIP (and turns read-only)
+])
+def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer_up, word, read_only, fit):
+    monkeypatch.setattr(otap_pair, "reachable", lambda *_a, **_k: peer_up)
+    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: word)
+    assert otap_pair.fit_by_the_network(WITNESS, read_only) is fit
+
+
+def test_without_a_witness_the_network_decides_nothing(monkeypatch):
+    monkeypatch.setattr(otap_pair, "reachable", lambda *_a, **_k: False)
+    assert otap_pair.fit_by_the_network(WITNESS | {"witness": ""}, True) is True
+
+
+@pytest.mark.parametrize(("word", "allowed", "said"), [
+    ("dead", True, "cannot reach"), ("alive", False, "link between the nodes is cut"),
+    (None, False, "cannot be asked")])
+def test_a_standby_whose_primary_is_silent_promotes_only_on_the_witness_s_word(monkeypatch, word, allowed, said):
+    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: word)
+    assert otap_pair.witness_allows_promotion(WITNESS, "10.0.0.21")[0] is allowed
+    assert said in otap_pair.witness_allows_promotion(WITNESS, "10.0.0.21")[1]
+
+
+@pytest.mark.parametrize(("rc", "out", "word"), [(0, "alive\n", "alive"), (0, "dead\n", "dead"),
+                                                   (0, "maybe\n", None), (1, "", None), (255, "alive", None)])
+def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, word):
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda argv, **_: type("Done", (), {"returncode": rc, "stdout": out})())
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == word
+
+
+def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
+    def hang(argv, **kwargs):
+        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", hang)
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21") is None

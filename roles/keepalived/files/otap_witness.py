@@ -1,0 +1,63 @@
+#!/usr/bin/python3
+"""The witness of the production pair: the forced command of the nodes' witness keys.
+
+A node that cannot reach its peer asks here, over SSH as the unprivileged account otap-witness:
+
+  peer <address>     prints 'alive' when this host reaches the node at <address> (a TCP
+                     connection to its site's port within a second), 'dead' otherwise
+
+Only the pair's own addresses may be asked about (/etc/otap-witness/pair.json); nothing else runs.
+From the answer a standby tells a dead primary (the witness cannot reach it either) from a cut
+link between the nodes (the witness still can): see /usr/local/sbin/otap-pair on the nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import sys
+
+CONFIG = "/etc/otap-witness/pair.json"
+
+
+class Refused(ValueError):
+    """A request this key may not make."""
+
+
+def address_for(request: str, config: dict) -> str:
+    """The node to look at for `request` (SSH_ORIGINAL_COMMAND), or Refused."""
+    try:
+        words = shlex.split(request)
+    except ValueError as error:
+        raise Refused(f"cannot parse the request: {error}") from error
+    if len(words) != 2 or words[0] != "peer":
+        raise Refused("only 'peer <address>' is answered")
+    if words[1] not in config.get("nodes", []):
+        raise Refused(f"{words[1]} is not a node of the pair")
+    return words[1]
+
+
+def alive(address: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def main() -> int:
+    try:
+        with open(CONFIG, encoding="utf-8") as handle:
+            config = json.load(handle)
+        address = address_for(os.environ.get("SSH_ORIGINAL_COMMAND", ""), config)
+    except (OSError, ValueError) as error:
+        print(f"otap-witness: refused: {error}", file=sys.stderr)
+        return 1
+    print("alive" if alive(address, int(config.get("port", 80))) else "dead")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
