@@ -55,6 +55,7 @@ def settings(path: str = SETTINGS) -> dict:
         "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
         "services": parser.get("primary", "services", fallback="").split(),
         "peers": parser.get("pair", "peers", fallback="").split(),
+        "peer_port": parser.getint("pair", "port", fallback=80),
         "witness": parser.get("witness", "host", fallback=""),
         "witness_ssh": parser.get("witness", "ssh_config", fallback=""),
     }
@@ -122,8 +123,10 @@ def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_wi
             f"the primary {local['replica_of']} is gone; replication was healthy {healthy_age:.0f}s before")
 
 
-def reachable(address: str, port: int = 3306, timeout: float = 1.0) -> bool:
-    """Whether `address` accepts a TCP connection on `port` within `timeout` seconds."""
+def reachable(address: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether `address` accepts a TCP connection on `port` within `timeout` seconds. Knock at the
+    site's port, never MariaDB's: a connection closed before its handshake counts against the
+    host's max_connect_errors there, and a blocked standby could not replicate any more."""
     try:
         with socket.create_connection((address, port), timeout=timeout):
             return True
@@ -161,7 +164,7 @@ def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
 def fit_by_the_network(config: dict, read_only: bool) -> bool:
     """Whether the network lets this node hold the VIP (see the module's text): it reaches a peer,
     or, as the primary, the witness; or, as a standby, the witness says the primary is dead."""
-    if not config["witness"] or not config["peers"] or any(reachable(peer) for peer in config["peers"]):
+    if not config["witness"] or not config["peers"] or any(reachable(peer, config["peer_port"]) for peer in config["peers"]):
         return True
     word = witness_says(config, config["peers"][0])
     if word is None:

@@ -135,7 +135,8 @@ def test_no_services_no_systemctl(monkeypatch):
     assert otap_pair.follow_role([], True) == ""
 
 
-WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config", "peers": ["10.0.0.22"]}
+WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config", "peers": ["10.0.0.22"],
+           "peer_port": 80}
 
 
 @pytest.mark.parametrize(("peer_up", "word", "read_only", "fit"), [
