@@ -242,8 +242,10 @@ def test_a_cut_between_the_nodes_never_makes_two_writable_databases(tmp_path):
     assert len(doubled) <= 8, samples
     assert street.vip_holder() == primary
     wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
-    node = {n["node"]: n for n in status(tmp_path)["nodes"]}
+    report = status(tmp_path)
+    node = {n["node"]: n for n in report["nodes"]}
     assert (node[primary]["database"], node[standby]["database"]) == ("primary", "standby")
+    assert report["uploads"] == {"differences": 0, "error": ""}, report["uploads"]
 
 
 def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path):
