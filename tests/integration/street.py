@@ -317,6 +317,7 @@ class Editor:
         self.refused: list[tuple[str, object]] = []
         self._stop = None
         self._thread = None
+        self._number = 0  # names stay unique over several runs of the same editor
 
     def _post(self, **fields: str) -> tuple[bool, object]:
         import urllib.parse
@@ -350,11 +351,10 @@ class Editor:
     def _run(self) -> None:
         import time as clock
 
-        number = 0
         while not self._stop.is_set():
             started = clock.monotonic()
-            number += 1
-            self.upload(f"{self.prefix}-{number:04d}.txt")
+            self._number += 1
+            self.upload(f"{self.prefix}-{self._number:04d}.txt")
             self._stop.wait(max(0.0, self.interval - (clock.monotonic() - started)))
 
     def __enter__(self):
