@@ -136,9 +136,8 @@ def test_the_uploads_key_only_sends_uploads_to_a_standby_that_follows_its_sender
     escape = street.host(primary).run(
         f"cd /tmp && echo x > otap-escape && rsync -e '{ssh}' otap-escape {address[standby]}:../../../../tmp/")
     assert escape.rc != 0
-    root = street.host(primary).run(
-        f"ssh -F /etc/otap-uploads/ssh_config -l root {address[standby]} id")
-    assert root.rc != 0
+    with pytest.raises(RuntimeError, match="Permission denied"):  # ssh's own failure: exit 255
+        street.host(primary).run(f"{ssh} -l root {address[standby]} id")
     assert street.host(standby).check_output("ls -la /tmp /etc/cron.d | sha256sum") == before
     assert not street.host(standby).file("/tmp/otap-pwned").exists
 
@@ -195,57 +194,16 @@ def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     # Its uploads are the primary's again, and the primary's lsyncd keeps them so.
     listing = "find /var/www/portal/shared/images -printf '%P %s %m\\n' | sort"
     assert street.host(failed).check_output(listing) == street.host(street.primary()).check_output(listing)
-    node = {n["node"]: n for n in status(tmp_path)["nodes"]}[failed]
+    report = status(tmp_path)
+    node = {n["node"]: n for n in report["nodes"]}[failed]
     assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
+    assert report["uploads"] == {"differences": 0, "error": ""}, report["uploads"]
     # Production's full dump (every account, all personal data) is left nowhere.
     assert not list(Path(tempfile.gettempdir()).glob("otap-reseed*")), "the dump stayed on the controller"
     for name in street.group("production"):
         assert street.host(name).run("ls /var/lib/otap-failover/reseed.sql.gz*").rc != 0, f"the dump stayed on {name}"
     again = street.playbook("failover", otap_action="reseed")
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
-
-
-def node_says(name: str, command: str) -> str:
-    """Ask a node directly (docker exec), whatever its network can reach."""
-    return subprocess.run(["docker", "exec", f"otap-{name}", "sh", "-c", command],
-                          capture_output=True, text=True, check=False).stdout.strip()
-
-
-def test_a_cut_between_the_nodes_never_makes_two_writable_databases(tmp_path):
-    """Both nodes live and reach the rest of the street, not each other, for 30 seconds."""
-    primary, standby = street.primary(), other(street.primary())
-    address = {name: street.hostvar(name, "ansible_host") for name in PAIR}
-    samples = []
-    with street.Probe(street.vip(), timeout=5) as probe:
-        time.sleep(2)
-        for name in PAIR:
-            peer = address[other(name)]
-            node_says(name, f"nft -f - <<'EOF'\ntable inet otap_test_cut {{\n"
-                            f"  chain input {{ type filter hook input priority -10; ip saddr {peer} drop; }}\n"
-                            f"  chain output {{ type filter hook output priority -10; ip daddr {peer} drop; }}\n}}\nEOF")
-        cut = time.monotonic()
-        while time.monotonic() - cut < 30:
-            writable = [n for n in PAIR if node_says(n, "mysql -N -e 'SELECT @@global.read_only'") == "0"]
-            holders = [n for n in PAIR if f"inet {street.vip()}/" in node_says(n, "ip -4 -o addr show")]
-            samples.append((time.monotonic() - cut, writable, holders))
-            time.sleep(1)
-        for name in PAIR:
-            node_says(name, "nft delete table inet otap_test_cut")
-        wait_for(lambda: node_says(standby, "mysql -e 'SHOW SLAVE STATUS\\G' | grep -c ': Yes'") == "2", 90,
-                 f"{standby} replicating again after the cut")
-        time.sleep(3)
-    doubled = [t for t, _, holders in samples if len(holders) > 1]
-    print(f"cut: {len(samples)} samples; most writable databases "
-          f"{max(len(w) for _, w, _ in samples)}; two VIP holders for {len(doubled)} samples "
-          f"({', '.join(f'{t:.0f}s' for t in doubled)})")
-    assert all(writable == [primary] for _, writable, _ in samples), samples
-    assert len(doubled) <= 8, samples
-    assert street.vip_holder() == primary
-    wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
-    report = status(tmp_path)
-    node = {n["node"]: n for n in report["nodes"]}
-    assert (node[primary]["database"], node[standby]["database"]) == ("primary", "standby")
-    assert report["uploads"] == {"differences": 0, "error": ""}, report["uploads"]
 
 
 def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path):
