@@ -10,8 +10,11 @@ import email
 import email.policy
 import json
 import os
+import random
 import re
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -184,6 +187,24 @@ def playbook(name: str, *args: str, typed: dict[str, str] | None = None, **extra
     return Run(done.returncode, done.stdout + done.stderr)
 
 
+def wait_for(predicate, timeout: float, what: str):
+    """The predicate's first true value within timeout seconds; the test fails naming what it waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+def uploads_level() -> bool:
+    """Production's uploads replication has nothing left to copy: a dry run of its push on the
+    primary (the command a switchover runs) lists no difference."""
+    push = hostvar(group("production")[0], "failover_uploads_push")
+    return host(primary()).check_output(f"{push} --dry-run") == ""
+
+
 def state_of(names: list[str], site_root: str = "/var/www/portal", database: str = "portal") -> dict[str, str]:
     """A checksum of each node's docroot tree (names, links, sizes, modes) and of its database."""
     tree = (f"find {site_root} -printf '%p %l %s %m\\n' | sort | sha256sum; "
@@ -229,9 +250,6 @@ class Probe:
     """
 
     def __init__(self, address: str, per_second: float = 5.0, timeout: float = 15.0):
-        import random
-        import threading
-
         self.address, self.interval, self.timeout = address, 1.0 / per_second, timeout
         self.article = random.randint(100_000, 999_999)
         self.results: list[dict] = []
@@ -239,9 +257,7 @@ class Probe:
         self._threads: list[threading.Thread] = []
 
     def _request(self, write: bool) -> dict:
-        import time as clock
-
-        started = clock.monotonic()
+        started = time.monotonic()
         data = f"task=article.vote&id={self.article}&user_rating=5".encode() if write else None
         try:
             request = urllib.request.Request(f"http://{self.address}/", data=data)
@@ -253,19 +269,15 @@ class Probe:
             ok, status = False, error.code
         except OSError as error:
             ok, status = False, repr(error)
-        return {"start": started, "end": clock.monotonic(), "write": write, "ok": ok, "status": status}
+        return {"start": started, "end": time.monotonic(), "write": write, "ok": ok, "status": status}
 
     def _run(self, write: bool) -> None:
-        import time as clock
-
         while not self._stop.is_set():
-            started = clock.monotonic()
+            started = time.monotonic()
             self.results.append(self._request(write))
-            self._stop.wait(max(0.0, self.interval - (clock.monotonic() - started)))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def __enter__(self):
-        import threading
-
         self._threads = [threading.Thread(target=self._run, args=(write,), daemon=True) for write in (False, True)]
         for thread in self._threads:
             thread.start()
@@ -308,8 +320,6 @@ class Editor:
     FOLDER = "/var/www/portal/current/images/uploads"
 
     def __init__(self, interval: float = 0.5, timeout: float = 15.0):
-        import random
-
         self.interval, self.timeout = interval, timeout
         self.prefix = f"editor-{random.randint(100_000, 999_999)}"
         self.saved: list[str] = []
@@ -333,12 +343,10 @@ class Editor:
             return False, repr(error)
 
     def upload(self, name: str) -> bool:
-        import time as clock
-
         ok, answer = self._post(task="media.upload", name=name, content=f"saved by the editor as {name}\n")
         if ok:
             self.saved.append(name)
-            self.saved_at[name] = clock.monotonic()
+            self.saved_at[name] = time.monotonic()
         else:
             self.refused.append((name, answer))
         return ok
@@ -349,17 +357,13 @@ class Editor:
         self.saved.remove(name)
 
     def _run(self) -> None:
-        import time as clock
-
         while not self._stop.is_set():
-            started = clock.monotonic()
+            started = time.monotonic()
             self._number += 1
             self.upload(f"{self.prefix}-{self._number:04d}.txt")
-            self._stop.wait(max(0.0, self.interval - (clock.monotonic() - started)))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def __enter__(self):
-        import threading
-
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -39,16 +39,6 @@ def read_only(name: str) -> str:
     return street.host(name).check_output("mysql -N -e 'SELECT @@global.read_only'")
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"not within {timeout}s: {what}")
-
-
 def replicated(probe: street.Probe) -> bool:
     return all(probe.votes_on(name) == probe.writes for name in PAIR)
 
@@ -67,7 +57,7 @@ def back_up(name: str) -> None:
         except RuntimeError:  # sshd not up yet
             return False
 
-    wait_for(settled, 90, f"{name} back as keepalived BACKUP")
+    street.wait_for(settled, 90, f"{name} back as keepalived BACKUP")
 
 
 def uploads_level(editor: street.Editor) -> bool:
@@ -89,7 +79,7 @@ def test_switchover_moves_the_primary_and_the_vip_without_a_failed_request(tmp_p
     assert not EDITOR.refused and len(EDITOR.saved) > 5, EDITOR.refused
     print(f"switchover: {len(probe.results)} requests, longest wait {probe.longest_gap():.1f}s")
     assert probe.writes > 5 and not probe.failures, probe.failures
-    wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
+    street.wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
     pair = status(tmp_path)
     assert pair["primary"] == other(old) and pair["vip_on_primary"]
     assert {n["node"]: n["database"] for n in pair["nodes"]} == {other(old): "primary", old: "standby"}
@@ -103,12 +93,12 @@ def test_uploads_saved_through_a_switchover_and_back_are_served_and_on_both_node
     assert run.rc == 0, run.output[-3000:]
     assert not EDITOR.refused, EDITOR.refused
     # Level at the switch (the playbook waits for it), and within seconds for what came after.
-    wait_for(lambda: uploads_level(EDITOR), 15, "every saved upload on both nodes")
+    street.wait_for(lambda: uploads_level(EDITOR), 15, "every saved upload on both nodes")
     assert not EDITOR.served(), "saved uploads the live site does not serve"
     gone = [EDITOR.saved[0], EDITOR.saved[-1]]
     for name in gone:
         EDITOR.delete(name)
-    wait_for(lambda: uploads_level(EDITOR), 15, f"{gone} deleted on both nodes")
+    street.wait_for(lambda: uploads_level(EDITOR), 15, f"{gone} deleted on both nodes")
     # The receiving node takes uploads only from the node its database follows, as the web user.
     standby = other(street.primary())
     owners = street.host(standby).check_output(f"stat -c %U {EDITOR.FOLDER}/{EDITOR.prefix}-* | sort -u")
@@ -155,7 +145,7 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
         time.sleep(3)
         docker("kill", f"otap-{crashed}")
         killed = time.monotonic()
-        wait_for(lambda: any(r["ok"] and r["write"] and r["start"] > killed for r in probe.results), 60,
+        street.wait_for(lambda: any(r["ok"] and r["write"] and r["start"] > killed for r in probe.results), 60,
                  "a write accepted on the VIP after the crash")
         time.sleep(3)
     answered = [r for r in probe.results if r["ok"] and r["start"] > killed]
@@ -213,9 +203,9 @@ def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path
         "mysql portal -e \"INSERT INTO jos_content_rating (content_id, rating_count) VALUES (42, 1) "
         "ON DUPLICATE KEY UPDATE rating_count = rating_count + 1\"")
     docker("kill", f"otap-{primary}")
-    wait_for(lambda: "MASTER" in street.host(standby).check_output("cat /var/lib/keepalived-otap/state"), 30,
+    street.wait_for(lambda: "MASTER" in street.host(standby).check_output("cat /var/lib/keepalived-otap/state"), 30,
              f"{standby} takes the VIP")
-    decision = wait_for(lambda: street.host(standby).run("cat /var/lib/keepalived-otap/promotion").stdout, 30,
+    decision = street.wait_for(lambda: street.host(standby).run("cat /var/lib/keepalived-otap/promotion").stdout, 30,
                         "the new VIP holder's decision")
     outcome = json.loads(decision)["outcome"]
     assert outcome.startswith("refuse") and "replication is stopped" in outcome, outcome
@@ -228,7 +218,7 @@ def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path
     assert street.primary() == primary and street.vip_holder() == primary
     resumed = street.playbook("site")
     assert resumed.rc == 0, resumed.output[-3000:]
-    wait_for(lambda: site_tables_checksum(standby) == site_tables_checksum(primary), 30, "the standby caught up")
+    street.wait_for(lambda: site_tables_checksum(standby) == site_tables_checksum(primary), 30, "the standby caught up")
 
 
 def test_the_street_as_provisioned_again_changes_nothing_after_failovers():

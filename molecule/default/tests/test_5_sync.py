@@ -145,6 +145,7 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     assert json.loads(settings(test))["mailonline"] == 1
     production_dump = dump(primary)
     assert all(value in production_dump for value in PERSONAL), "the seed's personal data is not on Production"
+    street.wait_for(street.uploads_level, 15, "Production's uploads level on both nodes")
     before = production()
 
     with street.MailSink() as mail:

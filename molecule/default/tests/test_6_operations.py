@@ -113,6 +113,7 @@ def test_restore_drill_back_up_damage_restore_compare():
     primary, holder = street.host(street.primary()), street.host(holder_name)
     primary.check_output("mysql portal -e 'DELETE FROM jos_content WHERE id = 1; UPDATE jos_users SET name = 0'")
     holder.check_output("rm -rf /var/www/portal/shared/images/portal && touch /var/www/portal/shared/images/intruder.php")
+    street.wait_for(street.uploads_level, 15, "the damage replicated to the standby")
     damaged = street.state_of(nodes)
     assert damaged != before
 
@@ -130,9 +131,9 @@ def test_restore_drill_back_up_damage_restore_compare():
 
     run = street.playbook("restore", otap_env="production", otap_backup=backup, otap_confirm=backup)
     assert run.rc == 0, run.output[-3000:]
+    street.wait_for(street.uploads_level, 15, "the restored uploads on both nodes")
     after = street.state_of(nodes)
-    # The VIP holder's content is Production's (uploads land there; they are not replicated):
-    # it comes back exactly, and the other node gets the same uploads.
+    # The VIP holder comes back exactly, and the other node has the same database and uploads.
     assert after[holder_name] == before[holder_name]
     assert {n: after[n].splitlines()[1] for n in nodes} == {n: before[n].splitlines()[1] for n in nodes}
     uploads = "cd /var/www/portal/shared/images && find . -printf '%p %s %m %u\\n' | sort | sha256sum"
