@@ -164,6 +164,17 @@ class Run:
     def changed(self) -> int:
         return sum(c.get("changed", 0) for c in self.recap.values())
 
+    @property
+    def changed_tasks(self) -> list[str]:
+        """'task on host' for every task that reported a change."""
+        found, task = [], ""
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                task = line[len("TASK ["):].rpartition("]")[0]
+            elif line.startswith("changed: ["):
+                found.append(f"{task} on {line[len('changed: ['):].partition(']')[0]}")
+        return found
+
 
 def playbook(name: str, *args: str, typed: dict[str, str] | None = None, **extra_vars) -> Run:
     """Run one of the project's playbooks against the street, as a user would (-v when VERBOSE).
