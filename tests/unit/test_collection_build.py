@@ -1,0 +1,29 @@
+"""The built collection holds what a user installs, and nothing of the street or its secrets."""
+
+import json
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_artifact_holds_the_collection_and_not_the_street(tmp_path):
+    galaxy = Path(sys.executable).with_name("ansible-galaxy")
+    run = subprocess.run([str(galaxy), "collection", "build", "--output-path", str(tmp_path), str(ROOT)],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    (artifact,) = tmp_path.glob("otap-street-*.tar.gz")
+    with tarfile.open(artifact) as archive:
+        names = archive.getnames()
+        manifest = json.load(archive.extractfile("MANIFEST.json"))
+    tops = {name.split("/")[0] for name in names}
+    assert {"LICENSE", "README.md", "CHANGELOG.md", "roles", "plugins", "playbooks", "meta", "docs"} <= tops
+    for left_out in ("tests", "molecule", "street", "bench", "tools", ".venv", ".street", "Makefile", ".pytest_cache"):
+        assert left_out not in tops, left_out
+    assert not [n for n in names if n.startswith("inventories/docker") or n.endswith((".png", "vault.yml"))]
+    changelog = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1)
+    assert manifest["collection_info"]["version"] == changelog
+    assert "community.crypto" in manifest["collection_info"]["dependencies"]
