@@ -1,4 +1,5 @@
-# otap.street: run `make help` for the targets. Every target that needs tools runs `setup` first.
+# otap.street: run `make help` for the targets. Every target that needs tools runs `tools` (Python,
+# no Docker) or `setup` (the street's too) first.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
@@ -14,7 +15,7 @@ export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 # The simulated street's vault has a documented demo password (README, Secrets).
 export ANSIBLE_VAULT_PASSWORD_FILE ?= $(CURDIR)/street/vault-password
 
-.PHONY: help setup street-up street-down site demo test lint unit molecule bench clean
+.PHONY: help tools setup street-up street-down site demo test lint unit molecule bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,7 +32,9 @@ $(COLLECTION_LINK):
 	mkdir -p $(dir $@)
 	ln -sfn ../../../.. $@
 
-setup: $(VENV)/.installed $(COLLECTION_LINK) ## Install what the street needs (idempotent)
+tools: $(VENV)/.installed $(COLLECTION_LINK) ## Python tools and the collection link only (lint, unit)
+
+setup: tools ## Install what the street needs too: Docker, base image (idempotent)
 	@street/controller.sh
 	@echo "setup: base image $$(street/base-image.sh)"
 
@@ -47,10 +50,10 @@ site: street-up ## Provision every environment of the street (playbooks/site.yml
 demo: site ## The street end to end: releases travel Test, Acceptance, approval, Production
 	@python3 street/demo.py
 
-lint: setup ## ansible-lint (production profile)
+lint: tools ## ansible-lint (production profile)
 	ansible-lint
 
-unit: setup ## pytest for the plugins (no Docker needed)
+unit: tools ## pytest for the plugins (no Docker needed)
 	pytest -q tests/unit
 
 molecule: setup ## Molecule against the simulated street
