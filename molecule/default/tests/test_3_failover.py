@@ -170,15 +170,39 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     time.sleep(4)
     assert street.host(crashed).file(stray_only).exists
     assert f"{editor.prefix}-after-the-crash.txt" not in editor.on(crashed)
+    # What a node wrote while cut off from its peer: only it holds this article (root passes read_only).
+    street.host(crashed).check_output(
+        "mysql portal -e \"INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, "
+        "modified) VALUES ('Written on the stray node', 'written-on-the-stray', '', '', 1, 2, NOW(), NOW())\"")
     assert street.vip_holder() == survivor
     assert {n["node"]: n["database"] for n in status(tmp_path)["nodes"]}[crashed] == "stray"
     refused = street.playbook("site")
     assert refused.rc != 0 and "reseed" in refused.output
 
 
+def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_confirmed():
+    failed = other(street.primary())
+    before = site_tables_checksum(failed)
+    for confirm in ({}, {"otap_confirm": street.primary()}, {"otap_confirm": f"{failed} "}):
+        refused = street.playbook("failover", otap_action="reseed", **confirm)
+        flat = " ".join(refused.output.split())
+        assert refused.rc != 0 and f"-e otap_confirm={failed}" in flat, (confirm, flat[-3000:])
+        assert "INSERT INTO portal.jos_content: 1 row" in flat and "only-on-the-stray-node.txt" in flat, flat[-3000:]
+        assert "Written on the stray node" not in refused.output, "the refusal showed the row's values"
+        assert site_tables_checksum(failed) == before and read_only(failed) == "1", f"{confirm} changed {failed}"
+    store = street.host("store")
+    (kept,) = store.check_output(f"ls -d /srv/otap-store/stranded/{failed}-*").split()
+    assert store.file(kept).mode == 0o700
+    assert "Written on the stray node" in store.check_output(f"cat {kept}/transactions.txt")
+    assert "INSERT INTO portal.jos_content: 1 row" in store.check_output(f"cat {kept}/report.txt")
+    assert store.check_output(f"tar -xzOf {kept}/uploads.tar.gz --wildcards '*only-on-the-stray-node.txt'") == "kept"
+    assert street.host(failed).run("ls /var/lib/otap-failover/stranded-*").rc != 0, "a copy stayed on the node"
+    assert not list(Path(tempfile.gettempdir()).glob("otap-stranded*")), "a copy stayed on the controller"
+
+
 def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     failed = other(street.primary())
-    run = street.playbook("failover", otap_action="reseed")
+    run = street.playbook("failover", otap_action="reseed", otap_confirm=failed)
     assert run.rc == 0, run.output[-3000:]
     assert site_tables_checksum(failed) == site_tables_checksum(street.primary())
     # Its uploads are the primary's again, and the primary's lsyncd keeps them so.
