@@ -138,7 +138,20 @@ def test_a_switchover_to_the_primary_changes_nothing():
     assert run.changed == 0, run.output[-3000:]
 
 
-def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path):
+@pytest.fixture(scope="module")
+def operations_mail():
+    """The street's SMTP server for the nodes' own mails, from the crash to the reseed."""
+    mail = street.templated_vars(("keepalived_mail_host", "keepalived_mail_port"))[street.group("production")[0]]
+    with street.MailSink(int(mail["keepalived_mail_port"]), hostname=mail["keepalived_mail_host"]) as sink:
+        yield sink
+
+
+def mailed(sink: street.MailSink, subject: str) -> list[dict]:
+    return [m for m in sink.messages if subject in m["subject"]]
+
+
+def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path,
+                                                                                          operations_mail):
     crashed = street.primary()
     editor = street.Editor(timeout=5)
     with street.Probe(street.vip(), timeout=5) as probe, editor:
@@ -159,6 +172,9 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     assert all(killed - editor.saved_at[name] < 3 for name in lost), lost
     assert read_only(survivor) == "0"
     assert "promoted" in street.host(survivor).check_output("cat /var/lib/keepalived-otap/promotion")
+    (promotion,) = street.wait_for(lambda: mailed(operations_mail, f"{survivor} promoted itself"), 30,
+                                   "the mail about the promotion")
+    assert promotion["to"] == ["operations@hosting.example.net"] and "promoted" in promotion["body"]
     assert probe.votes_on(survivor) == probe.writes
 
     back_up(crashed)
@@ -180,7 +196,7 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     assert refused.rc != 0 and "reseed" in refused.output
 
 
-def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_confirmed():
+def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_confirmed(operations_mail):
     failed = other(street.primary())
     before = site_tables_checksum(failed)
     for confirm in ({}, {"otap_confirm": street.primary()}, {"otap_confirm": f"{failed} "}):
@@ -198,6 +214,9 @@ def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_conf
     assert store.check_output(f"tar -xzOf {kept}/uploads.tar.gz --wildcards '*only-on-the-stray-node.txt'") == "kept"
     assert street.host(failed).run("ls /var/lib/otap-failover/stranded-*").rc != 0, "a copy stayed on the node"
     assert not list(Path(tempfile.gettempdir()).glob("otap-stranded*")), "a copy stayed on the controller"
+    # Its node told operations it is a stray, once, when that had lasted keepalived_report_after seconds.
+    (stray,) = street.wait_for(lambda: mailed(operations_mail, f"{failed} is a stray node"), 60, "the stray's mail")
+    assert "otap_action=reseed" in stray["body"]
 
 
 def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
