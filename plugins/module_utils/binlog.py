@@ -20,7 +20,9 @@ from datetime import datetime
 
 # mariadb-binlog's header line of a GTID event: "#261203 21:07:55 server id 1  end_log_pos 560
 # CRC32 0x...\tGTID 0-1-57 trans" (also "cid=..." or "ddl" after the GTID).
-_GTID_EVENT = re.compile(r"^#(\d{6}\s+\d{1,2}:\d\d:\d\d)\s.*\bGTID\s+(\d+-\d+-\d+)\b(.*)$")
+# Anchored on the event header's checksum field: a table name on a Table_map line cannot pose as one.
+_GTID_EVENT = re.compile(r"^#(\d{6}\s+\d{1,2}:\d\d:\d\d)\s+server id \d+\s+end_log_pos \d+\s+"
+                         r"CRC32 0x[0-9a-f]{8}\s+GTID (\d+-\d+-\d+)\b(.*)$")
 # A row event decoded with --verbose: "### INSERT INTO `portal`.`jos_content`".
 _ROW = re.compile(r"^### (INSERT INTO|UPDATE|DELETE FROM) `((?:[^`]|``)*)`\.`((?:[^`]|``)*)`")
 # Lines of a statement event that are the client's bookkeeping, not what the transaction did.
@@ -125,6 +127,9 @@ def transactions(lines, keep=lambda gtid: True) -> list[Transaction]:
     return found
 
 
-def stranded(lines, known: dict[tuple[int, int], int]) -> list[Transaction]:
-    """The transactions in the decoded binary log that lie beyond what the primary holds."""
-    return transactions(lines, keep=lambda gtid: outside(gtid, known))
+def stranded(lines, known: dict[tuple[int, int], int],
+             upto: dict[tuple[int, int], int] | None = None) -> list[Transaction]:
+    """The transactions in the decoded binary log that lie beyond what the primary holds (and,
+    given `upto`, the node's state read before the primary's, within it: what a still
+    replicating node receives meanwhile is the primary's, not its own)."""
+    return transactions(lines, keep=lambda gtid: outside(gtid, known) and (upto is None or not outside(gtid, upto)))

@@ -25,7 +25,16 @@ options:
     type: str
     required: true
   primary_position:
-    description: The primary's C(@@gtid_current_pos) (covers what it got from a dump of a reseed).
+    description: >-
+      The primary's C(@@gtid_current_pos) and C(@@gtid_slave_pos), comma-separated (they cover what it
+      got from a reseed's dump, which is not in its binary log).
+    type: str
+    default: ""
+  node_state:
+    description: >-
+      This node's C(@@gtid_binlog_state) read before the primary's state; only transactions within it
+      count (a node still replicating receives the primary's transactions meanwhile). Empty to read
+      it now.
     type: str
     default: ""
   dest:
@@ -104,11 +113,13 @@ def read_server(module) -> tuple[str, list[str]]:
                          for name in names]
 
 
-def decode(module, command: str, files: list[str], known) -> list[binlog.Transaction]:
+def decode(module, command: str, files: list[str], known, upto) -> list[binlog.Transaction]:
     """The transactions beyond known, read from the binary log as a stream."""
     argv = [command, "--no-defaults", "--base64-output=decode-rows", "--verbose", *files]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace") as reader:
-        found = binlog.stranded(reader.stdout, known)
+    # surrogateescape: values that are not UTF-8 (a BLOB, latin1 text) are kept byte for byte.
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="surrogateescape") as reader:
+        found = binlog.stranded(reader.stdout, known, upto)
         error = reader.stderr.read()
     if reader.returncode != 0:
         module.fail_json(msg=f"{command} could not read the binary log: {error.strip()[-500:]}")
@@ -126,14 +137,14 @@ def document(found: list[binlog.Transaction]) -> str:
 def differs(path: str, text: str) -> bool:
     if not os.path.exists(path):
         return True
-    with open(path, encoding="utf-8") as current:
+    with open(path, encoding="utf-8", errors="surrogateescape") as current:
         return current.read() != text
 
 
 def write(path: str, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".stranded.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", errors="surrogateescape") as out:
             out.write(text)
         os.chmod(temporary, 0o600)
         os.replace(temporary, path)
@@ -149,6 +160,7 @@ def main():
             primary_state=dict(type="str", required=True),
             primary_position=dict(type="str", default=""),
             dest=dict(type="path", required=True),
+            node_state=dict(type="str", default=""),
             binlog_command=dict(type="path", default="/usr/bin/mariadb-binlog"),
             **mariadb.argument_spec(),
         ),
@@ -160,8 +172,13 @@ def main():
     except ValueError as error:
         module.fail_json(msg=f"the primary's GTID state cannot be read: {error}")
     state, files = read_server(module)
+    try:
+        upto = binlog.highest(p["node_state"]) if p["node_state"] else None
+    except ValueError as error:
+        module.fail_json(msg=f"this node's GTID state cannot be read: {error}")
+    state = p["node_state"] or state
     diverged = binlog.beyond(state, known)
-    found = decode(module, p["binlog_command"], files, known) if diverged and files else []
+    found = decode(module, p["binlog_command"], files, known, upto) if diverged and files else []
     changed = False
     if found:
         text = document(found)

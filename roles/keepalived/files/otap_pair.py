@@ -338,14 +338,14 @@ def send(config: dict, subject: str, body: str) -> str:
     """Mail operations now; what became of it."""
     if not config["mail_host"] or not config["mail_to"]:
         return "no mail: no [mail] host or recipients"
-    message = EmailMessage()
-    message["From"], message["To"] = config["mail_from"], ", ".join(config["mail_to"])
-    message["Subject"] = subject
-    message.set_content(body)
     try:
+        message = EmailMessage()
+        message["From"], message["To"] = config["mail_from"], ", ".join(config["mail_to"])
+        message["Subject"] = subject
+        message.set_content(body)
         with smtplib.SMTP(config["mail_host"], config["mail_port"], timeout=10) as smtp:
             smtp.send_message(message)
-    except (OSError, smtplib.SMTPException) as error:
+    except (OSError, ValueError, smtplib.SMTPException) as error:
         return f"mail not sent: {error}"
     return f"mailed {', '.join(config['mail_to'])}"
 
@@ -368,8 +368,16 @@ def mail(subject: str) -> int:
 
 
 def inactive_services(services: list[str]) -> list[str]:
-    return [s for s in services
-            if subprocess.run(["systemctl", "is-active", "--quiet", s], check=False).returncode != 0]
+    """The services that are not active; a systemd too slow to say counts as active (no alarm)."""
+    inactive = []
+    for service in services:
+        try:
+            if subprocess.run(["systemctl", "is-active", "--quiet", service], check=False,
+                              timeout=1).returncode != 0:
+                inactive.append(service)
+        except subprocess.TimeoutExpired:
+            continue
+    return inactive
 
 
 def notify(state: str) -> int:
@@ -391,7 +399,10 @@ def notify(state: str) -> int:
     record("promotion", json.dumps({"time": int(time.time()), "state": state, "outcome": outcome}))
     decided = decision_mail(config["name"], outcome)
     if decided:
-        send_later(*decided)
+        try:
+            send_later(*decided)
+        except OSError as error:
+            outcome += f"; cannot mail operations: {error}"
     syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
                   | syslog.LOG_DAEMON, outcome)
     return 0
@@ -409,17 +420,26 @@ def check() -> int:
             local = local_state(connection)
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
-    inactive = inactive_services(config["services"]) if not local["read_only"] else []
-    for condition, message in condition_mails(config, local, inactive).items():
-        if lasting(condition, message is not None, config["report_after"], time.time()):
-            send_later(*message)
-    if not fit_by_the_network(config, local["read_only"]):
-        return 1
-    if local["replica_of"] and replicating_healthily(local, config["max_lag"]):
+    fit = fit_by_the_network(config, local["read_only"])
+    if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         marker = os.path.join(STATE_DIR, "replica-healthy")
         with open(marker, "a", encoding="utf-8"):
             os.utime(marker)
-    return 0
+    report_lasting_conditions(config, local)
+    return 0 if fit else 1
+
+
+def report_lasting_conditions(config: dict, local: dict) -> None:
+    """Mail what has lasted (a stray node, a primary without its services). Bounded to about a
+    second and never raising: a report never makes a node unfit."""
+    try:
+        inactive = inactive_services(config["services"]) if not local["read_only"] else []
+        for condition, message in condition_mails(config, local, inactive).items():
+            if lasting(condition, message is not None, config["report_after"], time.time()):
+                send_later(*message)
+    except Exception as error:  # noqa: BLE001 - reported in syslog, the check's answer stands
+        syslog.openlog("otap-pair")
+        syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot report lasting conditions: {error}")
 
 
 def main(argv: list[str]) -> int:

@@ -266,3 +266,20 @@ def test_a_mail_server_that_does_not_answer_is_said_not_waited_for():
     config = {"mail_host": "127.0.0.1", "mail_port": port, "mail_from": "a@b", "mail_to": ["ops@example.net"]}
     assert otap_pair.send(config, "s", "b").startswith("mail not sent:")
     assert otap_pair.send(config | {"mail_host": ""}, "s", "b").startswith("no mail")
+
+
+def test_reporting_never_makes_a_node_unfit_nor_waits_on_systemd(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path / "missing"))  # every state file write fails
+    calls = []
+
+    def slow(argv, **kwargs):
+        calls.append(kwargs.get("timeout"))
+        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs.get("timeout"))
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", slow)
+    local = {"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}
+    otap_pair.report_lasting_conditions({"name": "prod1", "services": ["otap-uploads.service"],
+                                         "report_after": 0}, local)
+    assert calls == [1]
+    stray = {"read_only": True, "replica_of": None, "binlog_pos": "0-1-9"}
+    otap_pair.report_lasting_conditions({"name": "prod1", "services": [], "report_after": 0}, stray)  # no raise

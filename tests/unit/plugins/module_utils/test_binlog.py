@@ -51,3 +51,21 @@ def test_the_transactions_beyond_the_primary_are_kept_with_their_rows_and_summar
 
 def test_nothing_is_kept_of_what_the_primary_has():
     assert binlog.stranded(DECODED.splitlines(), binlog.highest("0-1-102,0-2-130")) == []
+
+
+def test_a_table_named_like_a_gtid_event_does_not_start_a_transaction():
+    table_map = ("#261203 21:03:27 server id 1  end_log_pos 1361 CRC32 0xfd5198f9 \tTable_map: "
+                 "`portal`.`x GTID 0-1-999 trans` mapped to number 18")
+    lines = DECODED.replace(
+        "#261203 21:03:27 server id 1  end_log_pos 1361 CRC32 0xfd5198f9 \tTable_map: `portal`.`jos_content` "
+        "mapped to number 18", table_map).splitlines()
+    assert table_map in lines
+    found = binlog.stranded(lines, binlog.highest("0-1-100,0-2-130"))
+    assert [t.gtid for t in found] == ["0-1-101", "0-1-102"]
+    assert found[0].changes[0] == "INSERT INTO portal.jos_content: 1 row"
+
+
+def test_what_a_replicating_node_receives_after_its_state_was_read_is_not_its_own():
+    # Read at 0-1-101 (its own write), then the primary's state, then 0-1-102 arrived: not counted.
+    found = binlog.stranded(DECODED.splitlines(), binlog.highest("0-1-100,0-2-130"), upto=binlog.highest("0-1-101"))
+    assert [t.gtid for t in found] == ["0-1-101"]

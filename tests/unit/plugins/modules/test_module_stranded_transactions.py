@@ -61,3 +61,16 @@ def test_a_reader_that_fails_fails_the_module(run_module, node, tmp_path):
     broken.chmod(0o755)
     result = run_module(stranded_transactions, primary_state="0-1-100", **(node | {"binlog_command": str(broken)}))
     assert result["failed"] and "Could not read file" in result["msg"]
+
+
+def test_values_that_are_not_utf8_are_kept_byte_for_byte(run_module, node, tmp_path):
+    raw = tmp_path / "latin1.txt"
+    raw.write_bytes(FIXTURE.read_bytes().replace(b"'Written on the stray'", b"'caf\xe9 on the stray'"))
+    Path(node["binlog_command"]).write_text(f"#!/bin/sh\ncat '{raw}'\n")
+    result = run_module(stranded_transactions, primary_state="0-2-100,0-1-100", **node)
+    assert result["count"] == 2 and b"'caf\xe9 on the stray'" in Path(node["dest"]).read_bytes()
+
+
+def test_only_transactions_within_the_node_state_read_first_count(run_module, node):
+    result = run_module(stranded_transactions, primary_state="0-2-100,0-1-100", node_state="0-2-100,0-1-101", **node)
+    assert [t["gtid"] for t in result["transactions"]] == ["0-1-101"]
