@@ -3,7 +3,8 @@
 
   otap-pair check                       vrrp_script: is this node fit to hold the VIP?
   otap-pair notify TYPE NAME STATE PRIO  notify: keep the database role in step with the VIP
-  otap-pair mail SUBJECT < BODY         mail operations (the hooks start it, and do not wait)
+  otap-pair mail SUBJECT [CONDITION] < BODY
+                                        mail operations (the hooks start it, and do not wait)
 
 The VIP and the writable database stay on the same node. On MASTER a read-only standby is
 promoted, but only when no acknowledged write can be lost: its old primary is reachable and
@@ -334,6 +335,14 @@ def lasting(name: str, holds: bool, after: int, now: float) -> bool:
     return True
 
 
+def untold(name: str, now: float) -> None:
+    """A condition's mail did not go out: ask again once it has lasted another while."""
+    told = os.path.join(STATE_DIR, f"told-{name}")
+    if os.path.exists(told):
+        os.unlink(told)
+        record(f"since-{name}", str(int(now)))
+
+
 def send(config: dict, subject: str, body: str) -> str:
     """Mail operations now; what became of it."""
     if not config["mail_host"] or not config["mail_to"]:
@@ -350,17 +359,22 @@ def send(config: dict, subject: str, body: str) -> str:
     return f"mailed {', '.join(config['mail_to'])}"
 
 
-def send_later(subject: str, body: str) -> None:
-    """Mail in a process of its own, so that no hook waits on the mail server."""
-    sender = subprocess.Popen([sys.executable, os.path.abspath(__file__), "mail", subject], stdin=subprocess.PIPE,
+def send_later(subject: str, body: str, condition: str = "") -> None:
+    """Mail in a process of its own, so that no hook waits on the mail server. A lasting
+    condition's mail that does not go out is tried again (untold)."""
+    command = [sys.executable, os.path.abspath(__file__), "mail", subject] + ([condition] if condition else [])
+    sender = subprocess.Popen(command, stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
                               start_new_session=True)
     sender.stdin.write(body)
     sender.stdin.close()
 
 
-def mail(subject: str) -> int:
+def mail(subject: str, condition: str = "") -> int:
     result = send(settings(), subject, sys.stdin.read())
+    if condition and not result.startswith("mailed"):
+        untold(condition, time.time())
+        result += "; asked again when it has lasted another while"
     syslog.openlog("otap-pair")
     syslog.syslog((syslog.LOG_INFO if result.startswith("mailed") else syslog.LOG_WARNING) | syslog.LOG_DAEMON,
                   f"{subject}: {result}")
@@ -436,7 +450,7 @@ def report_lasting_conditions(config: dict, local: dict) -> None:
         inactive = inactive_services(config["services"]) if not local["read_only"] else []
         for condition, message in condition_mails(config, local, inactive).items():
             if lasting(condition, message is not None, config["report_after"], time.time()):
-                send_later(*message)
+                send_later(*message, condition=condition)
     except Exception as error:  # noqa: BLE001 - reported in syslog, the check's answer stands
         syslog.openlog("otap-pair")
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot report lasting conditions: {error}")
@@ -447,8 +461,8 @@ def main(argv: list[str]) -> int:
         return check()
     if argv[1:2] == ["notify"] and len(argv) >= 5:
         return notify(argv[4])
-    if argv[1:2] == ["mail"] and len(argv) == 3:
-        return mail(argv[2])
+    if argv[1:2] == ["mail"] and len(argv) in (3, 4) and all(word.isalpha() for word in argv[3:]):
+        return mail(*argv[2:4])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -2,6 +2,7 @@
 VIP holder promotes its database, and when it refuses to."""
 
 import importlib.util
+import io
 import socket
 from pathlib import Path
 
@@ -231,6 +232,20 @@ def test_a_condition_is_reported_once_when_it_has_lasted_and_again_after_it_ende
     assert not list(tmp_path.iterdir())
     assert not otap_pair.lasting("stray", True, 30, 2000.0)
     assert otap_pair.lasting("stray", True, 30, 2031.0)
+
+
+def test_a_condition_whose_mail_did_not_go_out_is_reported_again_after_another_while(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "settings", lambda: {"mail_host": "", "mail_to": []})
+    monkeypatch.setattr(otap_pair.sys, "stdin", io.StringIO("body"))
+    monkeypatch.setattr(otap_pair.time, "time", lambda: 1040.0)
+    otap_pair.lasting("stray", True, 30, 1000.0)
+    assert otap_pair.lasting("stray", True, 30, 1030.0)
+    assert otap_pair.main(["otap-pair", "mail", "prod1 is a stray node", "stray"]) == 0  # no server: not sent
+    assert not otap_pair.lasting("stray", True, 30, 1069.0)
+    assert otap_pair.lasting("stray", True, 30, 1070.0), "not asked again"
+    otap_pair.untold("services", 1071.0)  # a condition that ended meanwhile stays forgotten
+    assert not (tmp_path / "since-services").exists()
 
 
 def test_a_mail_reaches_an_smtp_server():
