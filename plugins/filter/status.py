@@ -26,7 +26,9 @@ options:
     type: dict
     required: true
   pair:
-    description: C(vip_holder), C(primary) and per node C(role), C(lag_seconds), C(last_error).
+    description: >-
+      C(vip_holder), C(primary), per node C(role), C(lag_seconds), C(last_error), and C(uploads), how far the
+      standby's uploads are behind (C(differences), C(lag_seconds), C(error); see P(otap.street.uploads_pending#filter)).
     type: dict
     required: true
   now:
@@ -38,6 +40,10 @@ options:
     type: list
     elements: str
     default: [development, test, acceptance, production]
+  uploads_lag_max:
+    description: The standby's uploads may be this many seconds behind before it is drift.
+    type: int
+    default: 60
 """
 
 EXAMPLES = r"""
@@ -80,7 +86,7 @@ def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
 
 
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
-                  order: list[str] | None = None) -> dict:
+                  order: list[str] | None = None, uploads_lag_max: int = 60) -> dict:
     """The report; see DOCUMENTATION."""
     moment = _utc(now)
     order = order or ["development", "test", "acceptance", "production"]
@@ -136,6 +142,12 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
             report["drift"].append(f"production: {name} is {node.get('role')} (neither primary nor standby)")
         elif node.get("last_error"):
             report["drift"].append(f"production: {name}'s replication: {node['last_error']}")
+    uploads = pair.get("uploads") or {}
+    if uploads.get("error"):
+        report["drift"].append(f"production: the standby's uploads cannot be compared with the primary's: {uploads['error']}")
+    elif (uploads.get("lag_seconds") or 0) > uploads_lag_max:
+        report["drift"].append(f"production: the standby's uploads are {uploads['lag_seconds']}s behind "
+                               f"({uploads['differences']} differences)")
     if production_hosts and not pair.get("vip_holder"):
         report["drift"].append("production: no node holds the VIP")
     return report

@@ -232,13 +232,26 @@ def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     report = status(tmp_path)
     node = {n["node"]: n for n in report["nodes"]}[failed]
     assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
-    assert report["uploads"] == {"differences": 0, "error": ""}, report["uploads"]
+    assert report["uploads"] == {"differences": 0, "lag_seconds": None, "error": ""}, report["uploads"]
     # Production's full dump (every account, all personal data) is left nowhere.
     assert not list(Path(tempfile.gettempdir()).glob("otap-reseed*")), "the dump stayed on the controller"
     for name in street.group("production"):
         assert street.host(name).run("ls /var/lib/otap-failover/reseed.sql.gz*").rc != 0, f"the dump stayed on {name}"
     again = street.playbook("failover", otap_action="reseed")
     assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+
+
+def test_the_report_says_how_long_the_oldest_upload_has_waited_for_the_standby(tmp_path):
+    primary = street.host(street.primary())
+    late = f"{street.Editor.FOLDER}/saved-while-lsyncd-was-stopped.txt"
+    primary.check_output("systemctl stop otap-uploads.service")
+    try:
+        primary.check_output(f"runuser -u www-data -- sh -c 'echo late > {late} && touch -d \"-3 minutes\" {late}'")
+        uploads = status(tmp_path)["uploads"]
+    finally:
+        primary.check_output("systemctl start otap-uploads.service")
+    assert uploads["differences"] >= 1 and 180 <= uploads["lag_seconds"] < 300, uploads  # the file (and its folder)
+    street.wait_for(street.uploads_level, 30, "lsyncd's start-up copy brings the standby level")
 
 
 def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path):

@@ -64,6 +64,19 @@ def test_a_stray_node_or_a_replication_error_is_drift():
     assert street_status(HOSTS, STORE, pair, NOW)["drift"] == ["production: prod2's replication: Error 1062"]
 
 
+def test_uploads_the_standby_lacks_too_long_or_cannot_be_compared_are_drift():
+    def drift(uploads, **limits):
+        return street_status(HOSTS, STORE, PAIR | {"uploads": uploads}, NOW, **limits)["drift"]
+
+    assert drift(None) == drift({"differences": 0, "lag_seconds": None, "error": ""}) == []
+    assert drift({"differences": 3, "lag_seconds": 60, "error": ""}) == []
+    assert drift({"differences": 3, "lag_seconds": 61, "error": ""}) == [
+        "production: the standby's uploads are 61s behind (3 differences)"]
+    assert drift({"differences": 3, "lag_seconds": 61, "error": ""}, uploads_lag_max=120) == []
+    assert drift({"differences": None, "lag_seconds": None, "error": "refused: prod2 follows nobody"}) == [
+        "production: the standby's uploads cannot be compared with the primary's: refused: prod2 follows nobody"]
+
+
 def test_pending_updates_are_listed_per_environment():
     hosts = HOSTS | {"test": host("test", 4, pending=["less 590-2", "tzdata 2026b"])}
     assert env(street_status(hosts, STORE, PAIR, NOW), "test")["pending_updates"] == ["less 590-2", "tzdata 2026b"]
