@@ -34,8 +34,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(differences), the number of lines; C(lag_seconds), the age of the oldest pending file in
-    whole seconds (0 for a file from the future: clocks apart), or null when no file is pending.
+  description: >-
+    C(differences), the number of lines; C(lag_seconds), the age of the oldest pending file in
+    whole seconds (0 for a file from the future, when clocks are apart), or null when no file is pending.
   type: dict
 """
 
