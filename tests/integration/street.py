@@ -400,6 +400,45 @@ class Editor:
         return missing
 
 
+class ArticleWriter:
+    """An editor saving an article every `interval` seconds through the site's own database
+    account on the primary, as Joomla's administrator does, none retried. `saved` are the titles
+    MariaDB acknowledged, `refused` the errors it gave for the others."""
+
+    def __init__(self, interval: float = 0.3):
+        self.interval, self.prefix = interval, f"Saved by the editor {random.randint(100_000, 999_999)}"
+        self.saved: list[str] = []
+        self.refused: list[str] = []
+        self._number, self._stop, self._thread = 0, threading.Event(), None
+
+    def save(self) -> bool:
+        self._number += 1
+        title = f"{self.prefix} {self._number:04d}"
+        name = primary()
+        user, password = hostvar(name, "joomla_site_db_user"), vault()["vault_joomla_site_db_password"]["production"]
+        done = host(name).run(
+            "MYSQL_PWD=%s mysql -u %s portal -e %s", password, user,
+            "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, modified) "
+            f"VALUES ('{title}', 'saved-{self._number}', '', '', 1, 2, NOW(), NOW())")
+        (self.saved if done.rc == 0 else self.refused).append(title if done.rc == 0 else done.stderr.strip())
+        return done.rc == 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.save()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(30)
+
+
 class PackageRepository:
     """A package repository on the store host, served over HTTP to the given nodes: Debian's
     own packages rebuilt with bumped versions (tests/fixtures/apt-repo/publish.sh)."""

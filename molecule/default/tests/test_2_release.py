@@ -77,6 +77,10 @@ def assert_content_kept() -> None:
             assert street.host(name).file(item["image"]).is_file, f"upload {item['image']} lost on {name}"
 
 
+def titles_on(name: str) -> set[str]:
+    return set(street.host(name).check_output("mysql -N portal -e 'SELECT title FROM jos_content'").splitlines())
+
+
 def register() -> list[dict]:
     text = street.host("store").check_output("cat /srv/otap-store/register/releases.yml")
     return yaml.safe_load(text)["releases"]
@@ -452,10 +456,17 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
     schema = {n: street.host(n).check_output("mysqldump --no-data --skip-dump-date portal | grep -v AUTO_INCREMENT")
               for n in nodes("production")}
     people = {"webmaster": ["webmaster@portal.example.org"], "operations": ["operations@hosting.example.net"]}
-    with street.MailSink() as mail, Probe() as probe:
+    with street.MailSink() as mail, Probe() as probe, street.ArticleWriter() as editor:
         run = street.playbook("release", otap_env="production", otap_release=number, otap_people=people,
                               otap_smtp_host="127.0.0.1", otap_smtp_port=mail.port)
     refused(run, f"Release {number} did not go live on production")
+    # The editor's saves were held while the SQL could be undone (an error, not a silent loss) ...
+    assert editor.refused and all("command denied" in error for error in editor.refused), editor.refused[:3]
+    # ... and every save MariaDB acknowledged outlived the restore of the tables, on both nodes.
+    for name in nodes("production"):
+        street.wait_for(lambda node=name: not set(editor.saved) - titles_on(node), 30,
+                        f"every acknowledged article on {name}")
+    assert editor.save(), f"the site cannot write after the failed rollout: {editor.refused[-1]}"
     assert "002-unique-titles.sql line 2 failed" in " ".join(run.output.split())
     assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
         (f"Release {number} failed on production", ["operations@hosting.example.net", "webmaster@portal.example.org"])]
