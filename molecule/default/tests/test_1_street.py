@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
 import pytest
@@ -104,13 +103,9 @@ def test_a_write_on_the_primary_reaches_the_standby():
         "CREATE TABLE IF NOT EXISTS otap_verify.probe (marker CHAR(32)); "
         f"INSERT INTO otap_verify.probe VALUES ('{marker}')\"")
     try:
-        for _ in range(50):
-            seen = target.run(f"mysql -N -e \"SELECT COUNT(*) FROM otap_verify.probe WHERE marker = '{marker}'\"")
-            if seen.rc == 0 and seen.stdout.strip() == "1":
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the write on {primary()} did not reach {standby()} within 10s")
+        street.wait_for(lambda: target.run(f"mysql -N -e \"SELECT COUNT(*) FROM otap_verify.probe "
+                                           f"WHERE marker = '{marker}'\"").stdout.strip() == "1",
+                        10, f"the write on {primary()} on {standby()}")
     finally:
         source.check_output("mysql -e 'DROP DATABASE otap_verify'")
 
