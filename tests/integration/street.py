@@ -224,9 +224,10 @@ def state_of(names: list[str], site_root: str = "/var/www/portal", database: str
 
 
 class MailSink:
-    """A real SMTP server on the controller's loopback that keeps what it receives."""
+    """A real SMTP server on the controller that keeps what it receives: on its loopback for the
+    playbooks' mails, on the street's gateway for the mails the nodes send themselves."""
 
-    def __init__(self, port: int = 2525):
+    def __init__(self, port: int = 2525, hostname: str = "127.0.0.1"):
         from aiosmtpd.controller import Controller
 
         self.port, self.messages = port, []
@@ -241,7 +242,7 @@ class MailSink:
                                       "body": body})
                 return "250 OK"
 
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        self._controller = Controller(Handler(), hostname=hostname, port=port)
 
     def __enter__(self):
         self._controller.start()

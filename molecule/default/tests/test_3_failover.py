@@ -17,6 +17,8 @@ import pytest
 from tests.integration import street
 
 PAIR = street.group("production")
+# Failovers touch only the pair (and the store): site.yml is run on those, as an operator would.
+ONLY_PAIR_AND_STORE = ("--limit", "production:release_store")
 
 
 def other(name: str) -> str:
@@ -138,7 +140,20 @@ def test_a_switchover_to_the_primary_changes_nothing():
     assert run.changed == 0, run.output[-3000:]
 
 
-def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path):
+@pytest.fixture(scope="module")
+def operations_mail():
+    """The street's SMTP server for the nodes' own mails, from the crash to the reseed."""
+    mail = street.templated_vars(("keepalived_mail_host", "keepalived_mail_port"))[street.group("production")[0]]
+    with street.MailSink(int(mail["keepalived_mail_port"]), hostname=mail["keepalived_mail_host"]) as sink:
+        yield sink
+
+
+def mailed(sink: street.MailSink, subject: str) -> list[dict]:
+    return [m for m in sink.messages if subject in m["subject"]]
+
+
+def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_second_primary(tmp_path,
+                                                                                          operations_mail):
     crashed = street.primary()
     editor = street.Editor(timeout=5)
     with street.Probe(street.vip(), timeout=5) as probe, editor:
@@ -159,6 +174,9 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     assert all(killed - editor.saved_at[name] < 3 for name in lost), lost
     assert read_only(survivor) == "0"
     assert "promoted" in street.host(survivor).check_output("cat /var/lib/keepalived-otap/promotion")
+    (promotion,) = street.wait_for(lambda: mailed(operations_mail, f"{survivor} promoted itself"), 30,
+                                   "the mail about the promotion")
+    assert promotion["to"] == ["operations@hosting.example.net"] and "promoted" in promotion["body"]
     assert probe.votes_on(survivor) == probe.writes
 
     back_up(crashed)
@@ -170,15 +188,42 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     time.sleep(4)
     assert street.host(crashed).file(stray_only).exists
     assert f"{editor.prefix}-after-the-crash.txt" not in editor.on(crashed)
+    # What a node wrote while cut off from its peer: only it holds this article (root passes read_only).
+    street.host(crashed).check_output(
+        "mysql portal -e \"INSERT INTO jos_content (title, alias, introtext, \\`fulltext\\`, state, catid, created, "
+        "modified) VALUES ('Written on the stray node', 'written-on-the-stray', '', '', 1, 2, NOW(), NOW())\"")
     assert street.vip_holder() == survivor
     assert {n["node"]: n["database"] for n in status(tmp_path)["nodes"]}[crashed] == "stray"
-    refused = street.playbook("site")
+    refused = street.playbook("site", *ONLY_PAIR_AND_STORE)
     assert refused.rc != 0 and "reseed" in refused.output
+
+
+def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_confirmed(operations_mail):
+    failed = other(street.primary())
+    before = site_tables_checksum(failed)
+    for confirm in ({}, {"otap_confirm": street.primary()}, {"otap_confirm": f"{failed} "}):
+        refused = street.playbook("failover", otap_action="reseed", **confirm)
+        flat = " ".join(refused.output.split())
+        assert refused.rc != 0 and f"-e otap_confirm={failed}" in flat, (confirm, flat[-3000:])
+        assert "INSERT INTO portal.jos_content: 1 row" in flat and "only-on-the-stray-node.txt" in flat, flat[-3000:]
+        assert "Written on the stray node" not in refused.output, "the refusal showed the row's values"
+        assert site_tables_checksum(failed) == before and read_only(failed) == "1", f"{confirm} changed {failed}"
+    store = street.host("store")
+    (kept,) = store.check_output(f"ls -d /srv/otap-store/stranded/{failed}-*").split()
+    assert store.file(kept).mode == 0o700
+    assert "Written on the stray node" in store.check_output(f"cat {kept}/transactions.txt")
+    assert "INSERT INTO portal.jos_content: 1 row" in store.check_output(f"cat {kept}/report.txt")
+    assert store.check_output(f"tar -xzOf {kept}/uploads.tar.gz --wildcards '*only-on-the-stray-node.txt'") == "kept"
+    assert street.host(failed).run("ls /var/lib/otap-failover/stranded-*").rc != 0, "a copy stayed on the node"
+    assert not list(Path(tempfile.gettempdir()).glob("otap-stranded*")), "a copy stayed on the controller"
+    # Its node told operations it is a stray, once, when that had lasted keepalived_report_after seconds.
+    (stray,) = street.wait_for(lambda: mailed(operations_mail, f"{failed} is a stray node"), 60, "the stray's mail")
+    assert "otap_action=reseed" in stray["body"]
 
 
 def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     failed = other(street.primary())
-    run = street.playbook("failover", otap_action="reseed")
+    run = street.playbook("failover", otap_action="reseed", otap_confirm=failed)
     assert run.rc == 0, run.output[-3000:]
     assert site_tables_checksum(failed) == site_tables_checksum(street.primary())
     # Its uploads are the primary's again, and the primary's lsyncd keeps them so.
@@ -216,12 +261,12 @@ def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path
     run = street.playbook("failover", otap_action="switchover", otap_node=primary)
     assert run.rc == 0, run.output[-3000:]
     assert street.primary() == primary and street.vip_holder() == primary
-    resumed = street.playbook("site")
+    resumed = street.playbook("site", *ONLY_PAIR_AND_STORE)
     assert resumed.rc == 0, resumed.output[-3000:]
     street.wait_for(lambda: site_tables_checksum(standby) == site_tables_checksum(primary), 30, "the standby caught up")
 
 
-def test_the_street_as_provisioned_again_changes_nothing_after_failovers():
-    run = street.playbook("site")
+def test_the_pair_as_provisioned_again_changes_nothing_after_failovers():
+    run = street.playbook("site", *ONLY_PAIR_AND_STORE)
     assert run.rc == 0, run.output[-3000:]
     assert run.changed == 0, run.changed_tasks

@@ -3,6 +3,8 @@
 
   otap-pair check                       vrrp_script: is this node fit to hold the VIP?
   otap-pair notify TYPE NAME STATE PRIO  notify: keep the database role in step with the VIP
+  otap-pair mail SUBJECT [CONDITION] < BODY
+                                        mail operations (the hooks start it, and do not wait)
 
 The VIP and the writable database stay on the same node. On MASTER a read-only standby is
 promoted, but only when no acknowledged write can be lost: its old primary is reachable and
@@ -23,6 +25,12 @@ read-only. So at most one database of the pair takes writes, whatever the networ
 The services that go with the primary role (`[primary] services`: the uploads' replication to the
 standby) run exactly where the writable database is: started when this node is, or becomes, the
 primary, stopped when it refuses to promote or gives up the VIP.
+
+Every automatic decision reaches operations by mail (`[mail]`): a promotion, a refusal to
+promote, a demotion, a failed hook; and, once they have lasted `report_after` seconds, a stray
+node (read-only, replicating from nobody, with data of its own) and a primary whose services
+are not running (the uploads then reach only it). A mail is sent by a process of its own:
+keepalived's hooks never wait on a mail server.
 """
 
 from __future__ import annotations
@@ -30,12 +38,14 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import smtplib
 import socket
 import subprocess
 import sys
 import syslog
 import time
 import urllib.request
+from email.message import EmailMessage
 
 STATE_DIR = "/var/lib/keepalived-otap"
 SETTINGS = "/etc/keepalived/otap-pair.cnf"
@@ -58,6 +68,12 @@ def settings(path: str = SETTINGS) -> dict:
         "peer_port": parser.getint("pair", "port", fallback=80),
         "witness": parser.get("witness", "host", fallback=""),
         "witness_ssh": parser.get("witness", "ssh_config", fallback=""),
+        "name": parser.get("mail", "name", fallback=socket.gethostname()),
+        "mail_host": parser.get("mail", "host", fallback=""),
+        "mail_port": parser.getint("mail", "port", fallback=25),
+        "mail_from": parser.get("mail", "from", fallback=f"otap-pair@{socket.gethostname()}"),
+        "mail_to": parser.get("mail", "to", fallback="").replace(",", " ").split(),
+        "report_after": parser.getint("mail", "report_after", fallback=30),
     }
 
 
@@ -86,6 +102,7 @@ def local_state(connection) -> dict:
         "sql_running": replica.get("Slave_SQL_Running", ""),
         "lag": replica.get("Seconds_Behind_Master"),
         "received": replica.get("Gtid_IO_Pos", ""),
+        "binlog_pos": state.get("binlog_pos") or "",
     }
 
 
@@ -265,6 +282,118 @@ def follow_role(services: list[str], primary: bool) -> str:
     return f"; {verb} {' '.join(services)}"
 
 
+def decision_mail(name: str, outcome: str) -> tuple[str, str] | None:
+    """The mail about a notify's outcome, (subject, body); None when nothing was decided."""
+    subjects = {
+        "promoted": f"{name} promoted itself to primary of the production pair",
+        "refused": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
+        "refuse": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
+        "demoted": f"{name} gave up the primary role of the production pair",
+        "failed": f"{name}: the failover hook failed",
+    }
+    subject = subjects.get(outcome.split(":", 1)[0])
+    if subject is None:
+        return None
+    return subject, (f"{name}: {outcome}\n\nThe pair as it is now: "
+                     "ansible-playbook playbooks/failover.yml -e otap_action=status\n")
+
+
+def condition_mails(config: dict, local: dict, inactive: list[str]) -> dict[str, tuple[str, str] | None]:
+    """The lasting conditions check() watches: name to its mail while it holds, else None."""
+    name = config["name"]
+    stray = local["read_only"] and not local["replica_of"] and bool(local.get("binlog_pos"))
+    stopped = not local["read_only"] and bool(inactive)
+    return {
+        "stray": (f"{name} is a stray node: read-only, replicating from nobody", (
+            f"{name}'s database is read-only, replicates from nobody and has data of its own: a primary "
+            "that failed and came back, or a node that was cut off. It takes no writes and holds no VIP "
+            "while it is so. Rebuild it as the standby with failover.yml -e otap_action=reseed (what only "
+            "it holds is kept on the store first, and the reseed asks for -e otap_confirm=NODE).\n"))
+        if stray else None,
+        "services": (f"{name} is the primary, but {' '.join(inactive)} is not running", (
+            f"{name} holds the primary role, but {' '.join(inactive)} is not running: uploads saved now "
+            f"reach only {name}. See journalctl -u {inactive[0] if inactive else ''}.\n"))
+        if stopped else None,
+    }
+
+
+def lasting(name: str, holds: bool, after: int, now: float) -> bool:
+    """True once, when condition `name` has held for `after` seconds; forgotten when it ends."""
+    since, told = (os.path.join(STATE_DIR, f"{word}-{name}") for word in ("since", "told"))
+    if not holds:
+        for path in (since, told):
+            if os.path.exists(path):
+                os.unlink(path)
+        return False
+    if not os.path.exists(since):
+        record(f"since-{name}", str(int(now)))
+    with open(since, encoding="utf-8") as handle:
+        started = float(handle.read().strip() or now)
+    if os.path.exists(told) or now - started < after:
+        return False
+    record(f"told-{name}", str(int(now)))
+    return True
+
+
+def untold(name: str, now: float) -> None:
+    """A condition's mail did not go out: ask again once it has lasted another while."""
+    told = os.path.join(STATE_DIR, f"told-{name}")
+    if os.path.exists(told):
+        os.unlink(told)
+        record(f"since-{name}", str(int(now)))
+
+
+def send(config: dict, subject: str, body: str) -> str:
+    """Mail operations now; what became of it."""
+    if not config["mail_host"] or not config["mail_to"]:
+        return "no mail: no [mail] host or recipients"
+    try:
+        message = EmailMessage()
+        message["From"], message["To"] = config["mail_from"], ", ".join(config["mail_to"])
+        message["Subject"] = subject
+        message.set_content(body)
+        with smtplib.SMTP(config["mail_host"], config["mail_port"], timeout=10) as smtp:
+            smtp.send_message(message)
+    except (OSError, ValueError, smtplib.SMTPException) as error:
+        return f"mail not sent: {error}"
+    return f"mailed {', '.join(config['mail_to'])}"
+
+
+def send_later(subject: str, body: str, condition: str = "") -> None:
+    """Mail in a process of its own, so that no hook waits on the mail server. A lasting
+    condition's mail that does not go out is tried again (untold)."""
+    command = [sys.executable, os.path.abspath(__file__), "mail", subject] + ([condition] if condition else [])
+    sender = subprocess.Popen(command, stdin=subprocess.PIPE,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                              start_new_session=True)
+    sender.stdin.write(body)
+    sender.stdin.close()
+
+
+def mail(subject: str, condition: str = "") -> int:
+    result = send(settings(), subject, sys.stdin.read())
+    if condition and not result.startswith("mailed"):
+        untold(condition, time.time())
+        result += "; asked again when it has lasted another while"
+    syslog.openlog("otap-pair")
+    syslog.syslog((syslog.LOG_INFO if result.startswith("mailed") else syslog.LOG_WARNING) | syslog.LOG_DAEMON,
+                  f"{subject}: {result}")
+    return 0
+
+
+def inactive_services(services: list[str]) -> list[str]:
+    """The services that are not active; a systemd too slow to say counts as active (no alarm)."""
+    inactive = []
+    for service in services:
+        try:
+            if subprocess.run(["systemctl", "is-active", "--quiet", service], check=False,
+                              timeout=1).returncode != 0:
+                inactive.append(service)
+        except subprocess.TimeoutExpired:
+            continue
+    return inactive
+
+
 def notify(state: str) -> int:
     config = settings()
     before = previous_state()
@@ -282,6 +411,12 @@ def notify(state: str) -> int:
         outcome = f"failed: {error}"
     outcome += follow_role(config["services"], holds_primary(outcome))
     record("promotion", json.dumps({"time": int(time.time()), "state": state, "outcome": outcome}))
+    decided = decision_mail(config["name"], outcome)
+    if decided:
+        try:
+            send_later(*decided)
+        except OSError as error:
+            outcome += f"; cannot mail operations: {error}"
     syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
                   | syslog.LOG_DAEMON, outcome)
     return 0
@@ -299,13 +434,26 @@ def check() -> int:
             local = local_state(connection)
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
-    if not fit_by_the_network(config, local["read_only"]):
-        return 1
-    if local["replica_of"] and replicating_healthily(local, config["max_lag"]):
+    fit = fit_by_the_network(config, local["read_only"])
+    if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         marker = os.path.join(STATE_DIR, "replica-healthy")
         with open(marker, "a", encoding="utf-8"):
             os.utime(marker)
-    return 0
+    report_lasting_conditions(config, local)
+    return 0 if fit else 1
+
+
+def report_lasting_conditions(config: dict, local: dict) -> None:
+    """Mail what has lasted (a stray node, a primary without its services). Bounded to about a
+    second and never raising: a report never makes a node unfit."""
+    try:
+        inactive = inactive_services(config["services"]) if not local["read_only"] else []
+        for condition, message in condition_mails(config, local, inactive).items():
+            if lasting(condition, message is not None, config["report_after"], time.time()):
+                send_later(*message, condition=condition)
+    except Exception as error:  # noqa: BLE001 - reported in syslog, the check's answer stands
+        syslog.openlog("otap-pair")
+        syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot report lasting conditions: {error}")
 
 
 def main(argv: list[str]) -> int:
@@ -313,6 +461,8 @@ def main(argv: list[str]) -> int:
         return check()
     if argv[1:2] == ["notify"] and len(argv) >= 5:
         return notify(argv[4])
+    if argv[1:2] == ["mail"] and len(argv) in (3, 4) and all(word.isalpha() for word in argv[3:]):
+        return mail(*argv[2:4])
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -2,6 +2,8 @@
 VIP holder promotes its database, and when it refuses to."""
 
 import importlib.util
+import io
+import socket
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,117 @@ def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
 
     monkeypatch.setattr(otap_pair.subprocess, "run", hang)
     assert otap_pair.witness_says(WITNESS, "10.0.0.21") is None
+
+
+# --- Every automatic decision reaches operations ---
+
+@pytest.mark.parametrize("outcome, subject", [
+    ("promoted: the primary vanished; promoted to primary at 0-1-42", "prod2 promoted itself to primary"),
+    ("refuse: replication is stopped", "refused to promote its database"),
+    ("refused: could not catch up", "refused to promote its database"),
+    ("demoted: this node gave up the VIP, its database is now read-only", "prod2 gave up the primary role"),
+    ("failed: database gone", "the failover hook failed"),
+])
+def test_each_decision_has_its_mail(outcome, subject):
+    mail_subject, body = otap_pair.decision_mail("prod2", outcome)
+    assert subject in mail_subject and outcome in body and "otap_action=status" in body
+
+
+@pytest.mark.parametrize("outcome", ["keep: already the primary", "kept: the database was already read-only"])
+def test_nothing_decided_nothing_mailed(outcome):
+    assert otap_pair.decision_mail("prod2", outcome) is None
+
+
+CONFIG = {"name": "prod1"}
+
+
+@pytest.mark.parametrize("local, inactive, stray, stopped", [
+    ({"read_only": True, "replica_of": None, "binlog_pos": "0-1-9"}, [], True, False),
+    ({"read_only": True, "replica_of": "10.0.0.2", "binlog_pos": "0-1-9"}, [], False, False),
+    ({"read_only": True, "replica_of": None, "binlog_pos": ""}, [], False, False),  # new, never wrote
+    ({"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}, ["otap-uploads.service"], False, True),
+    ({"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}, [], False, False),
+])
+def test_stray_nodes_and_a_primary_without_its_services_are_conditions_to_report(local, inactive, stray, stopped):
+    found = otap_pair.condition_mails(CONFIG, local, inactive)
+    assert (found["stray"] is not None, found["services"] is not None) == (stray, stopped)
+    if stopped:
+        assert "otap-uploads.service" in found["services"][0] and "reach only prod1" in found["services"][1]
+
+
+def test_a_condition_is_reported_once_when_it_has_lasted_and_again_after_it_ended(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    assert not otap_pair.lasting("stray", True, 30, 1000.0)
+    assert not otap_pair.lasting("stray", True, 30, 1029.0)
+    assert otap_pair.lasting("stray", True, 30, 1030.0)
+    assert not otap_pair.lasting("stray", True, 30, 1100.0), "told twice"
+    assert not otap_pair.lasting("stray", False, 30, 1101.0)
+    assert not list(tmp_path.iterdir())
+    assert not otap_pair.lasting("stray", True, 30, 2000.0)
+    assert otap_pair.lasting("stray", True, 30, 2031.0)
+
+
+def test_a_condition_whose_mail_did_not_go_out_is_reported_again_after_another_while(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "settings", lambda: {"mail_host": "", "mail_to": []})
+    monkeypatch.setattr(otap_pair.sys, "stdin", io.StringIO("body"))
+    monkeypatch.setattr(otap_pair.time, "time", lambda: 1040.0)
+    otap_pair.lasting("stray", True, 30, 1000.0)
+    assert otap_pair.lasting("stray", True, 30, 1030.0)
+    assert otap_pair.main(["otap-pair", "mail", "prod1 is a stray node", "stray"]) == 0  # no server: not sent
+    assert not otap_pair.lasting("stray", True, 30, 1069.0)
+    assert otap_pair.lasting("stray", True, 30, 1070.0), "not asked again"
+    otap_pair.untold("services", 1071.0)  # a condition that ended meanwhile stays forgotten
+    assert not (tmp_path / "since-services").exists()
+
+
+def test_a_mail_reaches_an_smtp_server():
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+            received.append((envelope.rcpt_tos, envelope.content.decode()))
+            return "250 OK"
+
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = {"mail_host": "127.0.0.1", "mail_port": port, "mail_from": "otap-pair@prod2",
+                  "mail_to": ["ops@example.net", "oncall@example.net"]}
+        assert otap_pair.send(config, "prod2 promoted itself", "promoted: ...") == \
+            "mailed ops@example.net, oncall@example.net"
+    finally:
+        controller.stop()
+    ((to, content),) = received
+    assert to == ["ops@example.net", "oncall@example.net"] and "Subject: prod2 promoted itself" in content
+
+
+def test_a_mail_server_that_does_not_answer_is_said_not_waited_for():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config = {"mail_host": "127.0.0.1", "mail_port": port, "mail_from": "a@b", "mail_to": ["ops@example.net"]}
+    assert otap_pair.send(config, "s", "b").startswith("mail not sent:")
+    assert otap_pair.send(config | {"mail_host": ""}, "s", "b").startswith("no mail")
+
+
+def test_reporting_never_makes_a_node_unfit_nor_waits_on_systemd(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path / "missing"))  # every state file write fails
+    calls = []
+
+    def slow(argv, **kwargs):
+        calls.append(kwargs.get("timeout"))
+        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs.get("timeout"))
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", slow)
+    local = {"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}
+    otap_pair.report_lasting_conditions({"name": "prod1", "services": ["otap-uploads.service"],
+                                         "report_after": 0}, local)
+    assert calls == [1]
+    stray = {"read_only": True, "replica_of": None, "binlog_pos": "0-1-9"}
+    otap_pair.report_lasting_conditions({"name": "prod1", "services": [], "report_after": 0}, stray)  # no raise
