@@ -324,7 +324,40 @@ class Probe:
         return int(out)
 
 
-class Editor:
+class Repeating:
+    """Runs `step()` every `interval` seconds in a thread of its own while the `with` block lasts
+    (again for each `with`); `timeout` bounds how long one step may still take at the end."""
+
+    interval: float
+    timeout: float
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.step()
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(self.timeout + 5)
+
+
+def article_insert(title: str, alias: str, introtext: str = "") -> str:
+    """The SQL of a published article in the test site's category, as Joomla's editor saves it."""
+    return ("INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, modified) "
+            f"VALUES ('{title}', '{alias}', '{introtext}', '', 1, 2, NOW(), NOW())")
+
+
+class Editor(Repeating):
     """An editor on the live site during an operation: saves an upload through the VIP every
     `interval` seconds (the test site's media manager, as the web user on the node that served
     it), none retried. `saved` are the names the site acknowledged."""
@@ -337,8 +370,6 @@ class Editor:
         self.saved: list[str] = []
         self.saved_at: dict[str, float] = {}
         self.refused: list[tuple[str, object]] = []
-        self._stop = None
-        self._thread = None
         self._number = 0  # names stay unique over several runs of the same editor
 
     def _post(self, **fields: str) -> tuple[bool, object]:
@@ -368,22 +399,9 @@ class Editor:
         assert ok, f"the site did not delete {name}: {answer}"
         self.saved.remove(name)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self._number += 1
-            self.upload(f"{self.prefix}-{self._number:04d}.txt")
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-    def __enter__(self):
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(self.timeout + 5)
+    def step(self) -> None:
+        self._number += 1
+        self.upload(f"{self.prefix}-{self._number:04d}.txt")
 
     def on(self, name: str) -> set[str]:
         """This editor's uploads present on a node (its own disk, not through the VIP)."""
@@ -400,43 +418,33 @@ class Editor:
         return missing
 
 
-class ArticleWriter:
+class ArticleWriter(Repeating):
     """An editor saving an article every `interval` seconds through the site's own database
     account on the primary, as Joomla's administrator does, none retried. `saved` are the titles
     MariaDB acknowledged, `refused` the errors it gave for the others."""
 
-    def __init__(self, interval: float = 0.3):
-        self.interval, self.prefix = interval, f"Saved by the editor {random.randint(100_000, 999_999)}"
+    def __init__(self, interval: float = 0.3, timeout: float = 25.0):
+        self.interval, self.timeout = interval, timeout
+        self.prefix = f"Saved by the editor {random.randint(100_000, 999_999)}"
         self.saved: list[str] = []
         self.refused: list[str] = []
-        self._number, self._stop, self._thread = 0, threading.Event(), None
+        self._number = 0
 
     def save(self) -> bool:
         self._number += 1
         title = f"{self.prefix} {self._number:04d}"
         name = primary()
         user, password = hostvar(name, "joomla_site_db_user"), vault()["vault_joomla_site_db_password"]["production"]
-        done = host(name).run(
-            "MYSQL_PWD=%s mysql -u %s portal -e %s", password, user,
-            "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, modified) "
-            f"VALUES ('{title}', 'saved-{self._number}', '', '', 1, 2, NOW(), NOW())")
-        (self.saved if done.rc == 0 else self.refused).append(title if done.rc == 0 else done.stderr.strip())
+        done = host(name).run("MYSQL_PWD=%s mysql -u %s portal -e %s", password, user,
+                              article_insert(title, f"saved-{self._number}"))
+        if done.rc == 0:
+            self.saved.append(title)
+        else:
+            self.refused.append(done.stderr.strip())
         return done.rc == 0
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.save()
-            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(30)
+    def step(self) -> None:
+        self.save()
 
 
 class PackageRepository:

@@ -53,8 +53,7 @@ def write_content(step: str) -> None:
     node = street.host(primary())
     node.check_output(
         "mysql portal -e %s",
-        "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, modified) "
-        f"VALUES ('{title}', 'a-{tag}', '<p>{step}</p>', '', 1, 2, NOW(), NOW()); "
+        street.article_insert(title, f"a-{tag}", f"<p>{step}</p>") + "; "
         f"UPDATE jos_content SET introtext = CONCAT(introtext, '<p>edited {tag}</p>') WHERE id = 1")
     image = f"/var/www/portal/shared/images/uploads/{tag}.svg"
     node.check_output("install -d -o www-data -g www-data /var/www/portal/shared/images/uploads && "
@@ -71,7 +70,7 @@ def assert_content_kept() -> None:
         assert item["title"] in page, f"article lost: {item['title']}"
         assert item["edit"] in page, f"edit lost: {item['edit']}"
     for name in nodes("production"):
-        titles = street.host(name).check_output("mysql -N portal -e 'SELECT title FROM jos_content'")
+        titles = titles_on(name)
         for item in CONTENT:
             assert item["title"] in titles, f"{item['title']} missing in the database of {name}"
             assert street.host(name).file(item["image"]).is_file, f"upload {item['image']} lost on {name}"

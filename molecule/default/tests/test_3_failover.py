@@ -190,8 +190,7 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
     assert f"{editor.prefix}-after-the-crash.txt" not in editor.on(crashed)
     # What a node wrote while cut off from its peer: only it holds this article (root passes read_only).
     street.host(crashed).check_output(
-        "mysql portal -e \"INSERT INTO jos_content (title, alias, introtext, \\`fulltext\\`, state, catid, created, "
-        "modified) VALUES ('Written on the stray node', 'written-on-the-stray', '', '', 1, 2, NOW(), NOW())\"")
+        "mysql portal -e %s", street.article_insert("Written on the stray node", "written-on-the-stray"))
     assert street.vip_holder() == survivor
     assert {n["node"]: n["database"] for n in status(tmp_path)["nodes"]}[crashed] == "stray"
     refused = street.playbook("site", *ONLY_PAIR_AND_STORE)
