@@ -7,6 +7,13 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTION_LINK := .street/collections/ansible_collections/otap/street
+# The built collection (`make collection`), and where `make sanity` unpacks it: ansible-test wants
+# a path .../ansible_collections/otap/street and tests exactly what a user installs.
+BUILD := .street/build
+SANITY_ROOT := .street/sanity/ansible_collections/otap/street
+# ansible-test's pip bootstrap, in its cache under the name it looks for (pip's version is the one
+# ansible-core pins for its virtual environments): tools/get_pip_bundled.py, no download.
+ANSIBLE_TEST_GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Also set here, not only in ansible.cfg: Molecule rewrites the collections path from the environment.
@@ -15,7 +22,7 @@ export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 # The simulated street's vault has a documented demo password (README, Secrets).
 export ANSIBLE_VAULT_PASSWORD_FILE ?= $(CURDIR)/street/vault-password
 
-.PHONY: help tools setup street-up street-down site demo test lint unit molecule bench clean
+.PHONY: help tools setup street-up street-down site demo test lint collection sanity ee unit molecule bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -53,13 +60,25 @@ demo: site ## The street end to end: releases travel Test, Acceptance, approval,
 lint: tools ## ansible-lint (production profile)
 	ansible-lint
 
+collection: tools ## Build the collection's artifact into .street/build
+	rm -rf $(BUILD)
+	ansible-galaxy collection build --output-path $(BUILD) .
+
+sanity: collection ## ansible-test sanity on the built collection, Python 3.11 (no Docker)
+	rm -rf $(SANITY_ROOT)
+	mkdir -p $(SANITY_ROOT)
+	tar -xzf $(BUILD)/otap-street-*.tar.gz -C $(SANITY_ROOT)
+	install -D -m 0644 tools/get_pip_bundled.py $(ANSIBLE_TEST_GET_PIP)
+	# The content root named: ansible-test would otherwise take the checkout's git for its files.
+	cd $(SANITY_ROOT) && ANSIBLE_TEST_CONTENT_ROOT=$(CURDIR)/$(SANITY_ROOT) ansible-test sanity --python 3.11 --color no
+
 unit: tools ## pytest for the plugins (no Docker needed)
 	pytest -q tests/unit
 
 molecule: setup ## Molecule against the simulated street
 	molecule test --all
 
-test: lint unit molecule ## Everything CI runs: lint, unit, molecule
+test: lint sanity unit molecule ## Everything CI runs: lint, sanity, unit, molecule
 
 bench: site ## Timings, as ratios against a baseline measured in the same run
 	python3 bench/release_rollout.py
