@@ -22,7 +22,9 @@ options:
     type: dict
     required: true
   store:
-    description: C(current) (env to release), C(deployments), C(snapshots) and C(approvals) (ids), C(syncs) and C(backups) (lists, or the text of JSON lines files).
+    description: >-
+      C(current) (env to release), C(deployments), C(snapshots) and C(approvals) (ids), C(syncs) and C(backups)
+      (lists, or the text of JSON lines files).
     type: dict
     required: true
   pair:

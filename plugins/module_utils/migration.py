@@ -260,7 +260,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     the result lists what changed beyond the tables `declared`.
     """
     todo, skipped = plan(migration, releases)
-    result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _ in todo],
+    result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _digest in todo],
               "skipped": skipped, "tolerated": [], "content_changes": [], "checksums": {}, "position": ""}
     if check_mode or not todo:
         return result
@@ -285,7 +285,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                     continue
                 millis = int((time.monotonic() - started) * 1000)
                 migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
-                restored = migration.restore(sorted({r for r, _, _ in todo}))
+                restored = migration.restore(sorted({r for r, _script, _digest in todo}))
                 raise MigrationError(
                     f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1]}); the "
                     "database was returned to where it was before this rollout "

@@ -85,7 +85,7 @@ class StreamVerifier:
         try:
             if not self.principal:
                 return "its signature is not by any of the agency's keys in otap_release_signers (or is not a signature)"
-            _, err = self._process.communicate()
+            err = self._process.communicate()[1]
             if self._process.returncode != 0:
                 return f"its signature does not match its contents ({err.decode(errors='replace').strip()})"
             return None

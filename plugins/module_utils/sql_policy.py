@@ -80,7 +80,7 @@ def _constant(where) -> bool:
     if where is None:
         return True
     condition = simplify(where.this.copy(), dialect="mysql")
-    return not any(True for _ in condition.find_all(exp.Column))
+    return next(condition.find_all(exp.Column), None) is None
 
 
 class _Checker:
@@ -176,7 +176,7 @@ class _Checker:
                     self.refuse("content-rename", f"renames a column of content table {target} (older code would "
                                                   "lose it on rollback; only a declared Joomla update may)")
             elif isinstance(action, exp.AddConstraint):
-                if any(True for _ in action.find_all(exp.ForeignKey, exp.Reference)):
+                if next(action.find_all(exp.ForeignKey, exp.Reference), None) is not None:
                     self.refuse("foreign-key", f"adds a foreign key to {target}: a cascade could delete content; "
                                                "releases add no foreign keys")
             elif not isinstance(action, (exp.ColumnDef, exp.ModifyColumn, exp.AlterColumn, exp.DropPrimaryKey)):
@@ -279,7 +279,7 @@ def script_violations(script: str, sql: str, content_tables, joomla_update: bool
     for statement in split(sql):
         where = f"{script}:{statement.line}"
         for problem in statement.problems:
-            rule, _, message = problem.partition(": ")
+            rule, _sep, message = problem.partition(": ")
             found.append((where, rule, message))
         if statement.text and not statement.problems:
             for rule, message in check_statement(statement.code(), content_tables, joomla_update):

@@ -135,7 +135,7 @@ def sweep(connection, database: str, prefix: str, skip, public) -> tuple[int, li
             cursor.execute(f"SELECT `{column}` FROM `{table}` WHERE `{column}` REGEXP %s LIMIT {SWEEP_ROWS}",
                            (SWEEP_FILTER,))
             kinds = sorted({kind for (value,) in cursor.fetchall() if value is not None
-                            for kind, _ in personal_data(str(value), public)})
+                            for kind, _value in personal_data(str(value), public)})
             if kinds:
                 hits.append({"table": table, "column": column, "kinds": kinds})
     return len(columns), hits

@@ -235,8 +235,7 @@ def previous_state() -> str:
 def on_master(config: dict) -> str:
     with connect() as connection:
         local = local_state(connection)
-        peer = None if not local["read_only"] or not local["replica_of"] else peer_state(local, config,
-                                                                                          config["peer_wait"])
+        peer = None if not local["read_only"] or not local["replica_of"] else peer_state(local, config, config["peer_wait"])
         try:
             healthy_age = time.time() - os.stat(os.path.join(STATE_DIR, "replica-healthy")).st_mtime
         except OSError:
