@@ -86,7 +86,6 @@ summary:
 """
 
 import os
-import subprocess
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -114,16 +113,17 @@ def read_server(module) -> tuple[str, list[str]]:
 
 
 def decode(module, command: str, files: list[str], known, upto) -> list[binlog.Transaction]:
-    """The transactions beyond known, read from the binary log as a stream."""
-    argv = [command, "--no-defaults", "--base64-output=decode-rows", "--verbose", *files]
-    # surrogateescape: values that are not UTF-8 (a BLOB, latin1 text) are kept byte for byte.
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          errors="surrogateescape") as reader:
-        found = binlog.stranded(reader.stdout, known, upto)
-        error = reader.stderr.read()
-    if reader.returncode != 0:
-        module.fail_json(msg=f"{command} could not read the binary log: {error.strip()[-500:]}")
-    return found
+    """The transactions beyond known: the binary log decoded into a file on disk (it may be larger
+    than memory), read back as a stream."""
+    with tempfile.TemporaryDirectory(dir=module.tmpdir) as work:
+        decoded = os.path.join(work, "binlog.txt")
+        argv = [command, "--no-defaults", "--base64-output=decode-rows", "--verbose", f"--result-file={decoded}", *files]
+        rc, _out, error = module.run_command(argv)
+        if rc != 0:
+            module.fail_json(msg=f"{command} could not read the binary log: {error.strip()[-500:]}")
+        # surrogateescape: values that are not UTF-8 (a BLOB, latin1 text) are kept byte for byte.
+        with open(decoded, encoding="utf-8", errors="surrogateescape") as reader:
+            return binlog.stranded(reader, known, upto)
 
 
 def document(found: list[binlog.Transaction]) -> str:

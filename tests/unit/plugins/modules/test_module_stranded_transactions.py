@@ -10,15 +10,20 @@ from ansible_collections.otap.street.plugins.modules import stranded_transaction
 FIXTURE = Path(__file__).parents[1] / "module_utils" / "fixtures" / "stray-binlog.txt"
 
 
+def binlog_reader(path: Path, decoded: Path) -> str:
+    """A stand-in for mariadb-binlog at `path` that writes `decoded` to its --result-file."""
+    path.write_text("#!/bin/sh\nfor arg; do case $arg in --result-file=*) out=${arg#--result-file=};; esac; done\n"
+                    f"cat '{decoded}' > \"$out\"\n")
+    path.chmod(0o755)
+    return str(path)
+
+
 @pytest.fixture
 def node(monkeypatch, tmp_path):
     """A node whose server reports state `0-2-100,0-1-102` and one binary log file."""
-    reader = tmp_path / "mariadb-binlog"
-    reader.write_text(f"#!/bin/sh\ncat '{FIXTURE}'\n")
-    reader.chmod(0o755)
     monkeypatch.setattr(stranded_transactions, "read_server",
                         lambda module: ("0-2-100,0-1-102", [str(tmp_path / "mysql-bin.000001")]))
-    return {"binlog_command": str(reader), "dest": str(tmp_path / "stranded.txt")}
+    return {"binlog_command": binlog_reader(tmp_path / "mariadb-binlog", FIXTURE), "dest": str(tmp_path / "stranded.txt")}
 
 
 def test_what_the_primary_lacks_is_written_for_people_and_summarized_without_values(run_module, node):
@@ -66,7 +71,7 @@ def test_a_reader_that_fails_fails_the_module(run_module, node, tmp_path):
 def test_values_that_are_not_utf8_are_kept_byte_for_byte(run_module, node, tmp_path):
     raw = tmp_path / "latin1.txt"
     raw.write_bytes(FIXTURE.read_bytes().replace(b"'Written on the stray'", b"'caf\xe9 on the stray'"))
-    Path(node["binlog_command"]).write_text(f"#!/bin/sh\ncat '{raw}'\n")
+    binlog_reader(Path(node["binlog_command"]), raw)
     result = run_module(stranded_transactions, primary_state="0-2-100,0-1-100", **node)
     assert result["count"] == 2 and b"'caf\xe9 on the stray'" in Path(node["dest"]).read_bytes()
 
