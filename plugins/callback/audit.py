@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The audit trail: every run of the project's playbooks, as one JSON line in the store."""
 
 from __future__ import annotations
@@ -5,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: audit
 type: aggregate
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Record every run of otap.street's playbooks in the store's audit trail
 description:

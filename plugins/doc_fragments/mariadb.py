@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options shared by the modules that reach a site's MariaDB (module_utils/mariadb)."""
 
 from __future__ import annotations

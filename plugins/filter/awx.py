@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """AWX's shapes for the street's data (awx/street.yml): survey questions and workflow nodes."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: awx_question
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: An AWX survey question from the street's short form
 description:

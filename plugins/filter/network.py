@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Whether an address lies in one of some networks."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: in_networks
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.4.0
 short_description: Whether an IP address lies in one of a list of networks
 description:

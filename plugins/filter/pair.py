@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The production pair's database roles, decided from what each node's MariaDB says now."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: pair_state
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Decide the database role of each node of a replication pair
 description:

@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Filters that write PHP source, for Joomla's configuration.php."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: php_literal
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Write a value as a PHP literal
 description:

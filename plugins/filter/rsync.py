@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What an rsync run did, read from its --stats summary."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: rsync_stats
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Read the counts of an rsync --stats summary
 description:

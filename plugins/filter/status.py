@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The street's report: where each environment stands, from what its hosts and the store say."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: street_status
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Where every environment of the street stands, and what has drifted
 description:

@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which uploads only a node holds, compared with the primary's: what a rebuild would remove."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: stranded_uploads
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.6.0
 short_description: Name the files of a node that its primary does not have, or has older
 description:

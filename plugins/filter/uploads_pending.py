@@ -1,10 +1,12 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How far the standby's uploads are behind: read from a dry run of the primary's push."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 name: uploads_pending
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.6.0
 short_description: Count what the standby's uploads lack and how long the oldest of it has waited
 description:

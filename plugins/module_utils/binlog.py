@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which transactions of a node its primary never got, read from the node's binary log.
 
 A node of the pair that wrote while it was cut off (or a primary that crashed with commits its

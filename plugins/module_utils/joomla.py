@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading and changing a Joomla site's own files: configuration.php and Version.php."""
 
 from __future__ import annotations

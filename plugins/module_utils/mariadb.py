@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One way for the collection's modules to reach a site's MariaDB (options: doc_fragments/mariadb)."""
 
 from __future__ import annotations

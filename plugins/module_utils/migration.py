@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Applying a release's SQL scripts to a site's database, with a history like Flyway's and a way back.
 
 Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
@@ -14,8 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import yaml
-
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 from ansible_collections.otap.street.plugins.module_utils.release_policy import is_content_table
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
 

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What an OS update changes on a Debian host: parsing apt's simulation and policy output, and
 the plan that takes a host to exactly the approved package versions."""
 

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Verify a release package in one pass, and unpack exactly the bytes that were verified.
 
 The package file is opened once and read once. Every byte read goes to the checksum the register
@@ -17,8 +19,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-import yaml
-
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 from ansible_collections.otap.street.plugins.module_utils.release_package import (
     PackageRefused,
     declarations,

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The promotion rules of the procedure: what may go where, and what an approval must hold.
 
 Pure functions over the store's records (register, deployments, approvals), so each rule has a

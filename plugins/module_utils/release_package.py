@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Release packages: build one from a source folder (verification: module_utils/package_verify).
 
 A package is `release-<N>.tar.gz` holding `manifest.yml` (first), `RELEASE.md`, `files/` (changed
@@ -18,8 +20,7 @@ import stat
 import tarfile
 from pathlib import Path
 
-import yaml
-
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The release package policy: what a release may and may not contain.
 
 Pure functions, shared by the modules that build and verify packages and unit-tested on

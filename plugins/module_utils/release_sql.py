@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Reading a release's SQL scripts as MariaDB reads them: statements, comments, literals.
 
 No dependencies, so it runs on the nodes that apply the scripts as well as on the controller that

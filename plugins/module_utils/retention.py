@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which backups a retention policy keeps: the newest of each of the last D days, W ISO weeks and
 M months that have a backup (grandfather-father-son), and always the newest backup of all."""
 

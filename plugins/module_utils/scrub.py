@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which personal data a Joomla database holds, and the SQL that replaces it with deterministic
 fake values that keep the site usable (unique usernames, one known password for every account).
 

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The agency's signature on a release package: OpenSSH's `ssh-keygen -Y` (SSHSIG).
 
 The agency signs each package with its own SSH key in the namespace `otap-release`; whoever uses a

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The release SQL allow-list: what an agency's script may do to the site's database.
 
 Every statement is parsed with sqlglot's MySQL dialect (a maintained parser) and allowed only if

@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """YAML files at the agreed place that several runs may update at once."""
 
 from __future__ import annotations
@@ -7,7 +9,7 @@ import os
 import tempfile
 from contextlib import contextmanager
 
-import yaml
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 
 
 def load_list(path: str, key: str) -> list[dict]:

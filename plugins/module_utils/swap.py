@@ -1,3 +1,5 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Swapping a staging database in for a live one, all tables at once.
 
 MariaDB renames any number of tables in one RENAME TABLE statement atomically: a client sees the

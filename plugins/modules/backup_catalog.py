@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Apply the backup retention policy at the agreed place and keep the index of what is left."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: backup_catalog
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Prune backups by a retention policy and rewrite the backups' index
 description:
@@ -31,8 +33,17 @@ options:
     description: Months whose newest backup is kept.
     type: int
     default: 6
-notes:
-  - Supports check mode.
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -59,9 +70,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils.retention import keep
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
 
 
 def when(date: str) -> datetime:
@@ -76,6 +87,7 @@ def main() -> None:
                        "weekly": {"type": "int", "default": 4}, "monthly": {"type": "int", "default": 6}},
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     root, p = Path(module.params["path"]), module.params
     manifests, unfinished = {}, []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:

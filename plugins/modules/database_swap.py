@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Swap a staging database in for a live one in one atomic rename, or fingerprint a database."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: database_swap
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.3.0
 short_description: Swap a staging MariaDB database in for the live one, atomically
 description:
@@ -44,8 +46,18 @@ options:
     description: MariaDB socket; the module connects as the user running it (unix_socket auth).
     type: path
     default: /run/mysqld/mysqld.sock
-notes:
-  - Supports check mode (reports the swap, renames nothing).
+requirements:
+  - PyMySQL
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports the swap, renames nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Record which release reached which environment, and read where each environment stands."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: deployment_record
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Where each environment of the street stands, release by release
 description:
@@ -29,7 +31,18 @@ options:
       (C(done), C(failed) or C(rolled_back)), and optionally C(run_id).
     type: dict
 notes:
-  - Supports check mode. Appending the same entry (same run and result) twice changes nothing.
+  - Appending the same entry (same run and result) twice changes nothing.
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -56,6 +69,7 @@ deployments:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.store_file import dump_list, load_list, locked, replace
 
 HEADER = (
@@ -86,6 +100,7 @@ def main():
         required_if=[("state", "present", ["entry"])],
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     path, entry = module.params["path"], module.params["entry"]
     if module.params["state"] == "query":
         deployments = load_list(path, "deployments")

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Change settings in a Joomla site's configuration.php, as Joomla's `config:set` does."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: joomla_config
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Set JConfig properties in a Joomla site's configuration.php
 description:
@@ -22,8 +24,16 @@ options:
     description: Properties to set, name to value (strings, numbers, booleans).
     type: dict
     required: true
-notes:
-  - Supports check mode and diff mode. Values are not shown in the diff when a secret is set.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Values are not shown in the diff when a secret is set.
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read what a Joomla site is: its version, its settings (no secrets) and its release."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: joomla_facts
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Joomla version, settings and release of a site laid out by otap.street
 description:
@@ -29,8 +31,15 @@ options:
     default: /run/mysqld/mysqld.sock
 requirements:
   - PyMySQL (only with I(database=true))
-notes:
-  - Supports check mode.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Apply a release's SQL scripts to a Joomla site's database, with a history like Flyway's."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: joomla_migrate
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Apply release SQL scripts once, with history and a way back
 description:
@@ -34,6 +36,7 @@ description:
   - Returns the CHECKSUM TABLE of every table the scripts touched and the server's GTID position,
     so the standby can be checked against them (module replication_check).
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - otap.street.mariadb
 options:
   config:
@@ -77,8 +80,16 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (reports which scripts would run).
+requirements:
+  - PyYAML
+attributes:
+  check_mode:
+    support: full
+    details: Reports which scripts would run.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -135,6 +146,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import mariadb, migration
 from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, parse_config
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
 
 STATES = ["applied", "finalized", "rolled_back", "recorded", "query"]
@@ -158,6 +170,7 @@ def main():
                      ("state", "rolled_back", ["rollout"]), ("state", "recorded", ["rollout"])],
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     p = module.params
     try:
         with open(p["config"], encoding="utf-8") as handle:

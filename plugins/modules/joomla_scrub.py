@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Replace the personal data in a Joomla database with deterministic fake values."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: joomla_scrub
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Scrub the personal data out of a Joomla database
 description:
@@ -65,9 +67,16 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - otap.street.mariadb
-notes:
-  - Supports check mode (reports the statements, runs none).
+attributes:
+  check_mode:
+    support: full
+    details: Reports the statements, runs none.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What an OS update would change on this host; it changes nothing itself."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: os_plan
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Plan an OS update, pending upgrades or exactly the approved versions
 description:
@@ -34,8 +36,15 @@ options:
     description: Refresh the package lists when older than this many seconds (0 always).
     type: int
     default: 300
-notes:
-  - Supports check mode.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

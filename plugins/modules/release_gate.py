@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The promotion gates: may release N go to this environment, may the webmaster approve it."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_gate
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.4.0
 short_description: Apply the procedure's promotion rules to the store's records
 description:
@@ -49,8 +51,18 @@ options:
     description: The approver's note (recorded as text, never evaluated).
     type: str
     default: ""
-notes:
-  - Supports check mode (it only reads).
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -79,10 +91,10 @@ content_changes:
 
 import os
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import promotion
 from ansible_collections.otap.street.plugins.module_utils.store_file import load_list
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
 
 
 def main():
@@ -100,6 +112,7 @@ def main():
         required_one_of=[("env", "approve")],
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     p = module.params
     store, release = p["store_dir"], p["release"]
     register = load_list(os.path.join(store, "register", "releases.yml"), "releases")

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build a numbered release package from a release source folder."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_package
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Build a numbered Joomla release package from a source folder
 description:
@@ -62,8 +64,19 @@ options:
     default: ""
 requirements:
   - sqlglot
+  - PyYAML
 notes:
-  - Supports check mode (the source is checked, nothing is written) and runs on the controller.
+  - Runs on the controller.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The source is checked, nothing is written.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -124,6 +137,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     DEFAULT_CONTENT_TABLES,
 )
 from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError, sign
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
 
 
@@ -147,6 +161,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     p = module.params
     if not HAS_SQLGLOT:
         module.fail_json(msg=missing_required_lib("sqlglot"))

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Read the release register, or add the next release to it."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_register
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: The register of numbered releases, kept at the agreed place
 description:
@@ -32,8 +34,17 @@ options:
   entry:
     description: The release to add, with at least C(release), C(date), C(title), C(author).
     type: dict
-notes:
-  - Supports check mode and diff mode.
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -62,6 +73,7 @@ last:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.store_file import dump_list, load_list, locked, replace
 
 HEADER = (
@@ -98,6 +110,7 @@ def main():
         required_if=[("state", "present", ["entry"]), ("state", "withdrawn", ["entry"])],
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     path, entry = module.params["path"], module.params["entry"]
     if module.params["state"] == "query":
         releases = load_list(path, "releases")

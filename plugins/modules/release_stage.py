@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stage the code tree of one or more releases beside the live one."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_stage
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Build C(releases/N) from the release before it, sharing unchanged files
 description:
@@ -35,8 +37,17 @@ options:
     description: Folder holding each verified package unpacked as C(<N>/) (C(manifest.yml), C(files/)).
     type: path
     required: true
-notes:
-  - Supports check mode.
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -63,9 +74,9 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils.release_package import sha256_file
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
 
 
 def link_tree(source: Path, target: Path) -> int:
@@ -164,6 +175,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     root = Path(module.params["root"])
     staged, shared_files = [], {}
     ordered = sorted(module.params["releases"])

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Verify a release package before it is used, and optionally unpack it."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: release_verify
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: Verify a Joomla release package against its signature, checksum, manifest and policy
 description:
@@ -59,8 +61,19 @@ options:
     type: list
     elements: str
     default: []
-notes:
-  - Supports check mode (verifies; does not unpack).
+requirements:
+  - PyYAML
+  - sqlglot (with I(sql_policy=true))
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Verifies; does not unpack.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -95,6 +108,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     DEFAULT_CONTENT_TABLES,
 )
 from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
 
 
@@ -113,6 +127,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     p = module.params
     if p["sql_policy"] and not HAS_SQLGLOT:
         module.fail_json(msg=missing_required_lib("sqlglot"))

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check that a standby holds exactly what its primary wrote: tables compared by checksum."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: replication_check
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.4.0
 short_description: Check that a standby's tables equal the primary's after a change
 description:
@@ -15,6 +17,7 @@ description:
     statement that escaped the binary log, say) and must be rebuilt before it may take over.
   - Only reads; changes nothing.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - otap.street.mariadb
 options:
   database:
@@ -33,8 +36,14 @@ options:
     description: Seconds to wait for the standby to reach I(position).
     type: int
     default: 60
-notes:
-  - Supports check mode (it only reads).
+attributes:
+  check_mode:
+    support: full
+    details: It only reads.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

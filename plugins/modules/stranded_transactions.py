@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Keep what only this node holds: its transactions outside the primary's history, decoded."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: stranded_transactions
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.6.0
 short_description: Find and keep the transactions of a node that its primary never got
 description:
@@ -18,6 +20,7 @@ description:
     those are in I(dest) only (mode 0600, as it may hold personal data).
   - Removes I(dest) when there is nothing to keep.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - otap.street.mariadb
 options:
   primary_state:
@@ -46,8 +49,15 @@ options:
     type: path
     default: /usr/bin/mariadb-binlog
 notes:
-  - Supports check mode (finds, and writes nothing).
   - Reads every binary log file the server still has (C(expire_logs_days) bounds them).
+attributes:
+  check_mode:
+    support: full
+    details: Finds, and writes nothing.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""

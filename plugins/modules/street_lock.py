@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Take or release the lock that lets one run at a time change an environment."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: street_lock
-author: otap.street maintainers
+author: otap.street maintainers (!UNKNOWN)
 version_added: 0.1.0
 short_description: One run at a time per environment, with a lock that says who holds it
 description:
@@ -42,8 +44,17 @@ options:
     description: Break a lock held by another run.
     type: bool
     default: false
-notes:
-  - Supports check mode.
+requirements:
+  - PyYAML
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 """
 
 EXAMPLES = r"""
@@ -69,8 +80,8 @@ broken:
 import datetime
 import os
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
 
 
 def read(path: str) -> tuple[bool, dict]:
@@ -108,6 +119,7 @@ def main():
         ),
         supports_check_mode=True,
     )
+    require_pyyaml(module)
     p = module.params
     path = p["path"]
     exists, current = read(path)
