@@ -14,6 +14,10 @@ SANITY_ROOT := .street/sanity/ansible_collections/otap/street
 # ansible-test's pip bootstrap, in its cache under the name it looks for (pip's version is the one
 # ansible-core pins for its virtual environments): tools/get_pip_bundled.py, no download.
 ANSIBLE_TEST_GET_PIP := $(HOME)/.ansible/test/cache/get_pip_24_2.py
+# CHANGELOG.md is written in a copy, where the pending fragments become galaxy.yml's version
+# (a real release runs `antsibull-changelog release` in the checkout, which consumes them).
+VERSION := $(shell sed -n 's/^version: //p' galaxy.yml)
+CHANGELOG_ROOT := .street/changelog/ansible_collections/otap/street
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Also set here, not only in ansible.cfg: Molecule rewrites the collections path from the environment.
@@ -22,7 +26,7 @@ export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 # The simulated street's vault has a documented demo password (README, Secrets).
 export ANSIBLE_VAULT_PASSWORD_FILE ?= $(CURDIR)/street/vault-password
 
-.PHONY: help tools setup street-up street-down site demo test lint collection sanity ee unit molecule bench clean
+.PHONY: help tools setup street-up street-down site demo test lint changelog collection sanity ee unit molecule bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,8 +61,18 @@ site: street-up ## Provision every environment of the street (playbooks/site.yml
 demo: site ## The street end to end: releases travel Test, Acceptance, approval, Production
 	@python3 street/demo.py
 
-lint: tools ## ansible-lint (production profile)
+lint: tools changelog ## ansible-lint (production profile); CHANGELOG.md is what changelogs/ makes
 	ansible-lint
+	@git diff --quiet -- CHANGELOG.md || { echo "CHANGELOG.md differs from changelogs/: commit what make changelog wrote"; exit 1; }
+
+changelog: tools ## CHANGELOG.md from changelogs/ (antsibull-changelog): releases, and the fragments pending
+	rm -rf .street/changelog
+	mkdir -p $(CHANGELOG_ROOT)
+	cp -r changelogs galaxy.yml meta plugins $(CHANGELOG_ROOT)
+	cd $(CHANGELOG_ROOT) && export ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/.street/changelog && \
+	  if ls changelogs/fragments/*.yml >/dev/null 2>&1; then antsibull-changelog release --version $(VERSION); \
+	  else antsibull-changelog generate; fi
+	cp $(CHANGELOG_ROOT)/CHANGELOG.md CHANGELOG.md
 
 collection: tools ## Build the collection's artifact into .street/build
 	rm -rf $(BUILD)

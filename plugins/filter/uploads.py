@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: stranded_uploads
 author: otap.street maintainers (!UNKNOWN)
-version_added: 0.6.0
+version_added: 0.5.0
 short_description: Name the files of a node that its primary does not have, or has older
 description:
   - Compares two listings of the same upload folders, one record per file as

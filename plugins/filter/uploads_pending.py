@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: uploads_pending
 author: otap.street maintainers (!UNKNOWN)
-version_added: 0.6.0
+version_added: 0.5.0
 short_description: Count what the standby's uploads lack and how long the oldest of it has waited
 description:
   - Reads the lines C(otap-uploads-push --dry-run) prints on the primary, one per difference as

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: stranded_transactions
 author: otap.street maintainers (!UNKNOWN)
-version_added: 0.6.0
+version_added: 0.5.0
 short_description: Find and keep the transactions of a node that its primary never got
 description:
   - Compares this node's C(gtid_binlog_state) with what the primary holds (I(primary_state) and

@@ -20,11 +20,12 @@ def test_the_artifact_holds_the_collection_and_not_the_street(tmp_path):
         names = archive.getnames()
         manifest = json.load(archive.extractfile("MANIFEST.json"))
     tops = {name.split("/")[0] for name in names}
-    assert {"LICENSE", "README.md", "CHANGELOG.md", "roles", "plugins", "playbooks", "meta", "docs"} <= tops
+    assert {"LICENSE", "README.md", "CHANGELOG.md", "changelogs", "roles", "plugins", "playbooks", "meta", "docs"} <= tops
     assert {n.split("/")[1] for n in names if n.startswith("tests/")} <= {"sanity"}
     for left_out in ("molecule", "street", "bench", "tools", ".venv", ".street", "Makefile", ".pytest_cache"):
         assert left_out not in tops, left_out
     assert not [n for n in names if n.startswith("inventories/docker") or n.endswith((".png", "vault.yml"))]
-    changelog = re.search(r"^## (\d+\.\d+\.\d+)", (ROOT / "CHANGELOG.md").read_text(), re.M).group(1)
+    # antsibull-changelog's Markdown escapes the dots: "## v0\.5\.0".
+    changelog = ".".join(re.search(r"^## v(\d+)\\\.(\d+)\\\.(\d+)$", (ROOT / "CHANGELOG.md").read_text(), re.M).groups())
     assert manifest["collection_info"]["version"] == changelog
     assert "community.crypto" in manifest["collection_info"]["dependencies"]
