@@ -37,7 +37,7 @@ _value:
 def awx_question(question: dict) -> dict:
     """A survey spec item; see DOCUMENTATION."""
     item = {"question_name": question["question"], "question_description": "", "variable": question["variable"],
-            "type": question["type"], "required": bool(question.get("required", False)), "default": ""}
+            "type": question["type"], "required": bool(question.get("required", False)), "default": question.get("default", "")}
     if question.get("choices"):
         item["choices"] = "\n".join(str(choice) for choice in question["choices"])
     return item

@@ -107,3 +107,18 @@ def test_no_team_may_change_the_automation_or_hold_the_agency_s_key():
     package = TEMPLATES["Package a release"]
     assert package["extra_vars"]["otap_package_repo"] != STREET["awx_project"]["scm_url"]
     assert package["ask_credential_on_launch"] is True
+
+
+def test_survey_defaults_reach_awx():
+    approve = next(q for q in TEMPLATES["Approve"]["survey"] if q["variable"] == "otap_accept_content_changes")
+    assert awx_question(approve)["default"] == "false"
+    assert awx_question({"variable": "otap_release", "question": "Release", "type": "integer"})["default"] == ""
+
+
+def test_the_machine_credential_is_the_automation_account_not_root():
+    """AWX logs in as the account the inventory it sources logs in with; role access closes root's login."""
+    inventory = ROOT / Path(STREET["awx_inventory"]["source_path"]).parent
+    automation = yaml.safe_load((inventory / "group_vars" / "all" / "main.yml").read_text())["ansible_user"]
+    assert STREET["awx_machine_user"] == automation != "root"
+    configure = (ROOT / "awx" / "configure.yml").read_text()
+    assert "username: \"{{ awx_machine_user }}\"" in configure and "username: root" not in configure
