@@ -86,13 +86,17 @@ sanity: collection ## ansible-test sanity on the built collection, Python 3.11 (
 	# The content root named: ansible-test would otherwise take the checkout's git for its files.
 	cd $(SANITY_ROOT) && ANSIBLE_TEST_CONTENT_ROOT=$(CURDIR)/$(SANITY_ROOT) ansible-test sanity --python 3.11 --color no
 
+ee: collection ## The execution environment's build context in .street/ee (ansible-builder create; no image)
+	rm -rf .street/ee
+	ansible-builder create -f awx/execution-environment.yml --context .street/ee --output-filename Containerfile
+
 unit: tools ## pytest for the plugins (no Docker needed)
 	pytest -q tests/unit
 
 molecule: setup ## Molecule against the simulated street
 	molecule test --all
 
-test: lint sanity unit molecule ## Everything CI runs: lint, sanity, unit, molecule
+test: lint sanity ee unit molecule ## Everything CI runs: lint, sanity, ee, unit, molecule
 
 bench: site ## Timings, as ratios against a baseline measured in the same run
 	python3 bench/release_rollout.py
