@@ -122,3 +122,8 @@ def test_the_machine_credential_is_the_automation_account_not_root():
     assert STREET["awx_machine_user"] == automation != "root"
     configure = (ROOT / "awx" / "configure.yml").read_text()
     assert "username: \"{{ awx_machine_user }}\"" in configure and "username: root" not in configure
+
+
+def test_the_execution_environment_is_the_collection_s_version():
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    assert STREET["awx_execution_environment"]["image"].endswith(f":{version}")
