@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 GET_PIP_ONLY = ("--no-setuptools", "--no-wheel")
+# Where Python keeps the wheel: ensurepip's own folder, or Debian's (python3-venv) for its python3.
+WHEEL_FOLDERS = (Path(ensurepip.__file__).parent / "_bundled", Path("/usr/share/python-wheels"))
 
-(wheel,) = (Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl")
+wheel = next(found for folder in WHEEL_FOLDERS for found in sorted(folder.glob("pip-*.whl")))
 options = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
 sys.exit(subprocess.call([sys.executable, str(wheel / "pip"), "install", *options]))
