@@ -9,6 +9,8 @@ measure over an equally long stretch in which nothing happens, measured in the s
   switchover        failover.yml -e otap_action=switchover
   primary crash     `docker kill` of the primary's container (reads and writes reported apart);
                     then reseed, which puts the pair back
+  partition         the nodes cut apart for 30 s (each still reaching the witness): the most
+                    writable databases seen, sampled every second (must be 1)
   rolling OS update os_update.yml on Production, of a snapshot approved on Acceptance: rebuilt
                     Debian packages (one asks for a reboot, one takes MariaDB's path)
 
@@ -98,6 +100,21 @@ def crash() -> None:
     subprocess.run(["docker", "start", f"otap-{primary}"], check=True, capture_output=True)
 
 
+def partition() -> str:
+    """The nodes cut apart for 30 s under the probe, sampled every second until the pair has
+    converged again: the most writable databases and VIP holders seen, and what the probe lost."""
+    with street.Probe(street.vip(), timeout=5) as probe:
+        time.sleep(2)
+        samples, converged = street.partition(seconds=30)
+    time.sleep(5)
+    lost_writes = max(probe.writes - probe.votes_on(name) for name in PAIR)
+    return (f"at most {max(len(w) for w, _ in samples)} writable database(s) and "
+            f"{max(len(h) for _, h in samples)} VIP holder(s) in {len(samples)} samples "
+            f"(two holders in {sum(1 for _, h in samples if len(h) > 1)}); "
+            f"{f'converged {converged:.0f} s after the heal' if converged is not None else 'NOT converged'}; "
+            f"lost {lost_writes} of {probe.writes} acknowledged writes, {len(probe.failures)} requests failed")
+
+
 def rolling_update() -> None:
     must(street.playbook("os_update", otap_env="production"))
 
@@ -111,6 +128,8 @@ def main() -> None:
     print("switchover under the probe and the editor ...", flush=True)
     probe, elapsed, editor = during(lambda: must(street.playbook("failover", otap_action="switchover")))
     results["switchover"] = (probe, elapsed, lost(probe, editor))
+    print("the nodes cut apart for 30 s under the probe ...", flush=True)
+    cut = partition()
     print("crash of the primary under the probe and the editor, then reseed ...", flush=True)
     probe, elapsed, editor = during(crash)
     # The crashed node is a stray now: what counts is what the survivor, the new primary, has.
@@ -134,6 +153,7 @@ def main() -> None:
         results["rolling OS update"] = (probe, elapsed, lost(probe, editor))
     baseline = idle(20).longest_gap()
     print(f"uploads' replication lag: {lag}")
+    print(f"partition of the pair (30 s): {cut}")
     print("content through each operation:")
     for name, (_, _, losses) in results.items():
         print(f"  {name + ':':<36} {losses}")

@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -214,6 +215,74 @@ def uploads_level() -> bool:
     primary (the command a switchover runs) lists no difference."""
     push = hostvar(group("production")[0], "failover_uploads_push")
     return host(primary()).check_output(f"{push} --dry-run") == ""
+
+
+def on_node(name: str, command: str) -> str:
+    """A command on a street host through Docker, not SSH: it works while the host's network is cut."""
+    done = subprocess.run(["docker", "exec", f"otap-{name}", "sh", "-c", command],
+                          capture_output=True, text=True, timeout=20, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{name}: {command}: {done.stderr}")
+    return done.stdout.strip()
+
+
+@contextmanager
+def cut_between(nodes: list[str]):
+    """Every packet between the nodes dropped, both ways, while the `with` block lasts; each node
+    still reaches the rest of the street (the witness, the controller)."""
+    table = "inet otap_test_cut"
+    address = {name: hostvar(name, "ansible_host") for name in nodes}
+    cut = []
+    try:
+        for name in nodes:
+            others = ", ".join(address[n] for n in nodes if n != name)
+            on_node(name, f"nft -f - <<'EOF'\n"
+                          f"table {table} {{\n"
+                          f"  chain input {{ type filter hook input priority -50; ip saddr {{ {others} }} drop; }}\n"
+                          f"  chain output {{ type filter hook output priority -50; ip daddr {{ {others} }} drop; }}\n"
+                          f"}}\nEOF")
+            cut.append(name)
+        yield
+    finally:
+        for name in cut:
+            on_node(name, f"nft delete table {table}")
+
+
+def writers_and_holders() -> tuple[list[str], list[str]]:
+    """Production's nodes whose database takes writes, and those holding the VIP, at this moment."""
+    nodes = group("production")
+    writers = [n for n in nodes if on_node(n, "mysql -N -e 'SELECT @@global.read_only'") == "0"]
+    holders = [n for n in nodes if f"inet {vip()}/" in on_node(n, "ip -4 -o addr show")]
+    return writers, holders
+
+
+def pair_converged(primary: str, standby: str) -> bool:
+    """The pair as it should be: the standby replicating and keepalived's BACKUP, the primary the
+    only writable database and the only VIP holder."""
+    replica = on_node(standby, "mysql -e 'SHOW SLAVE STATUS\\G'")
+    return ("Slave_IO_Running: Yes" in replica and "Slave_SQL_Running: Yes" in replica
+            and on_node(standby, "cat /var/lib/keepalived-otap/state") == "BACKUP"
+            and writers_and_holders() == ([primary], [primary]))
+
+
+def partition(seconds: int = 30, settle: float = 150) -> tuple[list[tuple[list[str], list[str]]], float | None]:
+    """Production's nodes cut apart for `seconds`, then healed: writers_and_holders() sampled every
+    second throughout and until the pair has converged again (at most `settle` seconds); the
+    samples, and the seconds from the heal to convergence (None when it did not converge)."""
+    writer = primary()
+    standby = next(n for n in group("production") if n != writer)
+    samples = []
+    with cut_between(group("production")):
+        for _ in range(seconds):
+            samples.append(writers_and_holders())
+            time.sleep(1)
+    healed = time.monotonic()
+    while time.monotonic() - healed < settle:
+        if pair_converged(writer, standby):
+            return samples, time.monotonic() - healed
+        samples.append(writers_and_holders())
+        time.sleep(1)
+    return samples, None
 
 
 def state_of(names: list[str], site_root: str = "/var/www/portal", database: str = "portal") -> dict[str, str]:

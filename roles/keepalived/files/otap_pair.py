@@ -140,15 +140,18 @@ def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_wi
             f"the primary {local['replica_of']} is gone; replication was healthy {healthy_age:.0f}s before")
 
 
-def reachable(address: str, port: int, timeout: float = 1.0) -> bool:
-    """Whether `address` accepts a TCP connection on `port` within `timeout` seconds. Knock at the
-    site's port, never MariaDB's: a connection closed before its handshake counts against the
-    host's max_connect_errors there, and a blocked standby could not replicate any more."""
+def knock(address: str, port: int, timeout: float = 1.0) -> str:
+    """'open' when `address` accepts a TCP connection on `port` within `timeout` seconds, 'refused'
+    when its host says no (the host is up), 'silent' when nothing answers (dead, or cut off).
+    Knock at the site's port, never MariaDB's: a connection closed before its handshake counts
+    against the host's max_connect_errors there, and a blocked standby could not replicate any more."""
     try:
         with socket.create_connection((address, port), timeout=timeout):
-            return True
+            return "open"
+    except ConnectionRefusedError:
+        return "refused"
     except OSError:
-        return False
+        return "silent"
 
 
 def witness_says(config: dict, address: str) -> str | None:
@@ -178,15 +181,37 @@ def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
                    "promoting could make two primaries")
 
 
-def fit_by_the_network(config: dict, read_only: bool) -> bool:
-    """Whether the network lets this node hold the VIP (see the module's text): it reaches a peer,
-    or, as the primary, the witness; or, as a standby, the witness says the primary is dead."""
-    if not config["witness"] or not config["peers"] or any(reachable(peer, config["peer_port"]) for peer in config["peers"]):
+def fit_by_the_network(config: dict, read_only: bool, knocks: dict[str, str]) -> bool:
+    """Whether the network lets this node hold the VIP (see the module's text): it reaches a peer
+    (`knocks`: each peer's answer, see knock()), or, as the primary, the witness; or, as a standby,
+    the witness says the primary is dead."""
+    if not config["witness"] or not config["peers"] or "open" in knocks.values():
         return True
     word = witness_says(config, config["peers"][0])
     if word is None:
         return False
     return not read_only or word == "dead"
+
+
+def release_silent_standbys(connection, knocks: dict[str, str]) -> list[str]:
+    """On the primary, when every peer is silent (dead, or cut off): close the replication
+    connections (the pair's only standby is the silent peer). Such a connection stays open,
+    unanswered, for as long as TCP retries: a quarter of an hour when the standby's firewall drops
+    what arrives for a connection it has closed. When the standby comes back and connects again,
+    MariaDB 10.11 replaces the old connection while holding its list of threads, waiting for the
+    semi-sync acknowledgement reader, which waits on that silent connection: every new client,
+    the site included, hangs until TCP gives up. Closed here, the standby's return is a plain new
+    connection. A peer that answers, or refuses (up, its site down), keeps its connection.
+    MariaDB shows a replica by its resolved name, so the connections are not matched by address."""
+    if not knocks or any(answer != "silent" for answer in knocks.values()):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ID AS id, HOST AS host FROM information_schema.PROCESSLIST "
+                       "WHERE COMMAND = 'Binlog Dump'")
+        dumps = cursor.fetchall()
+        for dump in dumps:
+            cursor.execute("KILL CONNECTION %s", (dump["id"],))
+    return [dump["host"] for dump in dumps]
 
 
 def peer_state(local: dict, config: dict, wait: int) -> dict | None:
@@ -423,17 +448,24 @@ def notify(state: str) -> int:
 
 def check() -> int:
     """Fit to hold the VIP: own web tier and own database answer, and the network allows it
-    (fit_by_the_network). Records healthy replication."""
+    (fit_by_the_network). Records healthy replication; as the primary, closes the replication
+    connections of silent standbys (release_silent_standbys)."""
     config = settings()
+    knocks = {peer: knock(peer, config["peer_port"]) for peer in config["peers"]}
     try:
         with urllib.request.urlopen(config["check_url"], timeout=2) as response:
             if response.status != 200:
                 return 1
         with connect() as connection:
             local = local_state(connection)
+            released = [] if local["read_only"] else release_silent_standbys(connection, knocks)
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
-    fit = fit_by_the_network(config, local["read_only"])
+    if released:
+        syslog.openlog("otap-pair")
+        syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON,
+                      f"closed the replication connection of silent standby {', '.join(released)}")
+    fit = fit_by_the_network(config, local["read_only"], knocks)
     if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         marker = os.path.join(STATE_DIR, "replica-healthy")
         with open(marker, "a", encoding="utf-8"):

@@ -141,24 +141,65 @@ WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.
            "peer_port": 80}
 
 
-@pytest.mark.parametrize(("peer_up", "word", "read_only", "fit"), [
-    (True, None, True, True),        # the peer answers: no question asked
-    (False, "dead", True, True),     # the primary died: the standby may take the VIP
-    (False, "alive", True, False),   # the link is cut, the primary lives: the standby stays off the VIP
-    (False, None, True, False),      # neither peer nor witness: this standby may be the one cut off
-    (False, "alive", False, True),   # the primary reaches the witness: it keeps serving
-    (False, "dead", False, True),    # the standby died: the primary keeps serving
-    (False, None, False, False),     # a primary cut off from both gives up the VIP (and turns read-only)
+@pytest.mark.parametrize(("peer", "word", "read_only", "fit"), [
+    ("open", None, True, True),          # the peer answers: no question asked
+    ("silent", "dead", True, True),      # the primary died: the standby may take the VIP
+    ("silent", "alive", True, False),    # the link is cut, the primary lives: the standby stays off the VIP
+    ("refused", "alive", True, False),   # the primary's site is down but the host lives: no promotion
+    ("silent", None, True, False),       # neither peer nor witness: this standby may be the one cut off
+    ("silent", "alive", False, True),    # the primary reaches the witness: it keeps serving
+    ("silent", "dead", False, True),     # the standby died: the primary keeps serving
+    ("silent", None, False, False),      # a primary cut off from both gives up the VIP (and turns read-only)
 ])
-def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer_up, word, read_only, fit):
-    monkeypatch.setattr(otap_pair, "reachable", lambda *_a, **_k: peer_up)
+def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer, word, read_only, fit):
     monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: word)
-    assert otap_pair.fit_by_the_network(WITNESS, read_only) is fit
+    assert otap_pair.fit_by_the_network(WITNESS, read_only, {"10.0.0.22": peer}) is fit
 
 
-def test_without_a_witness_the_network_decides_nothing(monkeypatch):
-    monkeypatch.setattr(otap_pair, "reachable", lambda *_a, **_k: False)
-    assert otap_pair.fit_by_the_network(WITNESS | {"witness": ""}, True) is True
+def test_without_a_witness_the_network_decides_nothing():
+    assert otap_pair.fit_by_the_network(WITNESS | {"witness": ""}, True, {"10.0.0.22": "silent"}) is True
+
+
+def test_a_knock_tells_an_open_port_from_a_refusing_host():
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert otap_pair.knock("127.0.0.1", listening.getsockname()[1]) == "open"
+        closed = listening.getsockname()[1]
+    assert otap_pair.knock("127.0.0.1", closed) == "refused"
+
+
+@pytest.mark.parametrize("error", [socket.timeout("timed out"), OSError(113, "No route to host")])
+def test_a_knock_nobody_answers_is_silence(monkeypatch, error):
+    def unanswered(*_a, **_k):
+        raise error
+
+    monkeypatch.setattr(otap_pair.socket, "create_connection", unanswered)
+    assert otap_pair.knock("10.0.0.22", 80) == "silent"
+
+
+class ProcessList(FakeDb):
+    def __init__(self, dumps):
+        super().__init__(wait_result=0)
+        self.dumps = dumps
+
+    def cursor(self):
+        cursor = FakeCursor(self)
+        cursor.fetchall = lambda: self.dumps
+        return cursor
+
+
+@pytest.mark.parametrize(("answer", "closed"), [("silent", True), ("refused", False), ("open", False)])
+def test_the_primary_closes_the_replication_of_a_silent_standby_only(answer, closed):
+    db = ProcessList([{"id": 7, "host": "otap-prod2.otap-street:47788"}])
+    released = otap_pair.release_silent_standbys(db, {"10.0.0.22": answer})
+    assert released == (["otap-prod2.otap-street:47788"] if closed else [])
+    assert [sql for sql in db.executed if sql.startswith("KILL")] == (["KILL CONNECTION %s"] if closed else [])
+
+
+def test_no_peer_no_replication_closed():
+    db = ProcessList([{"id": 7, "host": "10.0.0.22:47788"}])
+    assert otap_pair.release_silent_standbys(db, {}) == [] and db.executed == []
 
 
 @pytest.mark.parametrize(("word", "allowed", "said"), [
