@@ -69,14 +69,26 @@ def rollout_refusals(env: str, release: int, register: list[dict], deployments: 
 
 
 def approval_refusals(release: int, register: list[dict], deployments: list[dict],
-                      accept_content_changes: bool) -> list[str]:
-    """Why the webmaster may not approve `release` for Production now (empty: they may)."""
+                      accept_content_changes: bool, served: dict[str, int] | None = None) -> list[str]:
+    """Why the webmaster may not approve `release` for Production now (empty: they may).
+
+    `served`: the release each Acceptance host serves now, read from the hosts (None: not asked).
+    What is approved is what the webmaster tested: Acceptance must serve this very release now,
+    not an earlier one (after a rollback or a sync) nor a later one that carries it."""
     entry = entry_of(register, release)
     if entry is None or entry.get("withdrawn"):
         return [f"Release {release} is not in the register or was withdrawn: nothing to approve"]
     if reached(deployments, "acceptance") < release:
         return [f"Release {release} has not been on acceptance: roll it out there first (playbooks/release.yml "
                 f"-e otap_env=acceptance -e otap_release={release}) and test it"]
+    if served is not None:
+        other = {host: number for host, number in sorted(served.items()) if number != release}
+        if not served or other:
+            now = ", ".join(f"{host} serves release {number or 'none'}" for host, number in other.items())
+            return [f"Acceptance does not serve release {release} now ({now or 'no acceptance host answered'}): "
+                    f"what is approved must be what is tested there; roll release {release} out on acceptance "
+                    f"(playbooks/release.yml or rollback.yml -e otap_env=acceptance -e otap_release={release}), "
+                    "test it, then approve"]
     changes = undeclared_changes(deployments, release)
     if changes and not accept_content_changes:
         named = ", ".join(describe(c) for c in changes)

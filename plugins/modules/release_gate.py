@@ -15,7 +15,8 @@ description:
     and approvals (C(approvals/release-N.yml)) and applies the rules of module_utils/promotion.
   - For a rollout (I(env)), Acceptance needs the release on Test; Production needs it on Acceptance
     and the webmaster's approval of this very package (the approval's checksum is the register's).
-  - For an approval (I(approve)), the release must have been on Acceptance, and content changes the
+  - For an approval (I(approve)), the release must have been on Acceptance and be what Acceptance
+    serves now (I(served)), and content changes the
     Acceptance guard saw beyond what RELEASE.md declared block it until the webmaster accepts them
     (I(accept_content_changes)). Returns the approval record to keep; writes nothing.
   - Fails, naming every rule broken and what to run next, when the gate is closed.
@@ -51,6 +52,11 @@ options:
     description: The approver's note (recorded as text, never evaluated).
     type: str
     default: ""
+  served:
+    description: >-
+      For an approval: the release each Acceptance host serves now, read from the hosts
+      (host name to release number, 0 for none). Each must be I(release). Not checked when omitted.
+    type: dict
 requirements:
   - PyYAML
 extends_documentation_fragment:
@@ -108,6 +114,7 @@ def main():
             approver=dict(type="str", default=""),
             date=dict(type="str", default=""),
             note=dict(type="str", default=""),
+            served=dict(type="dict"),
         ),
         required_one_of=[("env", "approve")],
         supports_check_mode=True,
@@ -126,7 +133,8 @@ def main():
                   content_changes=[c for d in promotion.carried(deployments, "acceptance", release)
                                    for c in d.get("content_changes", [])])
     if p["approve"]:
-        refusals = promotion.approval_refusals(release, register, deployments, p["accept_content_changes"])
+        served = None if p["served"] is None else {host: int(number) for host, number in p["served"].items()}
+        refusals = promotion.approval_refusals(release, register, deployments, p["accept_content_changes"], served)
         result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],
                                                        p["note"])
     else:

@@ -69,6 +69,23 @@ def test_approval_needs_acceptance():
     assert "nothing to approve" in approval_refusals(4, REGISTER, [], False)[0]
 
 
+@pytest.mark.parametrize(("served", "says"), [
+    ({"acc": 2}, "acc serves release 2"),                      # rolled back, or synced from Production
+    ({"acc": 4}, "acc serves release 4"),                      # a later release that carries it
+    ({"acc": 0}, "acc serves release none"),                   # nothing live
+    ({"acc1": 3, "acc2": 2}, "acc2 serves release 2"),         # one host of two behind
+    ({}, "no acceptance host answered"),
+])
+def test_approval_needs_acceptance_to_serve_the_very_release_now(served, says):
+    refusal = approval_refusals(3, REGISTER, ON_ACCEPTANCE, False, served)
+    assert refusal and says in refusal[0] and "acc1" not in refusal[0]
+    assert "Acceptance does not serve release 3 now" in refusal[0]
+
+
+def test_approval_when_acceptance_serves_the_release_now():
+    assert approval_refusals(3, REGISTER, ON_ACCEPTANCE, False, {"acc1": 3, "acc2": 3}) == []
+
+
 def test_the_approval_names_the_package_the_approver_and_what_was_accepted():
     change = {"table": "#__content", "rows_before": 12, "rows_after": 0, "declared": False}
     record = approval_record(3, REGISTER, [done("acceptance", 3, 2, content_changes=[change])], "carla",
