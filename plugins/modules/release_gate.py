@@ -54,8 +54,9 @@ options:
     default: ""
   served:
     description: >-
-      For an approval: the release each Acceptance host serves now, read from the hosts
-      (host name to release number, 0 for none). Each must be I(release). Not checked when omitted.
+      For an approval (required with I(approve)): the release each Acceptance host serves now,
+      read from the hosts (host name to release number, 0 for none). Each must be I(release); an
+      empty dict is refused.
     type: dict
 requirements:
   - PyYAML
@@ -117,6 +118,7 @@ def main():
             served=dict(type="dict"),
         ),
         required_one_of=[("env", "approve")],
+        required_if=[("approve", True, ["served"])],
         supports_check_mode=True,
     )
     require_pyyaml(module)

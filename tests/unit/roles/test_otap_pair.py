@@ -197,6 +197,32 @@ def test_the_primary_closes_the_replication_of_a_silent_standby_only(answer, clo
     assert [sql for sql in db.executed if sql.startswith("KILL")] == (["KILL CONNECTION %s"] if closed else [])
 
 
+class EndedMeanwhile(ProcessList):
+    """A replication connection that ends between the listing and the KILL (MariaDB error 1094)."""
+
+    def cursor(self):
+        cursor = super().cursor()
+        execute = cursor.execute
+
+        def kill(sql, args=None):
+            execute(sql, args)
+            if sql.startswith("KILL") and args == (7,):
+                raise RuntimeError(otap_pair.UNKNOWN_THREAD, "Unknown thread id: 7")
+            if sql.startswith("KILL") and args == (8,):
+                raise RuntimeError(1227, "Access denied")
+
+        cursor.execute = kill
+        return cursor
+
+
+def test_a_connection_that_ended_meanwhile_is_no_failure_but_other_errors_are():
+    db = EndedMeanwhile([{"id": 7, "host": "a:1"}, {"id": 9, "host": "b:2"}])
+    assert otap_pair.release_silent_standbys(db, {"10.0.0.22": "silent"}) == ["b:2"]
+    denied = EndedMeanwhile([{"id": 8, "host": "a:1"}])
+    with pytest.raises(RuntimeError, match="Access denied"):
+        otap_pair.release_silent_standbys(denied, {"10.0.0.22": "silent"})
+
+
 def test_no_peer_no_replication_closed():
     db = ProcessList([{"id": 7, "host": "10.0.0.22:47788"}])
     assert otap_pair.release_silent_standbys(db, {}) == [] and db.executed == []
