@@ -135,7 +135,7 @@ def main():
                   content_changes=[c for d in promotion.carried(deployments, "acceptance", release)
                                    for c in d.get("content_changes", [])])
     if p["approve"]:
-        served = None if p["served"] is None else {host: int(number) for host, number in p["served"].items()}
+        served = {host: int(number) for host, number in p["served"].items()}  # required with approve
         refusals = promotion.approval_refusals(release, register, deployments, p["accept_content_changes"], served)
         result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],
                                                        p["note"])

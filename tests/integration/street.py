@@ -256,19 +256,18 @@ def writers_and_holders() -> tuple[list[str], list[str]]:
     return writers, holders
 
 
-def pair_converged(primary: str, standby: str) -> bool:
-    """The pair as it should be: the standby replicating and keepalived's BACKUP, the primary the
-    only writable database and the only VIP holder."""
+def following(standby: str) -> bool:
+    """The standby replicates (both threads running) and keepalived has it as BACKUP."""
     replica = on_node(standby, "mysql -e 'SHOW SLAVE STATUS\\G'")
     return ("Slave_IO_Running: Yes" in replica and "Slave_SQL_Running: Yes" in replica
-            and on_node(standby, "cat /var/lib/keepalived-otap/state") == "BACKUP"
-            and writers_and_holders() == ([primary], [primary]))
+            and on_node(standby, "cat /var/lib/keepalived-otap/state") == "BACKUP")
 
 
 def partition(seconds: int = 30, settle: float = 150) -> tuple[list[tuple[list[str], list[str]]], float | None]:
     """Production's nodes cut apart for `seconds`, then healed: writers_and_holders() sampled every
-    second throughout and until the pair has converged again (at most `settle` seconds); the
-    samples, and the seconds from the heal to convergence (None when it did not converge)."""
+    second throughout and until the pair has converged again (the primary the only writable
+    database and VIP holder, the standby following; at most `settle` seconds); the samples, and
+    the seconds from the heal to convergence (None when it did not converge)."""
     writer = primary()
     standby = next(n for n in group("production") if n != writer)
     samples = []
@@ -278,9 +277,9 @@ def partition(seconds: int = 30, settle: float = 150) -> tuple[list[tuple[list[s
             time.sleep(1)
     healed = time.monotonic()
     while time.monotonic() - healed < settle:
-        if pair_converged(writer, standby):
-            return samples, time.monotonic() - healed
         samples.append(writers_and_holders())
+        if samples[-1] == ([writer], [writer]) and following(standby):
+            return samples, time.monotonic() - healed
         time.sleep(1)
     return samples, None
 
