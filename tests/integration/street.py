@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -227,25 +227,30 @@ def on_node(name: str, command: str) -> str:
 
 
 @contextmanager
+def cut_off(name: str, others: list[str]):
+    """Every packet between host `name` and each of `others` dropped, both ways, while the `with`
+    block lasts (on `name` alone); `name` still reaches the rest of the street."""
+    table = "inet otap_test_cut"
+    addresses = ", ".join(hostvar(other, "ansible_host") for other in others)
+    on_node(name, f"nft -f - <<'EOF'\n"
+                  f"table {table} {{\n"
+                  f"  chain input {{ type filter hook input priority -50; ip saddr {{ {addresses} }} drop; }}\n"
+                  f"  chain output {{ type filter hook output priority -50; ip daddr {{ {addresses} }} drop; }}\n"
+                  f"}}\nEOF")
+    try:
+        yield
+    finally:
+        on_node(name, f"nft delete table {table}")
+
+
+@contextmanager
 def cut_between(nodes: list[str]):
     """Every packet between the nodes dropped, both ways, while the `with` block lasts; each node
     still reaches the rest of the street (the witness, the controller)."""
-    table = "inet otap_test_cut"
-    address = {name: hostvar(name, "ansible_host") for name in nodes}
-    cut = []
-    try:
+    with ExitStack() as cuts:
         for name in nodes:
-            others = ", ".join(address[n] for n in nodes if n != name)
-            on_node(name, f"nft -f - <<'EOF'\n"
-                          f"table {table} {{\n"
-                          f"  chain input {{ type filter hook input priority -50; ip saddr {{ {others} }} drop; }}\n"
-                          f"  chain output {{ type filter hook output priority -50; ip daddr {{ {others} }} drop; }}\n"
-                          f"}}\nEOF")
-            cut.append(name)
+            cuts.enter_context(cut_off(name, [other for other in nodes if other != name]))
         yield
-    finally:
-        for name in cut:
-            on_node(name, f"nft delete table {table}")
 
 
 def writers_and_holders() -> tuple[list[str], list[str]]:
@@ -254,6 +259,51 @@ def writers_and_holders() -> tuple[list[str], list[str]]:
     writers = [n for n in nodes if on_node(n, "mysql -N -e 'SELECT @@global.read_only'") == "0"]
     holders = [n for n in nodes if f"inet {vip()}/" in on_node(n, "ip -4 -o addr show")]
     return writers, holders
+
+
+class WritableTimeline:
+    """Whether each production node's database takes writes, sampled on the node itself about ten
+    times a second while the `with` block lasts (at most `seconds`). The containers share the
+    host's clock, so the nodes' samples line up: both_writable() is how long two databases took
+    writes at once. A database that does not answer counts as taking none."""
+
+    LOOP = ("end=$(($(date +%s) + {seconds})); while [ $(date +%s) -lt $end ] && [ ! -e /run/otap-test-stop ]; "
+            "do echo \"$(date +%s.%N) $(mysql -N -e 'SELECT @@global.read_only' 2>/dev/null)\"; sleep 0.1; done; "
+            "rm -f /run/otap-test-stop")
+
+    def __init__(self, seconds: int = 120):
+        self.seconds, self.samples = seconds, {}
+        self._watchers: dict[str, subprocess.Popen] = {}
+
+    def __enter__(self):
+        for name in group("production"):
+            self._watchers[name] = subprocess.Popen(
+                ["docker", "exec", f"otap-{name}", "sh", "-c", self.LOOP.format(seconds=self.seconds)],
+                stdout=subprocess.PIPE, text=True)
+        return self
+
+    def __exit__(self, *exc):
+        for name in self._watchers:
+            on_node(name, "touch /run/otap-test-stop")
+        for name, watcher in self._watchers.items():
+            out, _ = watcher.communicate(timeout=30)
+            self.samples[name] = [(float(line.split()[0]), line.split()[1:] == ["0"]) for line in out.splitlines()]
+
+    def spans(self, name: str) -> list[tuple[float, float]]:
+        """When `name` took, or may have taken, writes: from each sample that found it writable to
+        the next sample, and from the sample before it (a change between two samples is unseen)."""
+        samples = self.samples[name]
+        return [(a, b) for (a, took_a), (b, took_b) in zip(samples, samples[1:]) if took_a or took_b]
+
+    def both_writable(self) -> float:
+        """Seconds in which two databases took, or may have taken, writes at once."""
+        first, second = (self.spans(name) for name in self.samples)
+        return sum(max(0.0, min(b1, b2) - max(a1, a2)) for a1, b1 in first for a2, b2 in second)
+
+    def handover(self, old: str, new: str) -> float:
+        """Seconds from `old`'s last writable sample to `new`'s first one after it."""
+        last = max(t for t, took in self.samples[old] if took)
+        return min(t for t, took in self.samples[new] if took and t > last) - last
 
 
 def following(standby: str) -> bool:

@@ -280,15 +280,19 @@ def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path
 
 def test_a_cut_between_the_nodes_never_makes_two_writers_and_loses_no_acknowledged_write():
     primary, standby = street.primary(), other(street.primary())
-    with street.Probe(street.vip(), per_second=2, timeout=5) as probe:
+    with street.Probe(street.vip(), per_second=2, timeout=5) as probe, \
+            street.WritableTimeline(seconds=240) as timeline:
         time.sleep(2)
         samples, converged_after = street.partition(seconds=30)
         time.sleep(2)
     two_holders = sum(1 for _, holders in samples if len(holders) > 1)
     print(f"partition: {len(samples)} samples, writable databases {sorted({len(w) for w, _ in samples})}, "
+          f"the standby writable in {sum(took for _, took in timeline.samples[standby])} of "
+          f"{len(timeline.samples[standby])} samples of its own, "
           f"two VIP holders in {two_holders}, converged {converged_after}s after the heal, "
           f"{probe.writes} writes acknowledged, {len(probe.failures)} requests failed")
     assert all(writers == [primary] for writers, _ in samples), samples
+    assert not any(took for _, took in timeline.samples[standby]) and timeline.samples[standby]
     assert converged_after is not None, f"not converged 150s after the cut healed: {samples[-5:]}"
     assert two_holders <= 10, f"two VIP holders for {two_holders} seconds"
     assert probe.writes > 0
@@ -296,6 +300,45 @@ def test_a_cut_between_the_nodes_never_makes_two_writers_and_loses_no_acknowledg
     # and the same on both nodes.
     street.wait_for(lambda: probe.votes_on(primary) == probe.votes_on(standby) >= probe.writes, 30,
                     "every acknowledged write on both nodes")
+
+
+def test_a_primary_cut_off_from_its_peer_and_the_witness_fences_itself_before_the_standby_promotes(
+        operations_mail):
+    isolated = street.primary()
+    standby = other(isolated)
+    samples = []
+    with street.Probe(street.vip(), per_second=2, timeout=5) as probe, street.WritableTimeline() as timeline:
+        time.sleep(2)
+        with street.cut_off(isolated, [standby, "store"]):
+            for _ in range(20):
+                samples.append(street.writers_and_holders())
+                time.sleep(1)
+        time.sleep(2)
+    two_holders = sum(1 for _, holders in samples if len(holders) > 1)
+    print(f"isolated primary: {sum(map(len, timeline.samples.values()))} samples of read_only, two writable "
+          f"databases for {timeline.both_writable():.2f}s, handover {timeline.handover(isolated, standby):.1f}s, "
+          f"two VIP holders in {two_holders} of {len(samples)} seconds, {probe.writes} writes acknowledged, "
+          f"{probe.votes_on(standby)} on the new primary, {probe.votes_on(isolated)} on the fenced node")
+    assert timeline.both_writable() == 0, timeline.samples
+    assert samples[-1] == ([standby], [standby]), samples[-5:]
+    assert two_holders <= 10, f"two VIP holders for {two_holders} seconds"
+    assert street.on_node(isolated, "ls /var/lib/keepalived-otap/").split().count("fenced") == 1
+    street.wait_for(lambda: mailed(operations_mail, f"{isolated} reaches neither its peer nor the witness"), 60,
+                    "the mail about the fence")
+    # What it acknowledged between the cut and its fence (semi-sync waits a second for the standby,
+    # then goes on without it) is stranded on it: the reseed keeps that on the store, then rebuilds it.
+    on_the_new_primary = probe.votes_on(standby)
+    store = street.host("store")
+    listing = f"ls -d /srv/otap-store/stranded/{isolated}-* 2>/dev/null || true"
+    before = set(store.check_output(listing).split())
+    run = street.playbook("failover", otap_action="reseed", otap_confirm=isolated)
+    assert run.rc == 0, run.output[-3000:]
+    kept = set(store.check_output(listing).split()) - before
+    stranded = sum(store.check_output(f"cat {path}/report.txt").count("UPDATE portal.jos_content_rating")
+                   for path in kept)
+    print(f"isolated primary: {stranded} acknowledged writes stranded on it and kept in {kept or 'nothing'}")
+    assert probe.writes <= on_the_new_primary + stranded
+    street.wait_for(lambda: street.following(isolated), 60, f"{isolated} following {standby}")
 
 
 def test_the_pair_as_provisioned_again_changes_nothing_after_failovers():

@@ -19,8 +19,11 @@ A third vote, the witness (`[witness]`, on the store host), tells a dead node fr
 it answers whether it reaches a node. A node that cannot reach its peer's database asks it. A
 standby never takes the VIP nor promotes itself while the witness reaches the primary (the link
 between the nodes is cut, the primary lives) or cannot be asked (this node may be the one cut
-off); a primary that reaches neither its peer nor the witness gives up the VIP and turns
-read-only. So at most one database of the pair takes writes, whatever the network does.
+off); a primary that reaches neither its peer nor the witness turns read-only at once, in the
+check that finds it so (it fences itself), and gives up the VIP. A standby whose primary does not
+answer promotes itself only once `fence_after` seconds have passed since it last reached that
+primary: by then a primary that is cut off, not dead, has fenced itself. So at most one database
+of the pair takes writes, whatever the network does.
 
 The services that go with the primary role (`[primary] services`: the uploads' replication to the
 standby) run exactly where the writable database is: started when this node is, or becomes, the
@@ -52,6 +55,8 @@ SETTINGS = "/etc/keepalived/otap-pair.cnf"
 SOCKET = "/run/mysqld/mysqld.sock"
 # MariaDB's ER_NO_SUCH_THREAD: the connection to close had ended by itself.
 UNKNOWN_THREAD = 1094
+# Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced.
+REPLICA_HEALTHY, PEER_SEEN, FENCED = "replica-healthy", "peer-seen", "fenced"
 
 
 def settings(path: str = SETTINGS) -> dict:
@@ -61,10 +66,12 @@ def settings(path: str = SETTINGS) -> dict:
         "user": parser.get("peer", "user", fallback=""),
         "password": parser.get("peer", "password", fallback=""),
         "check_url": parser.get("check", "url", fallback="http://127.0.0.1/otap-fpm-ping"),
+        "check_budget": parser.getfloat("check", "budget", fallback=2.5),
         "max_lag": parser.getint("promotion", "max_lag", fallback=5),
         "healthy_within": parser.getint("promotion", "healthy_within", fallback=20),
         "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
         "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
+        "fence_after": parser.getfloat("promotion", "fence_after", fallback=8.0),
         "services": parser.get("primary", "services", fallback="").split(),
         "peers": parser.get("pair", "peers", fallback="").split(),
         "peer_port": parser.getint("pair", "port", fallback=80),
@@ -143,7 +150,7 @@ def decide(local: dict, peer: dict | None, healthy_age: float | None, healthy_wi
             f"the primary {local['replica_of']} is gone; replication was healthy {healthy_age:.0f}s before")
 
 
-def knock(address: str, port: int, timeout: float = 1.0) -> str:
+def knock(address: str, port: int, timeout: float = 0.5) -> str:
     """'open' when `address` accepts a TCP connection on `port` within `timeout` seconds, 'refused'
     when its host says no (the host is up), 'silent' when nothing answers (dead, or cut off).
     Knock at the site's port, never MariaDB's: a connection closed before its handshake counts
@@ -157,43 +164,75 @@ def knock(address: str, port: int, timeout: float = 1.0) -> str:
         return "silent"
 
 
-def witness_says(config: dict, address: str) -> str | None:
-    """The witness's word on `address`: 'alive', 'dead', or None when it cannot be asked."""
-    if not config["witness"]:
-        return None
+def witness_says(config: dict, address: str, timeout: float = 4.0) -> tuple[str | None, float | None]:
+    """The witness's word on `address`: 'alive', 'dead', or None when it cannot be asked within
+    `timeout` seconds; and with 'dead', how many seconds ago that node last asked the witness
+    itself (None: not since the witness started keeping count)."""
+    if not config["witness"] or timeout <= 0:
+        return None, None
     try:
         asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], f"peer {address}"],
-                               capture_output=True, text=True, timeout=4, check=False)
+                               capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    answer = asked.stdout.strip()
-    return answer if asked.returncode == 0 and answer in ("alive", "dead") else None
+        return None, None
+    words = asked.stdout.split()
+    if asked.returncode != 0 or not words or words[0] not in ("alive", "dead"):
+        return None, None
+    try:
+        asked_ago = float(words[1]) if words[0] == "dead" and len(words) == 2 else None
+    except ValueError:
+        return None, None
+    return words[0], asked_ago
 
 
 def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
-    """A standby whose primary does not answer may promote itself only on the witness's word."""
+    """A standby whose primary does not answer promotes itself only on the witness's word that
+    the primary is dead, and only once nobody has heard of the primary for `fence_after` seconds
+    (this node's knocks, the primary's own questions to the witness): a primary that is merely
+    cut off has fenced itself by then (check())."""
     if not config["witness"]:
         return True, ""
-    word = witness_says(config, primary)
-    if word == "dead":
-        return True, f"the witness {config['witness']} cannot reach {primary} either"
-    if word == "alive":
-        return False, (f"the witness {config['witness']} still reaches {primary}: the link between the nodes is "
-                       "cut, the primary lives; promoting would make two primaries")
-    return False, (f"the witness {config['witness']} cannot be asked: this node may be the one cut off; "
-                   "promoting could make two primaries")
+    heard = modified(PEER_SEEN) or time.time()
+    deadline = time.monotonic() + 3 * config["fence_after"]
+    while True:
+        time.sleep(fence_wait(heard, time.time(), config["fence_after"]))
+        word, asked_ago = witness_says(config, primary)
+        if word == "alive":
+            return False, (f"the witness {config['witness']} still reaches {primary}: the link between the nodes "
+                           "is cut, the primary lives; promoting would make two primaries")
+        if word is None:
+            return False, (f"the witness {config['witness']} cannot be asked: this node may be the one cut off; "
+                           "promoting could make two primaries")
+        if asked_ago is not None:
+            heard = max(heard, time.time() - asked_ago)
+        if fence_wait(heard, time.time(), config["fence_after"]) == 0:
+            return True, (f"the witness {config['witness']} cannot reach {primary} either, and nobody has heard "
+                          f"of it for {config['fence_after']:g}s (had it been cut off, it has fenced itself)")
+        if time.monotonic() >= deadline:
+            return False, (f"{primary} kept asking the witness {config['witness']} while it could not reach it: "
+                           "it may still take writes; promoting could make two primaries")
 
 
-def fit_by_the_network(config: dict, read_only: bool, knocks: dict[str, str]) -> bool:
+def fit_by_the_network(config: dict, read_only: bool, knocks: dict[str, str], fenced: bool = False,
+                       ask_within: float = 4.0) -> bool:
     """Whether the network lets this node hold the VIP (see the module's text): it reaches a peer
     (`knocks`: each peer's answer, see knock()), or, as the primary, the witness; or, as a standby,
-    the witness says the primary is dead."""
+    the witness says the primary is dead. A node that fenced itself hands the VIP to a peer that
+    answers: that peer can then read its position and catch up before it promotes (rule 2).
+    The witness gets `ask_within` seconds to answer."""
+    if fenced and "open" in knocks.values():
+        return False
     if not config["witness"] or not config["peers"] or "open" in knocks.values():
         return True
-    word = witness_says(config, config["peers"][0])
+    word = witness_says(config, config["peers"][0], ask_within)[0]
     if word is None:
         return False
     return not read_only or word == "dead"
+
+
+def fence_wait(heard: float, now: float, fence_after: float) -> float:
+    """Seconds still to wait until `fence_after` seconds after the primary was last heard of."""
+    return max(0.0, min(fence_after, heard + fence_after - now))
 
 
 def release_silent_standbys(connection, knocks: dict[str, str]) -> list[str]:
@@ -252,6 +291,20 @@ def promote(connection, position: str, timeout: int) -> tuple[bool, str]:
     return True, f"promoted to primary at {position or 'its own position'}"
 
 
+def modified(name: str) -> float | None:
+    """When marker `name` in STATE_DIR was last touched; None when it does not exist."""
+    try:
+        return os.stat(os.path.join(STATE_DIR, name)).st_mtime
+    except OSError:
+        return None
+
+
+def touch(name: str) -> None:
+    path = os.path.join(STATE_DIR, name)
+    with open(path, "a", encoding="utf-8"):
+        os.utime(path)
+
+
 def record(name: str, text: str) -> None:
     path = os.path.join(STATE_DIR, name)
     with open(path + ".new", "w", encoding="utf-8") as handle:
@@ -271,10 +324,8 @@ def on_master(config: dict) -> str:
     with connect() as connection:
         local = local_state(connection)
         peer = None if not local["read_only"] or not local["replica_of"] else peer_state(local, config, config["peer_wait"])
-        try:
-            healthy_age = time.time() - os.stat(os.path.join(STATE_DIR, "replica-healthy")).st_mtime
-        except OSError:
-            healthy_age = None
+        healthy = modified(REPLICA_HEALTHY)
+        healthy_age = None if healthy is None else time.time() - healthy
         action, position, reason = decide(local, peer, healthy_age, config["healthy_within"])
         if action == "promote" and peer is None:
             allowed, word = witness_allows_promotion(config, local["replica_of"])
@@ -323,6 +374,7 @@ def decision_mail(name: str, outcome: str) -> tuple[str, str] | None:
         "refused": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
         "refuse": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
         "demoted": f"{name} gave up the primary role of the production pair",
+        "fenced": f"{name} reaches neither its peer nor the witness: its database is now read-only",
         "failed": f"{name}: the failover hook failed",
     }
     subject = subjects.get(outcome.split(":", 1)[0])
@@ -458,10 +510,15 @@ def notify(state: str) -> int:
 
 def check() -> int:
     """Fit to hold the VIP: own web tier and own database answer, and the network allows it
-    (fit_by_the_network). Records healthy replication; as the primary, closes the replication
-    connections of silent standbys (release_silent_standbys)."""
+    (fit_by_the_network), found within the check's time budget. A primary the network finds unfit
+    fences itself at once. Records healthy replication and the peer last reached; as the primary,
+    closes the replication connections of silent standbys (release_silent_standbys)."""
+    started = time.monotonic()
     config = settings()
     knocks = {peer: knock(peer, config["peer_port"]) for peer in config["peers"]}
+    if "open" in knocks.values():
+        touch(PEER_SEEN)
+    fenced = ""
     try:
         with urllib.request.urlopen(config["check_url"], timeout=2) as response:
             if response.status != 200:
@@ -469,19 +526,48 @@ def check() -> int:
         with connect() as connection:
             local = local_state(connection)
             released = [] if local["read_only"] else release_silent_standbys(connection, knocks)
+            left = config["check_budget"] - (time.monotonic() - started)
+            fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
+            if not fit and not local["read_only"]:
+                fenced = fence(connection, config)
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
+    syslog.openlog("otap-pair")
     if released:
-        syslog.openlog("otap-pair")
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON,
                       f"closed the replication connection of silent standby {', '.join(released)}")
-    fit = fit_by_the_network(config, local["read_only"], knocks)
+    if fenced:
+        syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced)
     if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
-        marker = os.path.join(STATE_DIR, "replica-healthy")
-        with open(marker, "a", encoding="utf-8"):
-            os.utime(marker)
+        touch(REPLICA_HEALTHY)
     report_lasting_conditions(config, local)
     return 0 if fit else 1
+
+
+def still_fenced(local: dict) -> bool:
+    """Whether this node fenced itself and nothing has settled it since: the marker goes once its
+    database is writable again (an operator's switchover) or replicates (a reseed)."""
+    if not local["read_only"] or local["replica_of"]:
+        if modified(FENCED) is not None:
+            os.unlink(os.path.join(STATE_DIR, FENCED))
+        return False
+    return modified(FENCED) is not None
+
+
+def fence(connection, config: dict) -> str:
+    """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
+    standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
+    before that, stop the primary's services, record and mail it; what was done."""
+    query(connection, "SET GLOBAL read_only = 1")
+    touch(FENCED)
+    outcome = ("fenced: reaches neither its peer nor the witness, so it may be the node cut off; its "
+               "database is now read-only (the standby may promote itself)" + follow_role(config["services"], False))
+    record("promotion", json.dumps({"time": int(time.time()), "state": "FENCED", "outcome": outcome}))
+    try:
+        send_later(*decision_mail(config["name"], outcome))
+    except OSError as error:
+        outcome += f"; cannot mail operations: {error}"
+    return outcome
 
 
 def report_lasting_conditions(config: dict, local: dict) -> None:

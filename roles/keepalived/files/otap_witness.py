@@ -4,11 +4,15 @@
 A node that cannot reach its peer asks here, over SSH as the unprivileged account otap-witness:
 
   peer <address>     prints 'alive' when this host reaches the node at <address> (a TCP
-                     connection to its site's port within a second), 'dead' otherwise
+                     connection to its site's port within half a second), otherwise 'dead' and
+                     the seconds since that node itself last asked here (nothing more if it
+                     never did)
 
 Only the pair's own addresses may be asked about (/etc/otap-witness/pair.json); nothing else runs.
 From the answer a standby tells a dead primary (the witness cannot reach it either) from a cut
-link between the nodes (the witness still can): see /usr/local/sbin/otap-pair on the nodes.
+link between the nodes (the witness still can). A primary asks only when it cannot reach its
+peer, and fences itself when it cannot ask either; so a standby waits until the primary has not
+asked for a while before it promotes itself: see /usr/local/sbin/otap-pair on the nodes.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import os
 import shlex
 import socket
 import sys
+import time
 
 CONFIG = "/etc/otap-witness/pair.json"
+# When each node last asked, a file per node (the account's own folder).
+ASKED = "/var/lib/otap-witness"
 
 
 class Refused(ValueError):
@@ -39,7 +46,7 @@ def address_for(request: str, config: dict) -> str:
     return words[1]
 
 
-def alive(address: str, port: int, timeout: float = 1.0) -> bool:
+def alive(address: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((address, port), timeout=timeout):
             return True
@@ -47,15 +54,34 @@ def alive(address: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def remember(client: str, config: dict, folder: str = ASKED) -> None:
+    """Note that the node at `client` asked now (anyone else is not noted)."""
+    if client in config.get("nodes", []):
+        path = os.path.join(folder, f"asked-{client}")
+        with open(path, "a", encoding="utf-8"):
+            os.utime(path)
+
+
+def answer(address: str, port: int, folder: str = ASKED) -> str:
+    if alive(address, port):
+        return "alive"
+    try:
+        asked_ago = time.time() - os.stat(os.path.join(folder, f"asked-{address}")).st_mtime
+    except OSError:
+        return "dead"
+    return f"dead {max(asked_ago, 0.0):.1f}"
+
+
 def main() -> int:
     try:
         with open(CONFIG, encoding="utf-8") as handle:
             config = json.load(handle)
         address = address_for(os.environ.get("SSH_ORIGINAL_COMMAND", ""), config)
+        remember((os.environ.get("SSH_CLIENT", "").split() or [""])[0], config)
     except (OSError, ValueError) as error:
         print(f"otap-witness: refused: {error}", file=sys.stderr)
         return 1
-    print("alive" if alive(address, int(config.get("port", 80))) else "dead")
+    print(answer(address, int(config.get("port", 80))))
     return 0
 
 

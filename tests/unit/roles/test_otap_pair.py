@@ -152,7 +152,7 @@ WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.
     ("silent", None, False, False),      # a primary cut off from both gives up the VIP (and turns read-only)
 ])
 def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer, word, read_only, fit):
-    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: word)
+    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: (word, None))
     assert otap_pair.fit_by_the_network(WITNESS, read_only, {"10.0.0.22": peer}) is fit
 
 
@@ -228,21 +228,14 @@ def test_no_peer_no_replication_closed():
     assert otap_pair.release_silent_standbys(db, {}) == [] and db.executed == []
 
 
-@pytest.mark.parametrize(("word", "allowed", "said"), [
-    ("dead", True, "cannot reach"), ("alive", False, "link between the nodes is cut"),
-    (None, False, "cannot be asked")])
-def test_a_standby_whose_primary_is_silent_promotes_only_on_the_witness_s_word(monkeypatch, word, allowed, said):
-    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: word)
-    assert otap_pair.witness_allows_promotion(WITNESS, "10.0.0.21")[0] is allowed
-    assert said in otap_pair.witness_allows_promotion(WITNESS, "10.0.0.21")[1]
-
-
-@pytest.mark.parametrize(("rc", "out", "word"), [(0, "alive\n", "alive"), (0, "dead\n", "dead"),
-                                                   (0, "maybe\n", None), (1, "", None), (255, "alive", None)])
-def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, word):
+@pytest.mark.parametrize(("rc", "out", "said"), [
+    (0, "alive\n", ("alive", None)), (0, "dead\n", ("dead", None)), (0, "dead 3.5\n", ("dead", 3.5)),
+    (0, "dead soon\n", (None, None)), (0, "alive 3.5\n", ("alive", None)), (0, "maybe\n", (None, None)),
+    (0, "", (None, None)), (1, "", (None, None)), (255, "alive", (None, None))])
+def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, said):
     monkeypatch.setattr(otap_pair.subprocess, "run",
                         lambda argv, **_: type("Done", (), {"returncode": rc, "stdout": out})())
-    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == word
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == said
 
 
 def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
@@ -250,7 +243,12 @@ def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
         raise otap_pair.subprocess.TimeoutExpired(argv, kwargs["timeout"])
 
     monkeypatch.setattr(otap_pair.subprocess, "run", hang)
-    assert otap_pair.witness_says(WITNESS, "10.0.0.21") is None
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == (None, None)
+
+
+def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
+    monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("asked the witness"))
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21", timeout=0) == (None, None)
 
 
 # --- Every automatic decision reaches operations ---

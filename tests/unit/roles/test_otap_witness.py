@@ -2,6 +2,7 @@
 whether it reaches a node of the pair, nothing else."""
 
 import importlib.util
+import os
 import socket
 from pathlib import Path
 
@@ -33,3 +34,32 @@ def test_a_listening_node_is_alive_and_a_silent_one_dead():
         port = server.getsockname()[1]
         assert witness.alive("127.0.0.1", port)
     assert not witness.alive("127.0.0.1", port)
+
+
+def test_it_notes_when_a_node_of_the_pair_last_asked_and_nobody_else(tmp_path):
+    witness.remember("10.0.0.21", CONFIG, str(tmp_path))
+    witness.remember("10.0.0.99", CONFIG, str(tmp_path))
+    witness.remember("", CONFIG, str(tmp_path))
+    witness.remember("../etc/passwd", CONFIG, str(tmp_path))
+    assert [path.name for path in tmp_path.iterdir()] == ["asked-10.0.0.21"]
+
+
+def test_a_dead_node_s_answer_says_how_long_ago_it_last_asked(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]  # bound, not listening: refused
+    config = {"nodes": ["127.0.0.1"], "port": port}
+    assert witness.answer("127.0.0.1", port, str(tmp_path)) == "dead"
+    witness.remember("127.0.0.1", config, str(tmp_path))
+    said, ago = witness.answer("127.0.0.1", port, str(tmp_path)).split()
+    assert said == "dead" and 0.0 <= float(ago) < 5
+    old = tmp_path / "asked-127.0.0.1"
+    os.utime(old, (old.stat().st_mtime - 30, old.stat().st_mtime - 30))
+    assert 29 < float(witness.answer("127.0.0.1", port, str(tmp_path)).split()[1]) < 35
+
+
+def test_a_living_node_is_alive_whenever_it_asked(tmp_path):
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert witness.answer("127.0.0.1", server.getsockname()[1], str(tmp_path)) == "alive"

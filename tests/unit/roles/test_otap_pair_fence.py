@@ -1,0 +1,249 @@
+"""One writer, always (roles/keepalived/files/otap_pair.py): a primary cut off from its peer and
+the witness fences itself in its next check, and a standby whose primary is silent promotes
+itself only once nobody has heard of that primary for `fence_after` seconds."""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
+spec = importlib.util.spec_from_file_location("otap_pair_fence", PATH)
+otap_pair = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(otap_pair)
+
+FENCE_AFTER = 8.0
+CONFIG = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config",
+          "peers": ["10.0.0.22"], "peer_port": 80, "fence_after": FENCE_AFTER, "check_budget": 2.5,
+          "check_url": "http://127.0.0.1/otap-fpm-ping", "max_lag": 5, "services": ["otap-uploads.service"],
+          "name": "prod1", "report_after": 30}
+
+
+class Clock:
+    """time.time, time.monotonic and time.sleep of one made-up clock: sleeping moves it on."""
+
+    def __init__(self, monkeypatch, start: float = 1_000_000.0):
+        self.now, self.slept = start, 0.0
+        monkeypatch.setattr(otap_pair.time, "time", lambda: self.now)
+        monkeypatch.setattr(otap_pair.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(otap_pair.time, "sleep", self.sleep)
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+        self.slept += seconds
+
+
+@pytest.fixture(name="clock")
+def fixture_clock(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    return Clock(monkeypatch)
+
+
+def peer_seen(at: float) -> None:
+    path = os.path.join(otap_pair.STATE_DIR, otap_pair.PEER_SEEN)
+    Path(path).touch()
+    os.utime(path, (at, at))
+
+
+class Witness:
+    """The witness as the standby hears it: its word on the primary, and when the primary itself
+    last asked (None: never); every question's time is kept."""
+
+    def __init__(self, clock: Clock, word: str | None, primary_asked_at=None):
+        self.clock, self.word, self.primary_asked_at, self.asked = clock, word, primary_asked_at, []
+
+    def __call__(self, config, address, timeout=4.0):
+        self.asked.append(self.clock.now)
+        self.clock.now += 0.3  # a question over SSH takes a while
+        asked_at = self.primary_asked_at(self.clock.now) if callable(self.primary_asked_at) else self.primary_asked_at
+        return self.word, (None if self.word != "dead" or asked_at is None else self.clock.now - asked_at)
+
+
+@pytest.mark.parametrize(("heard", "now", "wait"), [
+    (100.0, 100.0, 8.0), (100.0, 105.0, 3.0), (100.0, 108.0, 0.0), (100.0, 250.0, 0.0),
+    (100.0, 90.0, 8.0)])  # a clock that went back: never more than the whole wait
+def test_the_wait_runs_from_when_the_primary_was_last_heard_of(heard, now, wait):
+    assert otap_pair.fence_wait(heard, now, FENCE_AFTER) == wait
+
+
+def test_a_dead_primary_is_replaced_once_a_cut_off_one_would_have_fenced_itself(monkeypatch, clock):
+    seen = clock.now - 1.5
+    peer_seen(seen)
+    witness = Witness(clock, "dead")
+    monkeypatch.setattr(otap_pair, "witness_says", witness)
+    allowed, said = otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")
+    assert allowed and "cannot reach 10.0.0.21 either" in said
+    assert witness.asked == [seen + FENCE_AFTER]
+
+
+def test_a_primary_that_asked_the_witness_lately_is_given_the_time_to_fence_itself(monkeypatch, clock):
+    """The cut reached the witness after the link between the nodes: the primary went on asking
+    the witness (its peer silent) until moments ago, so it may still be writable."""
+    peer_seen(clock.now - 60)
+    asked_at = clock.now - 1.0
+    witness = Witness(clock, "dead", primary_asked_at=asked_at)
+    monkeypatch.setattr(otap_pair, "witness_says", witness)
+    allowed, _ = otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")
+    assert allowed
+    assert witness.asked[-1] >= asked_at + FENCE_AFTER and len(witness.asked) == 2
+
+
+def test_a_primary_that_keeps_asking_the_witness_is_never_doubled(monkeypatch, clock):
+    """Its site's port is blocked for the witness, yet it reaches the witness: it is alive."""
+    peer_seen(clock.now - 60)
+    witness = Witness(clock, "dead", primary_asked_at=lambda now: now - 0.5)
+    monkeypatch.setattr(otap_pair, "witness_says", witness)
+    allowed, said = otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")
+    assert not allowed and "kept asking the witness" in said
+    assert clock.slept <= 3 * FENCE_AFTER + FENCE_AFTER
+
+
+def test_never_having_reached_the_primary_the_standby_waits_the_whole_time(monkeypatch, clock):
+    start = clock.now
+    witness = Witness(clock, "dead")
+    monkeypatch.setattr(otap_pair, "witness_says", witness)
+    assert otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")[0]
+    assert witness.asked == [start + FENCE_AFTER]
+
+
+@pytest.mark.parametrize(("word", "said"), [("alive", "link between the nodes is cut"),
+                                            (None, "cannot be asked")])
+def test_a_primary_the_witness_reaches_or_a_witness_that_cannot_be_asked_means_no_promotion(
+        monkeypatch, clock, word, said):
+    peer_seen(clock.now - 60)
+    monkeypatch.setattr(otap_pair, "witness_says", Witness(clock, word))
+    allowed, reason = otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")
+    assert not allowed and said in reason
+
+
+def test_without_a_witness_nothing_is_waited_for(monkeypatch, clock):
+    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a, **_k: pytest.fail("asked a witness"))
+    assert otap_pair.witness_allows_promotion(CONFIG | {"witness": ""}, "10.0.0.21") == (True, "")
+    assert clock.slept == 0
+
+
+# --- the primary's side: its check fences it ---
+
+class Server:
+    """The node's own MariaDB as check() reads it; what it was told is in `executed`."""
+
+    def __init__(self, read_only: bool, replica_of: str | None = None):
+        self.read_only, self.replica_of, self.executed = read_only, replica_of, []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def cursor(self):
+        return self
+
+    def execute(self, sql, args=None):
+        self.executed.append(sql)
+        if sql == "SET GLOBAL read_only = 1":
+            self.read_only = True
+        self.row = ({"read_only": int(self.read_only), "binlog_pos": "0-1-9"} if "@@global.read_only" in sql
+                    else {"Master_Host": self.replica_of, "Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes",
+                          "Seconds_Behind_Master": 0, "Gtid_IO_Pos": "0-1-9"} if sql == "SHOW SLAVE STATUS"
+                          and self.replica_of else {})
+
+    def fetchone(self):
+        return self.row
+
+    def fetchall(self):
+        return []
+
+
+class Answer:
+    status = 200
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.fixture(name="node")
+def fixture_node(monkeypatch, tmp_path):
+    """check() on a node whose own web tier answers; what it mails and runs is kept."""
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG)
+    monkeypatch.setattr(otap_pair.urllib.request, "urlopen", lambda *_a, **_k: Answer())
+    monkeypatch.setattr(otap_pair, "inactive_services", lambda _services: [])
+    node = type("Node", (), {"mails": [], "systemctl": [], "witness_timeouts": []})()
+    monkeypatch.setattr(otap_pair, "send_later", lambda subject, body, condition="": node.mails.append(subject))
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda argv, **_: node.systemctl.append(argv) or type("Done", (), {"returncode": 0})())
+    return node
+
+
+def network(monkeypatch, node, peer: str, word: str | None) -> None:
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: peer)
+
+    def witness(_config, _address, timeout=4.0):
+        node.witness_timeouts.append(timeout)
+        return word, None
+
+    monkeypatch.setattr(otap_pair, "witness_says", witness)
+
+
+def test_a_primary_that_reaches_neither_peer_nor_witness_turns_read_only_in_that_very_check(monkeypatch, node):
+    server = Server(read_only=False)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
+    assert "SET GLOBAL read_only = 1" in server.executed
+    assert 0 < node.witness_timeouts[0] <= CONFIG["check_budget"]
+    assert node.systemctl == [["systemctl", "stop", "--no-block", "otap-uploads.service"]]
+    assert any("neither its peer nor the witness" in subject for subject in node.mails)
+    decided = json.loads((Path(otap_pair.STATE_DIR) / "promotion").read_text())
+    assert decided["state"] == "FENCED" and decided["outcome"].startswith("fenced:")
+    assert (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).exists()
+
+
+@pytest.mark.parametrize(("peer", "word"), [("open", None), ("silent", "alive"), ("silent", "dead"),
+                                            ("refused", "alive")])
+def test_a_primary_that_reaches_its_peer_or_the_witness_keeps_its_writes(monkeypatch, node, peer, word):
+    server = Server(read_only=False)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    network(monkeypatch, node, peer, word)
+    assert otap_pair.check() == 0
+    assert "SET GLOBAL read_only = 1" not in server.executed and not node.mails
+
+
+def test_a_standby_cut_off_from_both_changes_nothing_of_its_database(monkeypatch, node):
+    server = Server(read_only=True, replica_of="10.0.0.21")
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
+    assert not [sql for sql in server.executed if sql.startswith("SET")]
+
+
+def test_a_fenced_node_hands_the_vip_to_a_peer_that_answers_until_it_is_rebuilt(monkeypatch, node):
+    (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).touch()
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=True))
+    network(monkeypatch, node, "open", None)
+    assert otap_pair.check() == 1
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=True, replica_of="10.0.0.22"))
+    assert otap_pair.check() == 0, "a reseeded node is a standby like any other"
+    assert not (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).exists()
+
+
+def test_an_operator_s_switchover_to_a_fenced_node_ends_its_fence(monkeypatch, node):
+    (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).touch()
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=False))
+    network(monkeypatch, node, "open", None)
+    assert otap_pair.check() == 0
+    assert not (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).exists()
+
+
+def test_a_check_that_reached_its_peer_says_when(monkeypatch, node):
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=True, replica_of="10.0.0.21"))
+    network(monkeypatch, node, "open", None)
+    otap_pair.check()
+    assert otap_pair.modified(otap_pair.PEER_SEEN) is not None
