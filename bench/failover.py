@@ -11,6 +11,11 @@ measure over an equally long stretch in which nothing happens, measured in the s
                     then reseed, which puts the pair back
   partition         the nodes cut apart for 30 s (each still reaching the witness): the most
                     writable databases seen, sampled every second (must be 1)
+  isolated primary  the primary cut off from the standby and the witness for 20 s: how long two
+                    databases took writes at once (each node's read_only sampled on the node ten
+                    times a second; must be 0), the seconds from the primary's fence to the
+                    standby's promotion, and the acknowledged writes stranded on the fenced node;
+                    then reseed, which puts the pair back
   rolling OS update os_update.yml on Production, of a snapshot approved on Acceptance: rebuilt
                     Debian packages (one asks for a reboot, one takes MariaDB's path)
 
@@ -115,6 +120,24 @@ def partition() -> str:
             f"lost {lost_writes} of {probe.writes} acknowledged writes, {len(probe.failures)} requests failed")
 
 
+def isolated_primary() -> str:
+    """The primary cut off from the standby and the witness for 20 s under the probe; then the
+    reseed that rebuilds it (what it held alone is kept on the store)."""
+    isolated = street.primary()
+    standby = next(n for n in PAIR if n != isolated)
+    with street.Probe(street.vip(), timeout=5) as probe, street.WritableTimeline() as timeline:
+        time.sleep(2)
+        with street.cut_off(isolated, [standby, "store"]):
+            time.sleep(20)
+        time.sleep(3)
+    stranded = probe.writes - probe.votes_on(standby)
+    must(street.playbook("failover", otap_action="reseed", otap_confirm=isolated))
+    return (f"two writable databases for {timeline.both_writable():.2f} s; the standby writable "
+            f"{timeline.handover(isolated, standby):.1f} s after the primary's last writable sample; "
+            f"{stranded} of {probe.writes} acknowledged writes stranded on the fenced node (kept by the reseed), "
+            f"{len(probe.failures)} requests failed")
+
+
 def rolling_update() -> None:
     must(street.playbook("os_update", otap_env="production"))
 
@@ -130,6 +153,9 @@ def main() -> None:
     results["switchover"] = (probe, elapsed, lost(probe, editor))
     print("the nodes cut apart for 30 s under the probe ...", flush=True)
     cut = partition()
+    print("the primary cut off from the standby and the witness for 20 s under the probe, then reseed ...",
+          flush=True)
+    isolation = isolated_primary()
     print("crash of the primary under the probe and the editor, then reseed ...", flush=True)
     probe, elapsed, editor = during(crash)
     # The crashed node is a stray now: what counts is what the survivor, the new primary, has.
@@ -154,6 +180,7 @@ def main() -> None:
     baseline = idle(20).longest_gap()
     print(f"uploads' replication lag: {lag}")
     print(f"partition of the pair (30 s): {cut}")
+    print(f"isolated primary (20 s): {isolation}")
     print("content through each operation:")
     for name, (_, _, losses) in results.items():
         print(f"  {name + ':':<36} {losses}")
