@@ -55,6 +55,9 @@ SETTINGS = "/etc/keepalived/otap-pair.cnf"
 SOCKET = "/run/mysqld/mysqld.sock"
 # MariaDB's ER_NO_SUCH_THREAD: the connection to close had ended by itself.
 UNKNOWN_THREAD = 1094
+# The client's errors for a server that does not answer at all (CR_CONNECTION_ERROR,
+# CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST); any other error is an answer.
+NO_ANSWER = (2002, 2003, 2006, 2013)
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced.
 REPLICA_HEALTHY, PEER_SEEN, FENCED = "replica-healthy", "peer-seen", "fenced"
 
@@ -66,7 +69,7 @@ def settings(path: str = SETTINGS) -> dict:
         "user": parser.get("peer", "user", fallback=""),
         "password": parser.get("peer", "password", fallback=""),
         "check_url": parser.get("check", "url", fallback="http://127.0.0.1/otap-fpm-ping"),
-        "check_budget": parser.getfloat("check", "budget", fallback=2.5),
+        "check_budget": parser.getfloat("check", "budget", fallback=2.0),
         "max_lag": parser.getint("promotion", "max_lag", fallback=5),
         "healthy_within": parser.getint("promotion", "healthy_within", fallback=20),
         "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
@@ -203,6 +206,7 @@ def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
         if word is None:
             return False, (f"the witness {config['witness']} cannot be asked: this node may be the one cut off; "
                            "promoting could make two primaries")
+        heard = max(heard, modified(PEER_SEEN) or heard)  # this node's own checks go on knocking
         if asked_ago is not None:
             heard = max(heard, time.time() - asked_ago)
         if fence_wait(heard, time.time(), config["fence_after"]) == 0:
@@ -269,8 +273,11 @@ def peer_state(local: dict, config: dict, wait: int) -> dict | None:
     while True:
         try:
             peer = connect(local["replica_of"], config["user"], config["password"])
-        except Exception:  # noqa: BLE001 - any failure to connect means: the primary does not answer
-            return None
+        except Exception as error:  # noqa: BLE001 - told apart below
+            if error.args and error.args[0] in NO_ANSWER:
+                return None
+            raise RuntimeError(f"the primary {local['replica_of']} answers, with an error ({error}): "
+                               "it may still take writes, not promoted") from error
         with peer:
             state = query(peer, "SELECT @@global.read_only AS read_only, @@global.gtid_binlog_pos AS binlog_pos")
         state = {"read_only": bool(int(state["read_only"])), "binlog_pos": state["binlog_pos"]}
@@ -520,9 +527,7 @@ def check() -> int:
         touch(PEER_SEEN)
     fenced = ""
     try:
-        with urllib.request.urlopen(config["check_url"], timeout=2) as response:
-            if response.status != 200:
-                return 1
+        # The network first: a primary it finds unfit fences itself whatever its web tier does.
         with connect() as connection:
             local = local_state(connection)
             released = [] if local["read_only"] else release_silent_standbys(connection, knocks)
@@ -530,6 +535,9 @@ def check() -> int:
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
             if not fit and not local["read_only"]:
                 fenced = fence(connection, config)
+        if fit:
+            with urllib.request.urlopen(config["check_url"], timeout=2) as response:
+                fit = response.status == 200
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
     syslog.openlog("otap-pair")
@@ -542,6 +550,19 @@ def check() -> int:
         touch(REPLICA_HEALTHY)
     report_lasting_conditions(config, local)
     return 0 if fit else 1
+
+
+def close_clients(connection) -> None:
+    """Close every client connection but this one and the server's own threads."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() "
+                       "AND USER NOT IN ('system user', 'event_scheduler') AND COMMAND <> 'Daemon'")
+        for client in cursor.fetchall():
+            try:
+                cursor.execute("KILL CONNECTION %s", (client["id"],))
+            except Exception as error:  # noqa: BLE001 - only "it ended meanwhile" (1094) is let pass
+                if not error.args or error.args[0] != UNKNOWN_THREAD:
+                    raise
 
 
 def still_fenced(local: dict) -> bool:
@@ -558,7 +579,14 @@ def fence(connection, config: dict) -> str:
     """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
     standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
     before that, stop the primary's services, record and mail it; what was done."""
-    query(connection, "SET GLOBAL read_only = 1")
+    query(connection, "SET SESSION lock_wait_timeout = 1")
+    try:
+        query(connection, "SET GLOBAL read_only = 1")
+    except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
+        close_clients(connection)
+        query(connection, "SET GLOBAL read_only = 1")
+    # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
+    close_clients(connection)
     touch(FENCED)
     outcome = ("fenced: reaches neither its peer nor the witness, so it may be the node cut off; its "
                "database is now read-only (the standby may promote itself)" + follow_role(config["services"], False))

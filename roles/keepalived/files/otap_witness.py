@@ -69,7 +69,7 @@ def answer(address: str, port: int, folder: str = ASKED) -> str:
         asked_ago = time.time() - os.stat(os.path.join(folder, f"asked-{address}")).st_mtime
     except OSError:
         return "dead"
-    return f"dead {max(asked_ago, 0.0):.1f}"
+    return f"dead {int(max(asked_ago, 0.0) * 10) / 10:.1f}"  # rounded down: never later than it was
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ spec.loader.exec_module(otap_pair)
 
 FENCE_AFTER = 8.0
 CONFIG = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config",
-          "peers": ["10.0.0.22"], "peer_port": 80, "fence_after": FENCE_AFTER, "check_budget": 2.5,
+          "peers": ["10.0.0.22"], "peer_port": 80, "fence_after": FENCE_AFTER, "check_budget": 2.0,
           "check_url": "http://127.0.0.1/otap-fpm-ping", "max_lag": 5, "services": ["otap-uploads.service"],
           "name": "prod1", "report_after": 30}
 
@@ -101,6 +101,36 @@ def test_a_primary_that_keeps_asking_the_witness_is_never_doubled(monkeypatch, c
     assert clock.slept <= 3 * FENCE_AFTER + FENCE_AFTER
 
 
+def test_a_primary_this_node_reaches_again_while_it_waits_is_never_doubled(monkeypatch, clock):
+    """The standby's own checks go on knocking while it waits: a primary that answers again keeps
+    putting the promotion off, until the standby gives up and refuses."""
+    peer_seen(clock.now - 60)
+
+    class Knocking(Witness):
+        def __call__(self, config, address, timeout=4.0):
+            peer_seen(self.clock.now)
+            return super().__call__(config, address, timeout)
+
+    monkeypatch.setattr(otap_pair, "witness_says", Knocking(clock, "dead"))
+    allowed, said = otap_pair.witness_allows_promotion(CONFIG, "10.0.0.21")
+    assert not allowed and "may still take writes" in said
+
+
+@pytest.mark.parametrize(("error", "answers"), [(2003, False), (2013, False), (1045, True), (1040, True),
+                                                (1129, True)])
+def test_a_primary_whose_server_answers_with_an_error_is_not_gone(monkeypatch, error, answers):
+    def refused(*_a, **_k):
+        raise RuntimeError(error, "an error")
+
+    monkeypatch.setattr(otap_pair, "connect", refused)
+    local = {"replica_of": "10.0.0.21"}
+    if answers:
+        with pytest.raises(RuntimeError, match="answers, with an error"):
+            otap_pair.peer_state(local, CONFIG | {"user": "replicator", "password": ""}, 0)
+    else:
+        assert otap_pair.peer_state(local, CONFIG | {"user": "replicator", "password": ""}, 0) is None
+
+
 def test_never_having_reached_the_primary_the_standby_waits_the_whole_time(monkeypatch, clock):
     start = clock.now
     witness = Witness(clock, "dead")
@@ -130,8 +160,9 @@ def test_without_a_witness_nothing_is_waited_for(monkeypatch, clock):
 class Server:
     """The node's own MariaDB as check() reads it; what it was told is in `executed`."""
 
-    def __init__(self, read_only: bool, replica_of: str | None = None):
+    def __init__(self, read_only: bool, replica_of: str | None = None, clients=(), held: int = 0):
         self.read_only, self.replica_of, self.executed = read_only, replica_of, []
+        self.clients, self.held, self.rows = list(clients), held, []
 
     def __enter__(self):
         return self
@@ -143,9 +174,15 @@ class Server:
         return self
 
     def execute(self, sql, args=None):
-        self.executed.append(sql)
+        self.executed.append(sql if args is None else (sql, args))
         if sql == "SET GLOBAL read_only = 1":
+            if self.held:  # a long write holds the read lock until lock_wait_timeout
+                self.held -= 1
+                raise RuntimeError(1205, "Lock wait timeout exceeded")
             self.read_only = True
+        if sql.startswith("KILL CONNECTION"):
+            self.clients.remove(args[0])
+        self.rows = [{"id": client} for client in self.clients] if "CONNECTION_ID()" in sql else []
         self.row = ({"read_only": int(self.read_only), "binlog_pos": "0-1-9"} if "@@global.read_only" in sql
                     else {"Master_Host": self.replica_of, "Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes",
                           "Seconds_Behind_Master": 0, "Gtid_IO_Pos": "0-1-9"} if sql == "SHOW SLAVE STATUS"
@@ -155,7 +192,7 @@ class Server:
         return self.row
 
     def fetchall(self):
-        return []
+        return self.rows
 
 
 class Answer:
@@ -190,6 +227,36 @@ def network(monkeypatch, node, peer: str, word: str | None) -> None:
         return word, None
 
     monkeypatch.setattr(otap_pair, "witness_says", witness)
+
+
+@pytest.mark.parametrize("web", ["answers", "fails"])
+def test_a_primary_cut_off_fences_itself_whatever_its_web_tier_does(monkeypatch, node, web):
+    """Cut off, its PHP workers may hang on what they cannot reach: the fence comes first."""
+    if web == "fails":
+        def hangs(*_a, **_k):
+            raise TimeoutError("timed out")
+
+        monkeypatch.setattr(otap_pair.urllib.request, "urlopen", hangs)
+    server = Server(read_only=False)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
+    assert server.read_only and "SET GLOBAL read_only = 1" in server.executed
+
+
+def test_the_fence_closes_the_site_s_connections_so_no_commit_is_acknowledged_after_it(monkeypatch, node):
+    server = Server(read_only=False, clients=[11, 12])
+    otap_pair.fence(server, CONFIG)
+    assert server.read_only and server.clients == []
+    assert server.executed.index("SET SESSION lock_wait_timeout = 1") < server.executed.index("SET GLOBAL read_only = 1")
+
+
+def test_a_long_write_does_not_hold_the_fence_up(monkeypatch, node):
+    server = Server(read_only=False, clients=[11], held=1)
+    otap_pair.fence(server, CONFIG)
+    assert server.read_only and server.clients == []
+    kill = server.executed.index(("KILL CONNECTION %s", (11,)))
+    assert kill < len(server.executed) - 1 - server.executed[::-1].index("SET GLOBAL read_only = 1")
 
 
 def test_a_primary_that_reaches_neither_peer_nor_witness_turns_read_only_in_that_very_check(monkeypatch, node):

@@ -3,6 +3,7 @@ whether it reaches a node of the pair, nothing else."""
 
 import importlib.util
 import os
+import time
 import socket
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def test_a_dead_node_s_answer_says_how_long_ago_it_last_asked(tmp_path):
     old = tmp_path / "asked-127.0.0.1"
     os.utime(old, (old.stat().st_mtime - 30, old.stat().st_mtime - 30))
     assert 29 < float(witness.answer("127.0.0.1", port, str(tmp_path)).split()[1]) < 35
+    os.utime(old, (time.time() - 7.96, time.time() - 7.96))
+    assert witness.answer("127.0.0.1", port, str(tmp_path)) == "dead 7.9", "rounded up: a wait cut short"
 
 
 def test_a_living_node_is_alive_whenever_it_asked(tmp_path):
