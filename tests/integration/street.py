@@ -265,10 +265,11 @@ class WritableTimeline:
     """Whether each production node's database takes writes, sampled on the node itself about ten
     times a second while the `with` block lasts (at most `seconds`). The containers share the
     host's clock, so the nodes' samples line up: both_writable() is how long two databases took
-    writes at once. A database that does not answer counts as taking none."""
+    writes at once. A sample that could not read read_only counts as writable: an unread state
+    never passes for a safe one."""
 
     LOOP = ("end=$(($(date +%s) + {seconds})); while [ $(date +%s) -lt $end ] && [ ! -e /run/otap-test-stop ]; "
-            "do echo \"$(date +%s.%N) $(mysql -N -e 'SELECT @@global.read_only' 2>/dev/null)\"; sleep 0.1; done; "
+            "do echo \"$(date +%s.%N) $(mysql -N -e 'SELECT @@global.read_only')\"; sleep 0.1; done; "
             "rm -f /run/otap-test-stop")
 
     def __init__(self, seconds: int = 120):
@@ -287,7 +288,7 @@ class WritableTimeline:
             on_node(name, "touch /run/otap-test-stop")
         for name, watcher in self._watchers.items():
             out, _ = watcher.communicate(timeout=30)
-            self.samples[name] = [(float(line.split()[0]), line.split()[1:] == ["0"]) for line in out.splitlines()]
+            self.samples[name] = [(float(line.split()[0]), line.split()[1:] != ["1"]) for line in out.splitlines()]
 
     def spans(self, name: str) -> list[tuple[float, float]]:
         """When `name` took, or may have taken, writes: from each sample that found it writable to

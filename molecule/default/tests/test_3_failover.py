@@ -198,8 +198,11 @@ def test_a_crashed_primary_is_replaced_within_seconds_and_never_returns_as_a_sec
 
 
 def stranded(node: str) -> set[str]:
-    """The folders on the store in which reseeds kept what only `node` held."""
-    return set(street.host("store").check_output(f"ls -d /srv/otap-store/stranded/{node}-* 2>/dev/null || true").split())
+    """The folders on the store in which reseeds kept what only `node` held (none before the first)."""
+    folder = street.host("store").file("/srv/otap-store/stranded")
+    if not folder.exists:
+        return set()
+    return {f"{folder.path}/{name}" for name in folder.listdir() if name.startswith(f"{node}-")}
 
 
 def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_confirmed(operations_mail):
@@ -213,7 +216,7 @@ def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_conf
         assert "Written on the stray node" not in refused.output, "the refusal showed the row's values"
         assert site_tables_checksum(failed) == before and read_only(failed) == "1", f"{confirm} changed {failed}"
     store = street.host("store")
-    kept = store.check_output(f"ls -td /srv/otap-store/stranded/{failed}-* | head -1")  # a rerun's is there too
+    kept = max(stranded(failed), key=lambda path: store.file(path).mtime)  # a rerun's is there too
     assert store.file(kept).mode == 0o700
     assert "Written on the stray node" in store.check_output(f"cat {kept}/transactions.txt")
     assert "INSERT INTO portal.jos_content: 1 row" in store.check_output(f"cat {kept}/report.txt")
