@@ -193,7 +193,8 @@ def main() -> None:
             line += (f" (reads {probe.longest_gap(writes=False):.2f} s, writes {probe.longest_gap(writes=True):.2f} s;"
                      f" {failed} requests failed while the VIP moved)")
         else:
-            line += f" ({failed} failed of {len(probe.results)} requests; operation took {elapsed:.0f} s)"
+            line += (f" ({failed} failed of {len(probe.results)} requests, the longest a visitor waited "
+                     f"{probe.longest_wait():.2f} s; operation took {elapsed:.0f} s)")
         print(line)
 
 

@@ -436,6 +436,11 @@ class Probe:
                           and writes in (None, r["write"]))
         return max((b - a for a, b in zip(answered, answered[1:])), default=0.0)
 
+    def longest_wait(self) -> float:
+        """The longest a visitor waited for an answer the site gave (a dropped SYN is sent again
+        after 1 s, then 3 s: a hold of over a second costs its visitors three)."""
+        return max((r["end"] - r["start"] for r in self.results if r["ok"]), default=0.0)
+
     def votes_on(self, name: str) -> int:
         out = host(name).check_output(
             f"mysql -N portal -e 'SELECT COALESCE(SUM(rating_count), 0) FROM jos_content_rating "

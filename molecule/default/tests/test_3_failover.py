@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+import socket
 import subprocess
 import time
 
@@ -69,6 +70,23 @@ def uploads_level(editor: street.Editor) -> bool:
 
 # The editor of the switchovers below: its uploads must be on both nodes after each.
 EDITOR = street.Editor()
+
+
+def test_a_switchover_that_cannot_finish_its_requests_changes_nothing_and_fails_no_request():
+    """A request that never ends (a connection opened to the VIP and left idle) outlasts the
+    drain: the hand-over gives everything back before the old primary turns read-only."""
+    old = street.primary()
+    with socket.create_connection((street.vip(), 80)), street.Probe(street.vip()) as probe:
+        time.sleep(1)
+        run = street.playbook("failover", otap_action="switchover", failover_drain_timeout=2)
+        time.sleep(1)
+    assert run.rc != 0 and "still open after 2s" in run.output, run.output[-3000:]
+    assert f"{old} is still the primary and holds the VIP" in " ".join(run.output.split()), run.output[-3000:]
+    assert probe.writes > 3 and not probe.failures, probe.failures
+    assert street.primary() == old and read_only(old) == "0" and read_only(other(old)) == "1"
+    assert street.host(old).run("nft list table inet otap_failover_hold").rc != 0, "the hold stayed"
+    assert street.host(other(old)).run("pgrep --full 'otap-pair take-ove[r]'").rc == 1, "the take-over goes on"
+    street.wait_for(lambda: replicated(probe), 30, "every acknowledged write on both nodes")
 
 
 def test_switchover_moves_the_primary_and_the_vip_without_a_failed_request(tmp_path):

@@ -5,6 +5,14 @@
   otap-pair notify TYPE NAME STATE PRIO  notify: keep the database role in step with the VIP
   otap-pair mail SUBJECT [CONDITION] < BODY
                                         mail operations (the hooks start it, and do not wait)
+  otap-pair take-over --wait SECONDS    a planned switchover, on the standby: promote once the
+                                        primary has turned read-only, at its last position
+  otap-pair hand-over --to ADDRESS --vip ADDRESS [--drain SECONDS] [--push COMMAND]
+                                        a planned switchover, on the primary: hold the site's new
+                                        connections, let those in flight end, bring the uploads
+                                        level, turn read-only, and once the standby at ADDRESS is
+                                        the writable primary, stop keepalived (the VIP moves)
+  otap-pair release-hold                let new connections to the VIP in again
 
 The VIP and the writable database stay on the same node. On MASTER a read-only standby is
 promoted, but only when no acknowledged write can be lost: its old primary is reachable and
@@ -38,9 +46,11 @@ keepalived's hooks never wait on a mail server.
 
 from __future__ import annotations
 
+import argparse
 import configparser
 import json
 import os
+import shlex
 import smtplib
 import socket
 import subprocess
@@ -267,8 +277,9 @@ def release_silent_standbys(connection, knocks: dict[str, str]) -> list[str]:
     return closed
 
 
-def peer_state(local: dict, config: dict, wait: int) -> dict | None:
-    """The old primary's state, waiting up to `wait` seconds for it to turn read-only."""
+def peer_state(local: dict, config: dict, wait: float, every: float = 0.5) -> dict | None:
+    """The old primary's state, waiting up to `wait` seconds for it to turn read-only (asked
+    again every `every` seconds)."""
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -283,7 +294,7 @@ def peer_state(local: dict, config: dict, wait: int) -> dict | None:
         state = {"read_only": bool(int(state["read_only"])), "binlog_pos": state["binlog_pos"]}
         if state["read_only"] or time.monotonic() >= deadline:
             return state
-        time.sleep(0.5)
+        time.sleep(every)
 
 
 def promote(connection, position: str, timeout: int) -> tuple[bool, str]:
@@ -611,6 +622,170 @@ def report_lasting_conditions(config: dict, local: dict) -> None:
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot report lasting conditions: {error}")
 
 
+# A planned switchover (role failover runs take-over on the standby, then hand-over on the
+# primary). The VIP moves only once the standby is the writable primary; meanwhile new
+# connections to the VIP are held on the old primary (dropped unanswered: the client sends its
+# SYN again a second later and meets the new holder), so no request fails and none is answered
+# by a read-only database. Everything between the hold and the VIP's move happens here, on the
+# nodes, in well under that second.
+HOLD_TABLE = "otap_failover_hold"
+SITE_PORTS = (80, 443)
+
+
+def hold_rules(vip: str) -> str:
+    """nftables rules that leave new connections to the VIP unanswered (open ones run on)."""
+    ports = ", ".join(str(port) for port in SITE_PORTS)
+    return (f"table inet {HOLD_TABLE} {{\n  chain input {{\n"
+            "    type filter hook input priority -10; policy accept;\n"
+            f"    ip daddr {vip} tcp dport {{ {ports} }} tcp flags & (syn | ack) == syn drop\n  }}\n}}\n")
+
+
+def hold(vip: str) -> None:
+    subprocess.run(["nft", "-f", "-"], input=hold_rules(vip), text=True, capture_output=True, check=True)
+
+
+def release_hold() -> bool:
+    """Let new connections in again; whether there was a hold."""
+    if subprocess.run(["nft", "list", "table", "inet", HOLD_TABLE], capture_output=True, check=False).returncode:
+        return False
+    subprocess.run(["nft", "delete", "table", "inet", HOLD_TABLE], capture_output=True, check=True)
+    return True
+
+
+def kernel_hex(address: str) -> tuple[str, str]:
+    """`address` as /proc/net/tcp and /proc/net/tcp6 write it: the hex of each four bytes read in
+    this machine's byte order; in tcp6 an IPv4 address is IPv4-mapped (a dual-stack listener)."""
+    def words(packed: bytes) -> str:
+        return "".join(f"{int.from_bytes(packed[i:i + 4], sys.byteorder):08X}" for i in range(0, len(packed), 4))
+    return (words(socket.inet_pton(socket.AF_INET, address)),
+            words(socket.inet_pton(socket.AF_INET6, f"::ffff:{address}")))
+
+
+def established(address: str, ports: tuple[int, ...] = SITE_PORTS,
+                tables: tuple[str, ...] = ("/proc/net/tcp", "/proc/net/tcp6")) -> int:
+    """How many connections to IPv4 `address` on `ports` are established on this host."""
+    wanted = {f"{hexed}:{port:04X}" for hexed in kernel_hex(address) for port in ports}
+    count = 0
+    for table in tables:
+        try:
+            with open(table, encoding="ascii") as handle:
+                next(handle)
+                count += sum(1 for line in handle if line.split()[1] in wanted and line.split()[3] == "01")
+        except FileNotFoundError:  # a kernel without IPv6
+            continue
+    return count
+
+
+def drain(address: str, timeout: float) -> None:
+    """Wait until no request to `address` is in flight on this host."""
+    deadline = time.monotonic() + timeout
+    while (left := established(address)):
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"{left} connection(s) to {address} still open after {timeout:g}s")
+        time.sleep(0.02)
+
+
+def writable(address: str, config: dict, timeout: float) -> bool:
+    """Whether the database at `address` turns writable within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(address, config["user"], config["password"]) as peer:
+                if not int(query(peer, "SELECT @@global.read_only AS read_only")["read_only"]):
+                    return True
+        except Exception as error:  # noqa: BLE001 - a restart may pass; any other error is an answer
+            if not error.args or error.args[0] not in NO_ANSWER:
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def take_over(config: dict, wait: float) -> tuple[bool, str]:
+    """On the standby: promote once its primary has turned read-only (within `wait` seconds),
+    after applying everything up to the primary's last position (decide(), rule 2)."""
+    with connect() as connection:
+        local = local_state(connection)
+        if not local["read_only"] or not local["replica_of"]:
+            action, _, reason = decide(local, None, None, 0)
+            return action == "keep", f"{action}: {reason}"
+        peer = peer_state(local, config, wait, every=0.02)
+        if peer is None:
+            return False, f"refused: the primary {local['replica_of']} does not answer; nothing was changed"
+        action, position, reason = decide(local, peer, None, 0)
+        if action != "promote":
+            return False, f"{action}: {reason} (for {wait:g}s); nothing was changed"
+        promoted, outcome = promote(connection, position, config["catch_up_timeout"])
+    return promoted, f"{'promoted' if promoted else 'refused'}: {reason}; {outcome}"
+
+
+def hand_over(config: dict, to: str, vip: str, drain_within: float, push: str) -> list[str]:
+    """On the primary: what was done, step by step, with the seconds since the hold. Fails with
+    nothing changed (the hold released, the database writable) up to the read-only step; after
+    it, fails only if the standby does not become the primary (the caller decides then)."""
+    started = time.monotonic()
+    done = []
+
+    def step(text: str) -> None:
+        done.append(f"{time.monotonic() - started:6.2f}s  {text}")
+
+    hold(vip)
+    step(f"new connections to {vip} held")
+    try:
+        drain(vip, drain_within)
+        step("no request in flight")
+        if push:
+            pushed = subprocess.run(shlex.split(push), capture_output=True, text=True, timeout=60, check=False)
+            if pushed.returncode:
+                raise RuntimeError(f"{push} failed: {pushed.stderr.strip() or pushed.returncode}")
+            changed = pushed.stdout.strip().splitlines()
+            step(f"uploads level on {to}" + (f" ({len(changed)} brought over)" if changed else ""))
+            done.extend(f"          {line}" for line in changed)
+        with connect() as connection:
+            query(connection, "SET SESSION lock_wait_timeout = 5")
+            query(connection, "SET GLOBAL read_only = 1")
+    except Exception:
+        release_hold()
+        raise
+    # From here on the standby may be promoting itself: the hold stays, whatever happens.
+    step("read-only")
+    if not writable(to, config, config["catch_up_timeout"] + 5):
+        raise RuntimeError(f"{to} did not become the writable primary within {config['catch_up_timeout'] + 5}s; "
+                           "this node is read-only and holds the VIP")
+    step(f"{to} is the writable primary")
+    subprocess.run(["systemctl", "stop", "keepalived"], capture_output=True, text=True, check=True)
+    step("keepalived stopped: the VIP moves")
+    return done
+
+
+def switchover(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog=f"otap-pair {argv[0]}")
+    if argv[0] == "take-over":
+        parser.add_argument("--wait", type=float, required=True)
+    elif argv[0] == "hand-over":
+        parser.add_argument("--to", required=True)
+        parser.add_argument("--vip", required=True)
+        parser.add_argument("--drain", type=float, default=15.0)
+        parser.add_argument("--push", default="")
+    args = parser.parse_args(argv[1:])
+    syslog.openlog("otap-pair")
+    try:
+        if argv[0] == "release-hold":
+            print("released the hold" if release_hold() else "", end="")
+            return 0
+        if argv[0] == "take-over":
+            ok, outcome = take_over(settings(), args.wait)
+            lines = [outcome]
+        else:
+            ok, lines = True, hand_over(settings(), args.to, args.vip, args.drain, args.push)
+    except Exception as error:  # noqa: BLE001 - said to the caller, who decides
+        ok, lines = False, [f"failed: {error}"]
+    for line in lines:
+        syslog.syslog((syslog.LOG_INFO if ok else syslog.LOG_WARNING) | syslog.LOG_DAEMON, f"{argv[0]}: {line}")
+    print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["check"]:
         return check()
@@ -618,6 +793,8 @@ def main(argv: list[str]) -> int:
         return notify(argv[4])
     if argv[1:2] == ["mail"] and len(argv) in (3, 4) and all(word.isalpha() for word in argv[3:]):
         return mail(*argv[2:4])
+    if argv[1:2] in (["take-over"], ["hand-over"], ["release-hold"]):
+        return switchover(argv[1:])
     print(__doc__, file=sys.stderr)
     return 2
 
