@@ -73,10 +73,11 @@ EDITOR = street.Editor()
 
 
 def test_a_switchover_that_cannot_finish_its_requests_changes_nothing_and_fails_no_request():
-    """A request that never ends (a connection opened to the VIP and left idle) outlasts the
-    drain: the hand-over gives everything back before the old primary turns read-only."""
+    """A request that does not end (its headers never finished) outlasts the drain: the
+    hand-over gives everything back before the old primary turns read-only."""
     old = street.primary()
-    with socket.create_connection((street.vip(), 80)), street.Probe(street.vip()) as probe:
+    with socket.create_connection((street.vip(), 80)) as slow, street.Probe(street.vip()) as probe:
+        slow.sendall(f"GET / HTTP/1.1\r\nHost: {street.vip()}\r\n".encode())
         time.sleep(1)
         run = street.playbook("failover", otap_action="switchover", failover_drain_timeout=2)
         time.sleep(1)
