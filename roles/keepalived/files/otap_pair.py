@@ -709,9 +709,12 @@ def take_over(config: dict, wait: float) -> tuple[bool, str]:
         if not local["read_only"] or not local["replica_of"]:
             action, _, reason = decide(local, None, None, 0)
             return action == "keep", f"{action}: {reason}"
-        peer = peer_state(local, config, wait, every=0.02)
-        if peer is None:
-            return False, f"refused: the primary {local['replica_of']} does not answer; nothing was changed"
+        deadline = time.monotonic() + wait
+        # A primary that does not answer for a moment (a busy server) is asked again until then.
+        while (peer := peer_state(local, config, max(0.0, deadline - time.monotonic()), every=0.02)) is None:
+            if time.monotonic() >= deadline:
+                return False, f"refused: the primary {local['replica_of']} does not answer; nothing was changed"
+            time.sleep(0.1)
         action, position, reason = decide(local, peer, None, 0)
         if action != "promote":
             return False, f"{action}: {reason} (for {wait:g}s); nothing was changed"
@@ -755,6 +758,9 @@ def hand_over(config: dict, to: str, vip: str, drain_within: float, push: str) -
     step(f"{to} is the writable primary")
     subprocess.run(["systemctl", "stop", "keepalived"], capture_output=True, text=True, check=True)
     step("keepalived stopped: the VIP moves")
+    # The VIP has left: the hold has nothing more to hold, even if the caller is gone now.
+    release_hold()
+    step("hold released")
     return done
 
 

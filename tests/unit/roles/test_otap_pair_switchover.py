@@ -118,11 +118,13 @@ def test_the_vip_moves_only_after_the_standby_is_the_writable_primary(street):
         ("old", "SET SESSION lock_wait_timeout = 5"),
         ("old", "SET GLOBAL read_only = 1"),
         ("run", "systemctl stop keepalived"),
+        ("run", f"nft list table inet {otap_pair.HOLD_TABLE}"),
+        ("run", f"nft delete table inet {otap_pair.HOLD_TABLE}"),
     ]
     assert street["own"].read_only and not street["peer"].read_only
     assert ("in flight", 0) in street["log"], "read-only before the requests in flight ended"
     assert any("1 brought over" in line for line in done) and any("new:images/a.jpg" in line for line in done)
-    assert done[-1].endswith("keepalived stopped: the VIP moves")
+    assert done[-2].endswith("keepalived stopped: the VIP moves") and done[-1].endswith("hold released")
 
 
 def test_requests_that_do_not_end_stop_the_hand_over_with_nothing_changed(street):
@@ -231,3 +233,44 @@ def test_a_switchover_command_without_what_it_needs_is_refused(argv):
     with pytest.raises(SystemExit) as refused:
         otap_pair.main(["otap-pair", *argv])
     assert refused.value.code == 2
+
+
+def test_a_standby_that_cannot_catch_up_stays_the_standby(standby, monkeypatch):
+    original = standby["own"].execute
+
+    def behind(sql, args=None):
+        original(sql, args)
+        if "MASTER_GTID_WAIT" in sql:
+            standby["own"].row = {"result": -1}
+
+    monkeypatch.setattr(standby["own"], "execute", behind)
+    promoted, outcome = otap_pair.take_over(CONFIG, 30)
+    assert not promoted and "not promoted" in outcome
+    assert [step for _, step in standby["log"] if isinstance(step, str)] == [] and standby["own"].read_only
+
+
+def test_a_primary_silent_for_a_moment_is_asked_again(standby, monkeypatch):
+    answers = iter([None, None, {"read_only": True, "binlog_pos": "0-1-77"}])
+    monkeypatch.setattr(otap_pair, "peer_state", lambda *_a, **_k: next(answers))
+    promoted, _ = otap_pair.take_over(CONFIG, 30)
+    assert promoted and standby["log"][0][1][1] == ("0-1-77", 30)
+
+
+@pytest.mark.parametrize(("command", "result", "code"), [
+    (["take-over", "--wait", "5"], (True, "promoted: ..."), 0),
+    (["take-over", "--wait", "5"], (False, "refused: ..."), 1),
+    (["hand-over", "--to", NEW, "--vip", VIP], ["  0.01s  held"], 0),
+    (["hand-over", "--to", NEW, "--vip", VIP], RuntimeError("2 connection(s) still open"), 1)])
+def test_the_command_says_by_its_status_whether_the_switch_happened(monkeypatch, capsys, command, result, code):
+    def outcome(*_a, **_k):
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG)
+    monkeypatch.setattr(otap_pair, "take_over", outcome)
+    monkeypatch.setattr(otap_pair, "hand_over", outcome)
+    monkeypatch.setattr(otap_pair.syslog, "syslog", lambda *_a: None)
+    assert otap_pair.main(["otap-pair", *command]) == code
+    said = capsys.readouterr()
+    assert (said.err if code else said.out).strip()
