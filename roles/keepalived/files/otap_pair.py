@@ -707,7 +707,7 @@ def take_over(config: dict, wait: float) -> tuple[bool, str]:
     with connect() as connection:
         local = local_state(connection)
         if not local["read_only"] or not local["replica_of"]:
-            action, _, reason = decide(local, None, None, 0)
+            action, reason = decide(local, None, None, 0)[::2]
             return action == "keep", f"{action}: {reason}"
         deadline = time.monotonic() + wait
         # A primary that does not answer for a moment (a busy server) is asked again until then.
