@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -137,3 +141,34 @@ def test_failover_status_reports_the_pair(tmp_path):
     assert all(n["site_status"] == 200 for n in nodes.values())
     refused = street.playbook("failover", otap_action="promote-everything")
     assert refused.rc != 0 and "Say what to do" in refused.output
+
+
+def test_a_playbook_runs_from_the_installed_artifact_not_from_this_checkout(tmp_path):
+    """What a user installs with `ansible-galaxy collection install` runs against hosts: the
+    built artifact, installed into an empty collections path, with a configuration of its own (no
+    roles path into this checkout) and the street's inventory."""
+    bin_dir = Path(sys.executable).parent
+    built = subprocess.run([str(bin_dir / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp_path),
+                            str(street.ROOT)], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    (artifact,) = tmp_path.glob("otap-street-*.tar.gz")
+    installed = tmp_path / "collections"
+    config = tmp_path / "ansible.cfg"
+    config.write_text(f"[defaults]\ninventory = {street.INVENTORY}\ncollections_path = {installed}\n"
+                      "callbacks_enabled = otap.street.audit\ninterpreter_python = auto_silent\n"
+                      "[ssh_connection]\npipelining = true\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_")}
+    env |= {"ANSIBLE_CONFIG": str(config), "ANSIBLE_COLLECTIONS_PATH": str(installed), "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_VAULT_PASSWORD_FILE": str(street.VAULT_PASSWORD)}
+    done = subprocess.run([str(bin_dir / "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(installed),
+                           str(artifact)], capture_output=True, text=True, check=False, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "pair.json"
+    run = subprocess.run([str(bin_dir / "ansible-playbook"), "otap.street.failover", "-e", "otap_action=status",
+                          "-e", f"otap_status_json={report}"], capture_output=True, text=True, check=False,
+                         env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    included = [line.split()[1] for line in run.stdout.splitlines() if line.startswith("included: /")]
+    assert included and all(path.startswith(f"{installed}/ansible_collections/otap/street/") for path in included), \
+        included
+    assert json.loads(report.read_text())["primary"] == primary()
