@@ -167,10 +167,11 @@ def main() -> None:
     reseed = must(street.playbook("failover", otap_action="reseed", otap_confirm=crashed))
     kept = re.search(r"what only it held is kept on \S+ in (\S+)\.", " ".join(reseed.output.split()))
     print(f"  the crashed node held {'content the survivor lacked, kept in ' + kept.group(1) if kept else 'nothing the survivor lacked'}")
-    nodes = street.group("acceptance") + PAIR
+    nodes = street.group("test") + street.group("acceptance") + PAIR
     with street.PackageRepository(nodes, ["less", "mariadb-common"]) as repository:
         repository.publish("build", tag, "reboot")
         repository.publish("index", tag)
+        must(street.playbook("os_update", otap_env="test"))
         run = must(street.playbook("os_update", otap_env="acceptance"))
         snapshot = re.search(r"Snapshot (acceptance-\d{8}T\d{6}Z) recorded", run.output).group(1)
         must(street.playbook("approve", otap_snapshot=snapshot))

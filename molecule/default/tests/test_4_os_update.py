@@ -1,6 +1,7 @@
-"""OS updates travel Test, Acceptance, approval, Production. Production receives exactly the
-approved versions, not the newer ones its repository offers by then, one node at a time, while
-the VIP keeps answering reads and writes.
+"""OS updates travel Test, Acceptance, approval, Production. Acceptance receives exactly the
+versions Test ran, and Production exactly the approved ones, not the newer ones their
+repositories offer by then; Production one node at a time, while the VIP keeps answering reads
+and writes.
 
 The updates come from a package repository of the test on the store host: Debian's `less` and
 `mariadb-common` rebuilt with bumped versions (+otap1, then +otap2). The +otap1 `less` asks for a
@@ -56,11 +57,24 @@ def test_production_refuses_an_update_nobody_approved():
     assert not any(version(n, "less").endswith("+otap1") for n in street.group("production"))
 
 
+@pytest.mark.parametrize("named", [None, "../approvals/os-acceptance-20991231T235959Z"])
+def test_acceptance_refuses_an_update_test_has_not_run(named):
+    """Acceptance installs what Test ran: with no snapshot of Test (or one that is not Test's),
+    nothing is installed, however new the repository's versions."""
+    acceptance = street.group("acceptance")[0]
+    run = street.playbook("os_update", otap_env="acceptance", **({"otap_snapshot": named} if named else {}))
+    said = "Test has no OS update snapshot" if not named else f"Snapshot {named} is not an OS update snapshot of Test"
+    assert run.rc != 0 and said in " ".join(run.output.split()), run.output[-3000:]
+    assert not version(acceptance, "less").endswith("+otap1")
+
+
 @pytest.mark.parametrize("env", ["test", "acceptance"])
 def test_a_lower_environment_applies_the_pending_updates_and_records_them(env):
     name = street.group(env)[0]
     before = {p: version(name, p) for p in PACKAGES}
     boot = booted(name)
+    if env == "acceptance":
+        publish("index", "otap1", "otap2")  # newer than what Test ran: Acceptance must not take it
     run = street.playbook("os_update", otap_env=env)
     assert run.rc == 0, run.output[-3000:]
     match = re.search(rf"Snapshot ({env}-\d{{8}}T\d{{6}}Z) recorded", run.output)
@@ -71,6 +85,7 @@ def test_a_lower_environment_applies_the_pending_updates_and_records_them(env):
         assert version(name, package) == before[package] + "+otap1"
         assert snapshot["packages"][package] == before[package] + "+otap1"
         assert snapshot["hosts"][name][package] == {"from": before[package], "to": before[package] + "+otap1"}
+    assert snapshot["installed_from"] == (SNAPSHOT["test"] if env == "acceptance" else None)
     assert booted(name) != boot, "the update asked for a reboot and the host did not reboot"
     assert street.get(f"http://{street.hostvar(name, 'ansible_host')}/").status == 200
     again = street.playbook("os_update", otap_env=env)
