@@ -506,6 +506,14 @@ def notify(state: str) -> int:
     syslog.syslog(f"VRRP state {before or 'none'} -> {state}")
     try:
         if state == "MASTER":
+            # A switchover's hold that outlived its hand-over (a run cut off midway) would drop
+            # every new connection to the VIP this node now holds.
+            # Never in the way of the promotion below.
+            try:
+                if release_hold():
+                    syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, "released a switchover's hold left behind")
+            except (OSError, subprocess.CalledProcessError) as error:
+                syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot look for a switchover's hold: {error}")
             outcome = on_master(config)
         elif state in ("FAULT", "STOP") or (state == "BACKUP" and before == "MASTER"):
             outcome = on_leaving()

@@ -274,3 +274,38 @@ def test_the_command_says_by_its_status_whether_the_switch_happened(monkeypatch,
     assert otap_pair.main(["otap-pair", *command]) == code
     said = capsys.readouterr()
     assert (said.err if code else said.out).strip()
+
+
+@pytest.mark.parametrize(("state", "released"), [("MASTER", True), ("BACKUP", False), ("FAULT", False)])
+def test_a_hold_left_behind_is_released_when_the_node_takes_the_vip(monkeypatch, tmp_path, state, released):
+    """A hand-over cut off midway (its SSH session gone) leaves its hold: the node that takes the
+    VIP next must not drop every new connection."""
+    commands = []
+
+    def run(command, **kwargs):
+        commands.append(" ".join(command))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "settings", lambda: {"services": [], "name": "prod2"})
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: "keep: already the writable primary")
+    monkeypatch.setattr(otap_pair, "on_leaving", lambda: "kept: already read-only")
+    monkeypatch.setattr(otap_pair.subprocess, "run", run)
+    monkeypatch.setattr(otap_pair.syslog, "syslog", lambda *_a: None)
+    assert otap_pair.notify(state) == 0
+    assert (f"nft delete table inet {otap_pair.HOLD_TABLE}" in commands) is released
+
+
+def test_a_node_without_nft_still_promotes_when_it_takes_the_vip(monkeypatch, tmp_path):
+    def missing(command, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", command[0])
+
+    outcomes = []
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "settings", lambda: {"services": [], "name": "prod2"})
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: outcomes.append("asked") or "keep: already primary")
+    monkeypatch.setattr(otap_pair.subprocess, "run", missing)
+    monkeypatch.setattr(otap_pair.syslog, "syslog", lambda *_a: None)
+    assert otap_pair.notify("MASTER") == 0
+    assert outcomes == ["asked"]
+    assert '"outcome": "keep: already primary"' in (tmp_path / "promotion").read_text()
