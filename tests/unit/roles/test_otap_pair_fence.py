@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import FakeConnection
+
 PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
 spec = importlib.util.spec_from_file_location("otap_pair_fence", PATH)
 otap_pair = importlib.util.module_from_spec(spec)
@@ -157,21 +159,12 @@ def test_without_a_witness_nothing_is_waited_for(monkeypatch, clock):
 
 # --- the primary's side: its check fences it ---
 
-class Server:
+class Server(FakeConnection):
     """The node's own MariaDB as check() reads it; what it was told is in `executed`."""
 
     def __init__(self, read_only: bool, replica_of: str | None = None, clients=(), held: int = 0):
         self.read_only, self.replica_of, self.executed = read_only, replica_of, []
         self.clients, self.held, self.rows = list(clients), held, []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def cursor(self):
-        return self
 
     def execute(self, sql, args=None):
         self.executed.append(sql if args is None else (sql, args))
@@ -187,12 +180,6 @@ class Server:
                     else {"Master_Host": self.replica_of, "Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes",
                           "Seconds_Behind_Master": 0, "Gtid_IO_Pos": "0-1-9"} if sql == "SHOW SLAVE STATUS"
                           and self.replica_of else {})
-
-    def fetchone(self):
-        return self.row
-
-    def fetchall(self):
-        return self.rows
 
 
 class Answer:

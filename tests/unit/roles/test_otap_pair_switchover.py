@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes import FakeConnection
+
 PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
 spec = importlib.util.spec_from_file_location("otap_pair_switchover", PATH)
 otap_pair = importlib.util.module_from_spec(spec)
@@ -27,22 +29,13 @@ class Clock:
         self.now += seconds
 
 
-class Database:
+class Database(FakeConnection):
     """A node's MariaDB: `writable_after` reads of read_only before it turns writable (None: it
     never does by itself); `read_only_after` likewise for turning read-only."""
 
     def __init__(self, log, name, read_only, replica_of=None, writable_after=None, read_only_after=None):
         self.log, self.name, self.read_only, self.replica_of = log, name, read_only, replica_of
         self.writable_after, self.read_only_after = writable_after, read_only_after
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def cursor(self):
-        return self
 
     def execute(self, sql, args=None):
         if not sql.startswith(("SELECT @@global", "SHOW SLAVE")):
@@ -64,8 +57,6 @@ class Database:
                           "Seconds_Behind_Master": 0, "Gtid_IO_Pos": "0-1-70"}
                     if sql == "SHOW SLAVE STATUS" and self.replica_of else {})
 
-    def fetchone(self):
-        return self.row
 
 
 @pytest.fixture(name="street")
