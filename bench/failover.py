@@ -174,7 +174,7 @@ def main() -> None:
         must(street.playbook("os_update", otap_env="test"))
         run = must(street.playbook("os_update", otap_env="acceptance"))
         snapshot = re.search(r"Snapshot (acceptance-\d{8}T\d{6}Z) recorded", run.output).group(1)
-        must(street.playbook("approve", otap_snapshot=snapshot))
+        must(street.playbook("approve", otap_snapshot=snapshot, otap_approver="carla"))
         print(f"rolling OS update of snapshot {snapshot} under the probe ...", flush=True)
         probe, elapsed, editor = during(rolling_update)
         results["rolling OS update"] = (probe, elapsed, lost(probe, editor))

@@ -104,7 +104,7 @@ def main() -> None:
             "['releases'][-1]['release'])\""))
         for env in ("test", "acceptance"):
             must(street.playbook("release", otap_env=env, otap_release=number))
-        must(street.playbook("approve", otap_release=number))
+        must(street.playbook("approve", otap_release=number, otap_approver="carla"))
         probe = Probe()
         probe.start()
         started = time.monotonic()

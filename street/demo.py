@@ -17,6 +17,9 @@ from street.show import main as show  # noqa: E402
 from tests.integration import street  # noqa: E402
 
 RELEASES = street.ROOT / "examples" / "releases"
+# The street's test SMTP server (the street's inventory sends the controller's mails to it): the
+# story shows who was told what.
+MAIL = street.MailSink()
 BOLD, DIM, RED, END = ("\033[1m", "\033[2m", "\033[31m", "\033[0m") if sys.stdout.isatty() else ("",) * 4
 
 
@@ -59,10 +62,13 @@ def run(who: str, what: str, name: str, **extra_vars) -> street.Run:
     print(f"  {who}: {what}")
     print(f"  {DIM}$ ansible-playbook playbooks/{name}.yml "
           + " ".join(f"-e {k}={v}" for k, v in extra_vars.items()) + END)
+    seen = len(MAIL.messages)
     result = street.playbook(name, **extra_vars)
     for message in messages(result.output):
         if not message.startswith(("All assertions", "Task failed")):
             print(f"    {message}")
+    for mail in MAIL.messages[seen:]:
+        print(f"    mail to {', '.join(mail['to'])}: {mail['subject']}")
     changes = result.changed
     print(f"    -> {'failed' if result.rc else 'done'}; {changes} change(s) on the street")
     if result.rc:
@@ -79,6 +85,11 @@ def newest_release() -> int:
 
 
 def main() -> None:
+    with MAIL:
+        story()
+
+
+def story() -> None:
     say("Step 1. The agency builds numbered release packages and stores them at the agreed place")
     for source in sorted(p.name for p in RELEASES.iterdir()):
         run("site developer", f"package examples/releases/{source}", "package",
@@ -103,7 +114,7 @@ def main() -> None:
           + (refusal.group(1).strip() if refusal else "already approved earlier, so it went through"))
 
     say(f"Step 6. The webmaster tested release {newest} on Acceptance and approves it")
-    run("webmaster", f"approve release {newest}", "approve", otap_release=newest, otap_approver="webmaster")
+    run("webmaster carla", f"approve release {newest}", "approve", otap_release=newest, otap_approver="carla")
 
     say(f"Step 7. Operations rolls release {newest} out on the Production pair (both nodes, SQL once, site up)")
     if not approved:

@@ -68,27 +68,60 @@ def rollout_refusals(env: str, release: int, register: list[dict], deployments: 
     return refusals
 
 
-def approval_refusals(release: int, register: list[dict], deployments: list[dict],
-                      accept_content_changes: bool, served: dict[str, int] | None = None) -> list[str]:
-    """Why the webmaster may not approve `release` for Production now (empty: they may).
+def served_refusals(release: int, served: dict[str, dict], package: str) -> list[str]:
+    """Why what Acceptance serves now is not release `release` as packaged (empty: it is).
 
-    `served`: the release each Acceptance host serves now, read from the hosts (None: not asked).
-    What is approved is what the webmaster tested: Acceptance must serve this very release now,
-    not an earlier one (after a rollback or a sync) nor a later one that carries it."""
+    `served`: per Acceptance host, read from the host: `release` (the code `current` points to),
+    `database` (the release its database records) and `package` (the checksum of the manifest the
+    served tree was staged from). `package`: that checksum of the registered package. What is
+    approved is what the webmaster tested: this very release now, not an earlier one (after a
+    rollback or a sync) nor a later one that carries it, its SQL applied, staged from this package."""
+    if not served:
+        return [f"Acceptance does not serve release {release} now (no acceptance host answered): what is approved "
+                "must be what is tested there"]
+    refusals = []
+    code = {host: int(h.get("release", 0)) for host, h in sorted(served.items())}
+    other = {host: number for host, number in code.items() if number != release}
+    if other:
+        now = ", ".join(f"{host} serves release {number or 'none'}" for host, number in other.items())
+        refusals.append(f"Acceptance does not serve release {release} now ({now}): what is approved must be what is "
+                        f"tested there; roll release {release} out on acceptance (playbooks/release.yml or rollback.yml "
+                        f"-e otap_env=acceptance -e otap_release={release}), test it, then approve")
+    for host, h in sorted(served.items()):
+        if host in other:
+            continue
+        if int(h.get("database", 0)) != release:
+            refusals.append(f"{host}'s database records release {h.get('database') or 'none'}, not {release}: the site "
+                            "tested is not the release's code on its own database; roll release "
+                            f"{release} out on acceptance again, test it, then approve")
+        if h.get("package") != package:
+            refusals.append(f"{host} serves release {release} staged from another package than the registered one "
+                            f"(staged {str(h.get('package') or 'unknown')[:12]}, registered {package[:12]}): roll "
+                            f"release {release} out on acceptance again, test it, then approve")
+    return refusals
+
+
+def approver_refusals(approver: str, webmasters: list[str]) -> list[str]:
+    """Why `approver` may not approve for Production (empty: they may): only the webmaster's party."""
+    if not webmasters:
+        return ["No webmaster is named in otap_people (webmaster: a list of people, each with a name): nobody may "
+                "approve for production"]
+    if approver not in webmasters:
+        return [f"{approver or 'nobody'} may not approve for production: only the webmaster's party does "
+                f"({', '.join(webmasters)}, in otap_people)"]
+    return []
+
+
+def approval_refusals(release: int, register: list[dict], deployments: list[dict],
+                      accept_content_changes: bool) -> list[str]:
+    """Why the webmaster may not approve `release` for Production by the store's records (empty: they may).
+    What Acceptance serves now is served_refusals' part."""
     entry = entry_of(register, release)
     if entry is None or entry.get("withdrawn"):
         return [f"Release {release} is not in the register or was withdrawn: nothing to approve"]
     if reached(deployments, "acceptance") < release:
         return [f"Release {release} has not been on acceptance: roll it out there first (playbooks/release.yml "
                 f"-e otap_env=acceptance -e otap_release={release}) and test it"]
-    if served is not None:
-        other = {host: number for host, number in sorted(served.items()) if number != release}
-        if not served or other:
-            now = ", ".join(f"{host} serves release {number or 'none'}" for host, number in other.items())
-            return [f"Acceptance does not serve release {release} now ({now or 'no acceptance host answered'}): "
-                    f"what is approved must be what is tested there; roll release {release} out on acceptance "
-                    f"(playbooks/release.yml or rollback.yml -e otap_env=acceptance -e otap_release={release}), "
-                    "test it, then approve"]
     changes = undeclared_changes(deployments, release)
     if changes and not accept_content_changes:
         named = ", ".join(describe(c) for c in changes)
@@ -99,11 +132,14 @@ def approval_refusals(release: int, register: list[dict], deployments: list[dict
 
 
 def approval_record(release: int, register: list[dict], deployments: list[dict], approver: str, date: str,
-                    note: str) -> dict:
-    """What the store keeps of an approval: the package approved (checksum) and who approved it."""
+                    note: str, recorded_by: str = "") -> dict:
+    """What the store keeps of an approval: the package approved (checksum), who approved it and who
+    recorded it (the account that ran the approval, when it is not the approver's own)."""
     entry = entry_of(register, release) or {}
     record = {"release": release, "sha256": entry.get("sha256", ""), "approved_by": approver, "approved_at": date,
               "note": note}
+    if recorded_by and recorded_by != approver:
+        record["recorded_by"] = recorded_by
     if entry.get("joomla_update"):
         record["joomla_update"] = entry["joomla_update"]
     changes = undeclared_changes(deployments, release)

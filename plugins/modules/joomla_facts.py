@@ -63,6 +63,12 @@ release_link:
   description: The release C(current) points at (0 when there is none).
   type: int
   returned: success
+release_package:
+  description: >-
+    The checksum of the package manifest the served release was staged from (module release_stage
+    keeps it beside the tree); empty when C(current) points at no staged release.
+  type: str
+  returned: success
 release_database:
   description: The release the site's database records (0 when none; absent with I(database=false)).
   type: int
@@ -129,11 +135,15 @@ def main():
         module.fail_json(msg=f"{root} is not a site laid out by otap.street: {error}")
     link = os.readlink(current) if current.is_symlink() else ""
     releases = root / "releases"
+    served = os.path.basename(link)
+    stamp = releases / f".{served}.staged"
     result = dict(
         changed=False,
         joomla_version=version,
         settings=without_secrets(settings),
-        release_link=int(os.path.basename(link)) if os.path.basename(link).isdigit() else 0,
+        release_link=int(served) if served.isdigit() else 0,
+        release_package=stamp.read_text(encoding="ascii", errors="replace")[:64]
+        if served.isdigit() and stamp.is_file() else "",
         releases_on_disk=sorted(int(p.name) for p in releases.iterdir() if p.name.isdigit() and p.is_dir())
         if releases.is_dir() else [],
     )

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: otap.street maintainers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The promotion gates: may release N go to this environment, may the webmaster approve it."""
+"""The promotion gates: may release N go to this environment, may the webmaster approve it (or an OS snapshot)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ description:
     and approvals (C(approvals/release-N.yml)) and applies the rules of module_utils/promotion.
   - For a rollout (I(env)), Acceptance needs the release on Test; Production needs it on Acceptance
     and the webmaster's approval of this very package (the approval's checksum is the register's).
-  - For an approval (I(approve)), the release must have been on Acceptance and be what Acceptance
-    serves now (I(served)), and content changes the
+  - For an approval (I(approve)), the approver must be one of the webmaster's party (I(approvers)).
+    A release must have been on Acceptance and be what every Acceptance host serves now
+    (I(served)) - its code, its database's record, and a tree staged from the registered package
+    (the store's package is read and must still have the register's checksum). Content changes the
     Acceptance guard saw beyond what RELEASE.md declared block it until the webmaster accepts them
-    (I(accept_content_changes)). Returns the approval record to keep; writes nothing.
+    (I(accept_content_changes)). An OS update I(snapshot) of Acceptance must be in the store.
+    Returns the approval record to keep; writes nothing.
   - Fails, naming every rule broken and what to run next, when the gate is closed.
 options:
   store_dir:
@@ -26,9 +29,11 @@ options:
     type: path
     required: true
   release:
-    description: The release.
+    description: The release (one of I(release) and I(snapshot)).
     type: int
-    required: true
+  snapshot:
+    description: An OS update snapshot of Acceptance to approve (C(acceptance-<date>), as os_update.yml names it).
+    type: str
   env:
     description: The environment to roll out on (a rollout gate).
     type: str
@@ -41,7 +46,15 @@ options:
     type: bool
     default: false
   approver:
-    description: Who approves (recorded).
+    description: Who approves (recorded); must be one of I(approvers).
+    type: str
+    default: ""
+  approvers:
+    description: The names of the webmaster's party, who alone may approve (required with I(approve)).
+    type: list
+    elements: str
+  recorded_by:
+    description: The account that runs the approval (recorded beside the approver when it differs).
     type: str
     default: ""
   date:
@@ -54,9 +67,11 @@ options:
     default: ""
   served:
     description: >-
-      For an approval (required with I(approve)): the release each Acceptance host serves now,
-      read from the hosts (host name to release number, 0 for none). Each must be I(release); an
-      empty dict is refused.
+      For a release's approval (required with I(approve) and I(release)): what each Acceptance host
+      serves now, as module joomla_facts read it there (host name to its result: C(release_link),
+      the code's release, 0 for none; C(release_database), the release its database records;
+      C(release_package), the checksum of the manifest the served tree was staged from). Each must
+      be I(release) from its registered package; an empty dict is refused.
     type: dict
 requirements:
   - PyYAML
@@ -82,47 +97,88 @@ EXAMPLES = r"""
 
 RETURN = r"""
 approval:
-  description: The approval record to keep (with I(approve)).
+  description: The approval record to keep (with I(approve)), for a release or a snapshot.
   type: dict
   returned: success and approve
 entry:
   description: The release's register entry.
   type: dict
-  returned: success
+  returned: success and release
 content_changes:
   description: Content changes the Acceptance guard saw in rollouts carrying the release.
   type: list
   elements: dict
-  returned: success
+  returned: success and release
 """
 
 import os
+import re
+from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import promotion
+from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
+from ansible_collections.otap.street.plugins.module_utils.release_package import (
+    PackageRefused,
+    manifest_bytes,
+    sha256_bytes,
+)
 from ansible_collections.otap.street.plugins.module_utils.store_file import load_list
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
+
+SNAPSHOT = re.compile(r"^acceptance-[0-9TZ]+$")
+
+
+def packaged(store: str, release: int, entry: dict) -> str:
+    """The checksum of the manifest a host stages release `release` from, read from the store's
+    package (which must still be the registered one); "" when it is not."""
+    try:
+        manifest = verify_package(Path(store, "packages", f"release-{release}.tar.gz"), release, entry.get("sha256"),
+                                  check_sql=False)
+    except (OSError, PackageRefused):
+        return ""
+    return sha256_bytes(manifest_bytes(manifest))
+
+
+def snapshot_approval(module, p) -> None:
+    name = p["snapshot"]
+    refusals = promotion.approver_refusals(p["approver"], p["approvers"] or [])
+    if not SNAPSHOT.match(name) or not os.path.isfile(os.path.join(p["store_dir"], "snapshots", f"{name}.yml")):
+        refusals.append(f"No snapshot {name} of acceptance in the store: run playbooks/os_update.yml "
+                        "-e otap_env=acceptance, test, then approve the snapshot it names")
+    if refusals:
+        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals)
+    approval = {"snapshot": name, "approved_by": p["approver"], "approved_at": p["date"], "note": p["note"]}
+    if p["recorded_by"] and p["recorded_by"] != p["approver"]:
+        approval["recorded_by"] = p["recorded_by"]
+    module.exit_json(changed=False, approval=approval)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             store_dir=dict(type="path", required=True),
-            release=dict(type="int", required=True),
+            release=dict(type="int"),
+            snapshot=dict(type="str"),
             env=dict(type="str"),
             approve=dict(type="bool", default=False),
             accept_content_changes=dict(type="bool", default=False),
             approver=dict(type="str", default=""),
+            approvers=dict(type="list", elements="str"),
+            recorded_by=dict(type="str", default=""),
             date=dict(type="str", default=""),
             note=dict(type="str", default=""),
             served=dict(type="dict"),
         ),
-        required_one_of=[("env", "approve")],
-        required_if=[("approve", True, ["served"])],
+        required_one_of=[("env", "approve"), ("release", "snapshot")],
+        mutually_exclusive=[("release", "snapshot"), ("env", "snapshot")],
+        required_if=[("approve", True, ["approvers"])],
         supports_check_mode=True,
     )
     require_pyyaml(module)
     p = module.params
+    if p["snapshot"] is not None:
+        return snapshot_approval(module, p)
     store, release = p["store_dir"], p["release"]
     register = load_list(os.path.join(store, "register", "releases.yml"), "releases")
     deployments = load_list(os.path.join(store, "register", "deployments.yml"), "deployments")
@@ -131,14 +187,27 @@ def main():
     if os.path.isfile(approval_path):
         with open(approval_path, encoding="utf-8") as handle:
             approval = yaml.safe_load(handle)
-    result = dict(changed=False, entry=promotion.entry_of(register, release) or {},
+    entry = promotion.entry_of(register, release) or {}
+    result = dict(changed=False, entry=entry,
                   content_changes=[c for d in promotion.carried(deployments, "acceptance", release)
                                    for c in d.get("content_changes", [])])
     if p["approve"]:
-        served = {host: int(number) for host, number in p["served"].items()}  # required with approve
-        refusals = promotion.approval_refusals(release, register, deployments, p["accept_content_changes"], served)
+        if p["served"] is None:
+            module.fail_json(msg="served is required to approve a release: what each Acceptance host serves now")
+        refusals = promotion.approver_refusals(p["approver"], p["approvers"])
+        refusals += promotion.approval_refusals(release, register, deployments, p["accept_content_changes"])
+        if entry and not entry.get("withdrawn"):
+            package = packaged(store, release, entry)
+            if not package:
+                refusals.append(f"The store's package of release {release} is missing or no longer the registered "
+                                "one: nothing to approve until operations restores it")
+            else:
+                served = {host: {"release": facts.get("release_link", 0), "database": facts.get("release_database", 0),
+                                 "package": facts.get("release_package", "")}
+                          for host, facts in p["served"].items()}
+                refusals += promotion.served_refusals(release, served, package)
         result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],
-                                                       p["note"])
+                                                       p["note"], p["recorded_by"])
     else:
         refusals = promotion.rollout_refusals(p["env"], release, register, deployments, approval)
     if refusals:

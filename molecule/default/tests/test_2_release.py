@@ -232,7 +232,7 @@ def test_each_release_travels_test_acceptance_approval_production(number):
             f"Release {number} is not approved for production")
     assert everything() == before
 
-    run = street.playbook("approve", otap_release=number, otap_approver="webmaster")
+    run = street.playbook("approve", otap_release=number, otap_approver="carla")
     assert run.rc == 0, run.output[-2000:]
     with Probe() as probe:
         run = street.playbook("release", otap_env="production", otap_release=number)
@@ -439,6 +439,43 @@ def test_a_withdrawn_release_is_skipped_and_the_next_goes_on_top_of_the_one_befo
     refused(street.playbook("withdraw", otap_release=fixed, otap_withdraw_reason="too late"), "is live on test")
 
 
+def test_only_the_webmaster_approves_and_only_what_acceptance_serves_from_its_package():
+    """Release 4 is approved and served on Acceptance; every approval below must be refused before it
+    is recorded (the first approval stands either way, so the gate is what is attacked)."""
+    approval = "cat /srv/otap-store/approvals/release-4.yml"
+    kept = street.host("store").check_output(approval)
+    for who, says in ([{"otap_approver": "bram"}, "bram may not approve for production: only the webmaster's party "
+                                                  "does (carla, in otap_people)"],
+                      [{"otap_approver": "webmaster"}, "webmaster may not approve"],
+                      [{"otap_approver": "Carla"}, "Carla may not approve"],
+                      # In AWX the job's user is the approver: a name typed beside it does not replace it.
+                      [{"otap_approver": "carla", "awx_user_name": "bram"}, "bram may not approve"],
+                      [{"otap_approver": "carla", "otap_people": {"webmaster": ["carla@portal.example.org"]}},
+                       "No webmaster is named in otap_people"]):
+        refused(street.playbook("approve", otap_release=4, **who), says)
+
+    acceptance = street.host(nodes("acceptance")[0])
+    stamp = "/var/www/portal/releases/.4.staged"
+    staged = acceptance.check_output(f"cat {stamp}")
+    acceptance.check_output(f"printf %s {'0' * 64} > {stamp}")
+    try:
+        refused(street.playbook("approve", otap_release=4, otap_approver="carla"),
+                "serves release 4 staged from another package than the registered one (staged 000000000000")
+    finally:
+        acceptance.check_output(f"printf %s {staged} > {stamp}")
+    record = ("INSERT INTO jos_otap_release_history (release_number, title, action, applied_by, applied_at, rollout) "
+              "VALUES (3, 'restored by hand', 'restore', 'test', NOW(3), 'attack')")
+    acceptance.check_output(f'mysql portal -e "{record}"')
+    try:
+        refused(street.playbook("approve", otap_release=4, otap_approver="carla"),
+                "'s database records release 3, not 4")
+    finally:
+        acceptance.check_output("mysql portal -e \"DELETE FROM jos_otap_release_history WHERE rollout = 'attack'\"")
+    assert street.host("store").check_output(approval) == kept
+    run = street.playbook("approve", otap_release=4, otap_approver="carla")
+    assert run.rc == 0 and run.changed == 0, run.output[-2000:]
+
+
 def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content():
     run = street.playbook("package", otap_package_src=street.ROOT / "tests" / "fixtures" / "releases" / "unique-titles")
     assert run.rc == 0, run.output[-2000:]
@@ -446,7 +483,7 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
     for env in ("test", "acceptance"):
         run = street.playbook("release", otap_env=env, otap_release=number)
         assert run.rc == 0, run.output[-3000:]
-    assert street.playbook("approve", otap_release=number).rc == 0
+    assert street.playbook("approve", otap_release=number, otap_approver="carla").rc == 0
     write_content("before the failing production rollout")
     street.host(primary()).check_output(
         "mysql portal -e %s", "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, "

@@ -103,7 +103,9 @@ def test_check_mode_shows_a_newer_version_and_installs_nothing():
 
 
 def test_production_gets_exactly_the_approved_versions_one_node_at_a_time_without_a_failed_request():
-    approved = street.playbook("approve", otap_snapshot=SNAPSHOT["acceptance"])
+    refused = street.playbook("approve", otap_snapshot=SNAPSHOT["acceptance"], otap_approver="bram")
+    assert refused.rc != 0 and "bram may not approve for production" in " ".join(refused.output.split())
+    approved = street.playbook("approve", otap_snapshot=SNAPSHOT["acceptance"], otap_approver="carla")
     assert approved.rc == 0, approved.output[-2000:]
     people = {"webmaster": ["webmaster@portal.example.org"], "operations": ["operations@hosting.example.net"],
               "developer": ["developer@agency.example.com"]}

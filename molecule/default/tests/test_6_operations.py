@@ -37,7 +37,7 @@ def test_text_a_person_typed_is_recorded_verbatim_and_never_evaluated():
     trap = "{{ lookup('pipe', 'touch /tmp/otap-audit-pwned') }}"
     release = street.get(f"http://{street.vip()}/").meta("otap-release")
     note = f"Tested on acceptance {trap} and left an unbalanced {{{{ here"
-    run = street.playbook("approve", typed={"otap_release": release, "otap_approval_note": note})
+    run = street.playbook("approve", typed={"otap_release": release, "otap_approval_note": note}, awx_user_name="carla")
     assert run.rc == 0, run.output[-2000:]
     recorded = audit(1)[0]
     assert (recorded["playbook"], recorded["vars"]["otap_approval_note"]) == ("approve.yml", note)

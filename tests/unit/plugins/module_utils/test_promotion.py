@@ -3,7 +3,9 @@ import pytest
 from ansible_collections.otap.street.plugins.module_utils.promotion import (
     approval_record,
     approval_refusals,
+    approver_refusals,
     rollout_refusals,
+    served_refusals,
 )
 
 REGISTER = [{"release": 1}, {"release": 2, "sha256": "a" * 64}, {"release": 3, "sha256": "b" * 64,
@@ -69,21 +71,57 @@ def test_approval_needs_acceptance():
     assert "nothing to approve" in approval_refusals(4, REGISTER, [], False)[0]
 
 
+PACKAGE = "d" * 64
+
+
+def serving(release, database=None, package=PACKAGE):
+    return {"release": release, "database": release if database is None else database, "package": package}
+
+
 @pytest.mark.parametrize(("served", "says"), [
-    ({"acc": 2}, "acc serves release 2"),                      # rolled back, or synced from Production
-    ({"acc": 4}, "acc serves release 4"),                      # a later release that carries it
-    ({"acc": 0}, "acc serves release none"),                   # nothing live
-    ({"acc1": 3, "acc2": 2}, "acc2 serves release 2"),         # one host of two behind
+    ({"acc": serving(2)}, "acc serves release 2"),                      # rolled back, or synced from Production
+    ({"acc": serving(4)}, "acc serves release 4"),                      # a later release that carries it
+    ({"acc": serving(0)}, "acc serves release none"),                   # nothing live
+    ({"acc1": serving(3), "acc2": serving(2)}, "acc2 serves release 2"),  # one host of two behind
     ({}, "no acceptance host answered"),
 ])
 def test_approval_needs_acceptance_to_serve_the_very_release_now(served, says):
-    refusal = approval_refusals(3, REGISTER, ON_ACCEPTANCE, False, served)
+    refusal = served_refusals(3, served, PACKAGE)
     assert refusal and says in refusal[0] and "acc1" not in refusal[0]
     assert "Acceptance does not serve release 3 now" in refusal[0]
 
 
+@pytest.mark.parametrize(("served", "says"), [
+    ({"acc": serving(3, database=2)}, "acc's database records release 2, not 3"),   # database restored or synced
+    ({"acc": serving(3, database=0)}, "acc's database records release none, not 3"),
+    ({"acc": serving(3, package="e" * 64)}, "acc serves release 3 staged from another package than the registered one (staged eeeeeeeeeeee"),
+    ({"acc": serving(3, package="")}, "staged unknown, registered dddddddddddd"),     # not staged by a rollout
+    ({"acc1": serving(3), "acc2": serving(3, database=4)}, "acc2's database records release 4"),
+])
+def test_approval_needs_the_release_s_database_and_package_served(served, says):
+    refusal = served_refusals(3, served, PACKAGE)
+    assert len(refusal) == 1 and says in refusal[0], refusal
+
+
 def test_approval_when_acceptance_serves_the_release_now():
-    assert approval_refusals(3, REGISTER, ON_ACCEPTANCE, False, {"acc1": 3, "acc2": 3}) == []
+    assert served_refusals(3, {"acc1": serving(3), "acc2": serving(3)}, PACKAGE) == []
+    assert approval_refusals(3, REGISTER, ON_ACCEPTANCE, False) == []
+
+
+@pytest.mark.parametrize(("approver", "webmasters", "says"), [
+    ("bram", ["carla"], "bram may not approve for production: only the webmaster's party does (carla"),
+    ("", ["carla"], "nobody may not approve"),
+    ("Carla", ["carla"], "Carla may not approve"),
+    ("carla ", ["carla"], "may not approve"),
+    ("carla", [], "No webmaster is named in otap_people"),
+])
+def test_only_a_named_webmaster_approves(approver, webmasters, says):
+    refusal = approver_refusals(approver, webmasters)
+    assert len(refusal) == 1 and says in refusal[0]
+
+
+def test_a_named_webmaster_approves():
+    assert approver_refusals("carla", ["dirk", "carla"]) == []
 
 
 def test_the_approval_names_the_package_the_approver_and_what_was_accepted():
@@ -93,3 +131,5 @@ def test_the_approval_names_the_package_the_approver_and_what_was_accepted():
     assert record == {"release": 3, "sha256": "b" * 64, "approved_by": "carla", "approved_at": "2026-12-03T10:00:00Z",
                       "note": "{{ lookup('pipe', 'id') }}", "joomla_update": "core 5.2.2",
                       "content_changes_accepted": [change]}
+    assert approval_record(3, REGISTER, [], "carla", "", "", recorded_by="root")["recorded_by"] == "root"
+    assert "recorded_by" not in approval_record(3, REGISTER, [], "carla", "", "", recorded_by="carla")

@@ -26,6 +26,14 @@ def test_a_site_is_read_without_its_secrets(run_module, tmp_path):
     assert result["settings"] == {"sitename": "Portal", "db": "portal", "dbprefix": "jos_"}
     assert result["release_link"] == 3 and result["releases_on_disk"] == [2, 3]
     assert "release_database" not in result
+    assert result["release_package"] == ""
+
+
+def test_the_package_the_served_release_was_staged_from_is_read_from_its_stamp(run_module, tmp_path):
+    root = site(tmp_path)
+    (root / "releases" / ".3.staged").write_text("e" * 64)
+    (root / "releases" / ".2.staged").write_text("f" * 64)
+    assert run_module(joomla_facts, root=str(root), database=False)["release_package"] == "e" * 64
 
 
 def test_a_folder_that_is_no_site_says_so(run_module, tmp_path):

@@ -1,0 +1,101 @@
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.otap.street.plugins.module_utils.release_package import (
+    manifest_bytes,
+    scan_source,
+    sha256_bytes,
+    write_package,
+)
+from ansible_collections.otap.street.plugins.modules import release_gate
+
+DATE = "2026-12-04T10:00:00Z"
+
+
+def package(tmp_path, store, release, text):
+    src = tmp_path / f"src-{release}"
+    (src / "files").mkdir(parents=True)
+    (src / "RELEASE.md").write_text(f"# Release {release}\n\nA footer.\n")
+    (src / "files" / "footer.php").write_text(text)
+    manifest = scan_source(src, release, release - 1, "agency", DATE)
+    checksum = write_package(src, manifest, store / "packages" / f"release-{release}.tar.gz", mtime=1795600000)
+    return checksum, sha256_bytes(manifest_bytes(manifest))
+
+
+@pytest.fixture
+def store(tmp_path):
+    """A store with release 3 registered, on Test and Acceptance; returns (store, what a host staged it from)."""
+    store = tmp_path / "store"
+    for folder in ("packages", "register", "approvals", "snapshots"):
+        (store / folder).mkdir(parents=True)
+    checksum, staged = package(tmp_path, store, 3, "<?php echo 'v3';\n")
+    (store / "register" / "releases.yml").write_text(yaml.safe_dump({"releases": [
+        {"release": 3, "sha256": checksum, "title": "Release 3"}]}))
+    (store / "register" / "deployments.yml").write_text(yaml.safe_dump({"deployments": [
+        {"env": env, "release": 3, "from_release": 2, "result": "done"} for env in ("test", "acceptance")]}))
+    (store / "snapshots" / "acceptance-20261204T100000Z.yml").write_text("packages: {}\n")
+    return store, staged
+
+
+def facts(link, database, package):
+    """What module joomla_facts returns of an Acceptance host (the keys the gate reads, and more)."""
+    return {"release_link": link, "release_database": database, "release_package": package,
+            "joomla_version": {"version": "5.2.1"}, "changed": False}
+
+
+def approve(run_module, store, served=None, approver="carla", **args):
+    store, staged = store
+    return run_module(release_gate, store_dir=str(store), approve=True, approver=approver,
+                      approvers=["carla", "dirk"], date=DATE, recorded_by="root",
+                      **({"snapshot": args.pop("snapshot")} if "snapshot" in args else
+                         {"release": 3, "served": served if served is not None else
+                          {"acc": facts(3, 3, staged)}}), **args)
+
+
+def test_a_webmaster_approves_what_acceptance_serves_from_the_registered_package(run_module, store):
+    result = approve(run_module, store)
+    assert not result["failed"] and not result["changed"], result
+    assert result["approval"]["approved_by"] == "carla" and result["approval"]["recorded_by"] == "root"
+    assert result["approval"]["sha256"] == yaml.safe_load((store[0] / "register" / "releases.yml").read_text()
+                                                          )["releases"][0]["sha256"]
+
+
+@pytest.mark.parametrize("approver", ["bram", "root", "", "carla\n", "CARLA"])
+def test_anyone_but_the_webmaster_s_party_is_refused(run_module, store, approver):
+    result = approve(run_module, store, approver=approver)
+    assert result["failed"] and "may not approve for production: only the webmaster's party does" in result["msg"]
+
+
+def test_a_tree_staged_from_another_package_is_refused(run_module, store):
+    result = approve(run_module, store, served={"acc": facts(3, 3, "0" * 64)})
+    assert result["failed"] and "staged from another package than the registered one" in result["msg"]
+
+
+def test_a_database_that_records_another_release_is_refused(run_module, store):
+    result = approve(run_module, store, served={"acc": facts(3, 2, store[1])})
+    assert result["failed"] and "acc's database records release 2, not 3" in result["msg"]
+
+
+@pytest.mark.parametrize("damage", ["replaced", "missing"])
+def test_a_store_package_that_is_no_longer_the_registered_one_is_refused(run_module, store, tmp_path, damage):
+    path = store[0] / "packages" / "release-3.tar.gz"
+    if damage == "missing":
+        os.unlink(path)
+    else:
+        package(tmp_path / "other", store[0], 3, "<?php echo 'not what was registered';\n")
+    result = approve(run_module, store)
+    assert result["failed"] and "The store's package of release 3 is missing or no longer the registered" in result["msg"]
+
+
+def test_a_snapshot_is_approved_by_a_webmaster_only_when_acceptance_recorded_it(run_module, store):
+    result = approve(run_module, store, snapshot="acceptance-20261204T100000Z")
+    assert not result["failed"] and result["approval"] == {
+        "snapshot": "acceptance-20261204T100000Z", "approved_by": "carla", "approved_at": DATE, "note": "",
+        "recorded_by": "root"}
+    assert "only the webmaster's party" in approve(run_module, store, approver="bram",
+                                                   snapshot="acceptance-20261204T100000Z")["msg"]
+    for name in ("acceptance-20261205T100000Z", "acceptance-../../register/releases", "test-20261204T100000Z"):
+        result = approve(run_module, store, snapshot=name)
+        assert result["failed"] and f"No snapshot {name} of acceptance in the store" in result["msg"]
