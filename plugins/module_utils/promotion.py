@@ -106,8 +106,11 @@ def approver_refusals(approver: str, webmasters: list[str]) -> list[str]:
     if not webmasters:
         return ["No webmaster is named in otap_people (webmaster: a list of people, each with a name): nobody may "
                 "approve for production"]
+    if not approver:
+        return [f"Say who approves (-e otap_approver=NAME; in AWX, the job's user): only the webmaster's party does "
+                f"({', '.join(webmasters)}, in otap_people)"]
     if approver not in webmasters:
-        return [f"{approver or 'nobody'} may not approve for production: only the webmaster's party does "
+        return [f"{approver} may not approve for production: only the webmaster's party does "
                 f"({', '.join(webmasters)}, in otap_people)"]
     return []
 

@@ -110,7 +110,7 @@ def test_approval_when_acceptance_serves_the_release_now():
 
 @pytest.mark.parametrize(("approver", "webmasters", "says"), [
     ("bram", ["carla"], "bram may not approve for production: only the webmaster's party does (carla"),
-    ("", ["carla"], "nobody may not approve"),
+    ("", ["carla"], "Say who approves (-e otap_approver=NAME; in AWX, the job's user): only the webmaster's party"),
     ("Carla", ["carla"], "Carla may not approve"),
     ("carla ", ["carla"], "may not approve"),
     ("carla", [], "No webmaster is named in otap_people"),

@@ -65,7 +65,7 @@ def test_a_webmaster_approves_what_acceptance_serves_from_the_registered_package
 @pytest.mark.parametrize("approver", ["bram", "root", "", "carla\n", "CARLA"])
 def test_anyone_but_the_webmaster_s_party_is_refused(run_module, store, approver):
     result = approve(run_module, store, approver=approver)
-    assert result["failed"] and "may not approve for production: only the webmaster's party does" in result["msg"]
+    assert result["failed"] and "only the webmaster's party does (carla, dirk, in otap_people)" in result["msg"]
 
 
 def test_a_tree_staged_from_another_package_is_refused(run_module, store):
