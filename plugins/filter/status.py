@@ -17,7 +17,8 @@ description:
   - Drift is named in words - a host whose code is not the release the register records for its
     environment, a database recording another release than the code, nodes of one environment
     with different code trees, a tree that differs from Production's tree of the same release, a
-    lower environment behind Production, a failing site.
+    lower environment behind Production, a failing site, and with I(backup_age_max) an
+    environment whose last backup is older than that or missing (a nightly backup that did not happen).
 options:
   _input:
     description: Per host - C(env), C(release), C(release_database), C(joomla), C(tree), C(pending) (list), C(http).
@@ -48,6 +49,10 @@ options:
     description: The standby's uploads may be this many seconds behind before it is drift.
     type: int
     default: 60
+  backup_age_max:
+    description: Hours an environment's last backup may be old before it is drift (0 - not checked).
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -90,7 +95,7 @@ def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
 
 
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
-                  order: list[str] | None = None, uploads_lag_max: int = 60) -> dict:
+                  order: list[str] | None = None, uploads_lag_max: int = 60, backup_age_max: int = 0) -> dict:
     """The report; see DOCUMENTATION."""
     moment = _utc(now)
     order = order or ["development", "test", "acceptance", "production"]
@@ -124,6 +129,11 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
         sync = _last(store.get("syncs", []), env)
         backup = _last(store.get("backups", []), env)
         snapshot = ([s for s in sorted(snapshots) if s.startswith(env + "-")] or [None])[-1]
+        backup_age = _age_hours(backup["date"], moment) if backup else None
+        if backup_age_max and backup_age is None:
+            drift.append("no backup")
+        elif backup_age_max and backup_age > backup_age_max:
+            drift.append(f"the last backup is {backup_age:.0f} hours old (at most {backup_age_max}: a backup was missed)")
         report["environments"].append({
             "env": env,
             "hosts": members,
@@ -134,8 +144,7 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
             "last_snapshot": snapshot,
             "last_sync": {"date": sync["date"], "release": sync.get("release"),
                           "age_hours": _age_hours(sync["date"], moment)} if sync else None,
-            "last_backup": {"id": backup["id"], "date": backup["date"],
-                            "age_hours": _age_hours(backup["date"], moment)} if backup else None,
+            "last_backup": {"id": backup["id"], "date": backup["date"], "age_hours": backup_age} if backup else None,
             "drift": drift,
         })
         report["drift"] += [f"{env}: {d}" for d in drift]

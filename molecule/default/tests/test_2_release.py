@@ -97,10 +97,15 @@ def refused(run: street.Run, message: str) -> None:
 
 def test_example_releases_are_packaged_in_sequence():
     write_content("before packaging")
-    for number, source in enumerate(["02-footer", "03-news-badge", "04-drop-legacy-script"], start=2):
-        run = street.playbook("package", otap_package_src=EXAMPLES / source)
-        assert run.rc == 0, run.output[-3000:]
-        assert f"Release {number} " in run.output and "is ready at store" in run.output
+    with street.MailSink() as mail:
+        for number, source in enumerate(["02-footer", "03-news-badge", "04-drop-legacy-script"], start=2):
+            run = street.playbook("package", otap_package_src=EXAMPLES / source)
+            assert run.rc == 0, run.output[-3000:]
+            assert f"Release {number} " in run.output and "is ready at store" in run.output
+        street.playbook("package", otap_package_src=EXAMPLES / "04-drop-legacy-script")  # already packaged: no mail
+    assert [(m["to"], m["subject"].split(":")[0]) for m in mail.messages] == [
+        (["anna@hosting.example.net"], f"Release {number} is ready") for number in (2, 3, 4)]
+    assert "Next: playbooks/release.yml -e otap_env=test -e otap_release=2" in mail.messages[0]["body"]
     entries = register()
     assert [e["release"] for e in entries] == [1, 2, 3, 4]
     assert entries[2]["title"] == "Badges on news articles"
@@ -218,19 +223,31 @@ class Probe:
         self._thread.join()
 
 
+EVERYONE = ["anna@hosting.example.net", "bram@agency.example.com", "carla@portal.example.org"]
+
+
 @pytest.mark.parametrize("number", [2, 3, 4])
 def test_each_release_travels_test_acceptance_approval_production(number):
-    for env in ("test", "acceptance"):
-        run = street.playbook("release", otap_env=env, otap_release=number)
-        assert run.rc == 0, run.output[-3000:]
-        assert set(served(env).values()) == {str(number)}
-        write_content(f"after release {number} on {env}")
-        assert_content_kept()
+    with street.MailSink() as mail:
+        for env in ("test", "acceptance"):
+            run = street.playbook("release", otap_env=env, otap_release=number)
+            assert run.rc == 0, run.output[-3000:]
+            assert set(served(env).values()) == {str(number)}
+            write_content(f"after release {number} on {env}")
+            assert_content_kept()
 
-    before = everything()
-    refused(street.playbook("release", otap_env="production", otap_release=number),
-            f"Release {number} is not approved for production")
-    assert everything() == before
+        before = everything()
+        refused(street.playbook("release", otap_env="production", otap_release=number),
+                f"Release {number} is not approved for production")
+        assert everything() == before
+    # Each party hears of it; the webmaster is asked to test on Acceptance; the refusal is heard too.
+    assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
+        (f"Release {number} is live on test", EVERYONE),
+        (f"Release {number} is live on acceptance: please test it", EVERYONE),
+        (f"Release {number} was refused on production", EVERYONE)]
+    assert f"approve it for Production: playbooks/approve.yml -e otap_release={number}" in \
+        " ".join(mail.messages[1]["body"].split())
+    assert f"Release {number} is not approved for production" in " ".join(mail.messages[2]["body"].split())
 
     run = street.playbook("approve", otap_release=number, otap_approver="carla")
     assert run.rc == 0, run.output[-2000:]

@@ -87,12 +87,16 @@ def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
         assert street.playbook("sync", otap_env="test").rc == 0
     test.check_output(f"cp -a {index} /root/index.php.kept && echo '<!-- hotfix -->' >> {index}")
     try:
-        run = street.playbook("status", status_output_dir=tmp_path)
+        with street.MailSink() as mail:  # as the scheduled run (AWX's Status watch, or cron) runs it
+            run = street.playbook("status", status_output_dir=tmp_path, otap_notify_drift="true")
     finally:
         test.check_output(f"mv /root/index.php.kept {index}")
     assert run.rc == 0, run.output[-3000:]
     report = json.loads((tmp_path / "status.json").read_text())
     assert "test: code tree differs from Production's release" in " ".join(report["drift"])
+    assert [(m["to"], m["subject"]) for m in mail.messages] == [
+        (["anna@hosting.example.net"], f"The street has drifted: {len(report['drift'])} finding(s)")]
+    assert "- test: code tree differs from Production's release" in mail.messages[0]["body"]
     assert "code tree differs from Production" in rendered(tmp_path / "status.html")
 
 
@@ -147,12 +151,17 @@ def test_an_environment_another_run_holds_is_not_backed_up_and_the_others_are():
                        "> /srv/otap-store/locks/test.lock")
     before = {env: [b["id"] for b in backups(env)] for env in ("development", "test")}
     try:
-        run = street.playbook("backup", otap_env="test")
+        with street.MailSink() as mail:
+            run = street.playbook("backup", otap_env="test")
         refused = run.rc != 0 and "locked by ops@elsewhere" in " ".join(run.output.split())
         both = street.playbook("backup")
     finally:
         store.check_output("rm -f /srv/otap-store/locks/test.lock")
     assert refused, run.output[-2000:]
+    # The failure reaches every party (the street's inventory names one person of each).
+    assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
+        ("The backup failed for test", ["anna@hosting.example.net", "bram@agency.example.com", "carla@portal.example.org"])]
+    assert "locked by ops@elsewhere" in " ".join(mail.messages[0]["body"].split())
     assert both.rc != 0 and "locked by ops@elsewhere" in " ".join(both.output.split())
     assert [b["id"] for b in backups("test")] == before["test"], "a locked environment was backed up"
     assert backups("development")[-1]["id"] not in before["development"], "a lock elsewhere stopped this backup"

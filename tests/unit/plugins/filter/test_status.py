@@ -87,3 +87,17 @@ def test_times_with_and_without_a_zone_are_utc():
                      "backups": [{"env": "test", "id": "b", "date": "2026-11-24T02:00:00Z"}]}
     report = street_status(HOSTS, store, PAIR, "2026-11-24T12:00:00")
     assert env(report, "test")["last_sync"]["age_hours"] == 6.0 and env(report, "test")["last_backup"]["age_hours"] == 10.0
+
+
+def test_a_missed_or_missing_backup_is_drift_when_an_age_is_set():
+    def drift(backups, hours):
+        return street_status({"prod1": HOSTS["prod1"], "acc": HOSTS["acc"]}, STORE | {"backups": backups},
+                             PAIR, NOW, backup_age_max=hours)["drift"]
+
+    last_night = [{"env": env, "id": f"{env}-1", "date": "2026-11-24T02:00:00+00:00"}
+                  for env in ("acceptance", "production")]
+    assert drift(last_night, 0) == [] and drift(last_night, 26) == []
+    two_nights = [dict(b, date="2026-11-23T02:00:00+00:00") if b["env"] == "production" else b for b in last_night]
+    assert drift(two_nights, 26) == ["production: the last backup is 34 hours old (at most 26: a backup was missed)"]
+    assert drift(last_night[1:], 26) == ["acceptance: no backup"]
+    assert drift([], 0) == []
