@@ -27,7 +27,7 @@ options:
   store:
     description: >-
       C(current) (env to release), C(deployments), C(snapshots) and C(approvals) (ids), C(syncs) and C(backups)
-      (lists, or the text of JSON lines files).
+      (lists, or the text of JSON lines files), C(requests) (the incidents and requests module store_request shows).
     type: dict
     required: true
   pair:
@@ -63,7 +63,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages).
+  description: >-
+    C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages),
+    C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours)).
   type: dict
 """
 
@@ -163,6 +165,11 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
                                f"({uploads['differences']} differences)")
     if production_hosts and not pair.get("vip_holder"):
         report["drift"].append("production: no node holds the VIP")
+    report["open_requests"] = sorted(
+        ({"kind": r["kind"], "number": r["number"], "title": r["title"], "state": r["state"], "owner": r.get("owner", ""),
+          "opened_by": r["opened_by"], "opened_at": r["opened_at"], "age_hours": _age_hours(r["opened_at"], moment)}
+         for r in store.get("requests", []) if r.get("state") != "closed"),
+        key=lambda r: r["opened_at"])
     return report
 
 

@@ -7,12 +7,14 @@ Runs in file order on the street the earlier tests left: Production ahead of Tes
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import threading
 import time
 import uuid
 
 import pytest
+import yaml
 
 from tests.integration import street
 
@@ -156,6 +158,12 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     # The pair's uploads replication copies what was planted to the standby (as the web user: what
     # it cannot make its own stays different, so "level" is not the test); wait until it is done.
     before = street.wait_for(settled_production, 60, "Production quiet after the pair's replication")
+    # The agency asks for the sync as it starts work (in AWX: Ask for a sync, as bram).
+    asked = street.playbook("request", otap_request_action="open", otap_request_kind="sync", otap_env=TARGET,
+                            typed={"otap_request_title": "Work on the flu campaign starts"}, awx_user_name="bram")
+    assert asked.rc == 0, asked.output[-2000:]
+    request = re.search(r"Request (\d+) \"Work on the flu campaign starts\" is open", " ".join(asked.output.split()))
+    assert request, asked.output[-2000:]
 
     with street.MailSink() as mail:
         run = street.playbook("sync", otap_env=TARGET, otap_smtp_host="127.0.0.1", otap_smtp_port=mail.port,
@@ -188,6 +196,10 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
 
     assert sorted(mail.messages[0]["to"]) == ["developer@agency.example.com", "webmaster@portal.example.org"]
     assert mail.messages[0]["subject"] == f"Test is level with Production (release {release})"
+    # The sync answered the agency's request: resolved, by this run, and the agency hears of it.
+    kept = yaml.safe_load(street.host("store").check_output(f"cat /srv/otap-store/requests/request-{request[1]}.yml"))
+    assert (kept["state"], kept["opened_by"], kept["history"][-1]["by"][:13]) == ("resolved", "bram", "sync.yml run ")
+    assert mail.messages[1]["subject"] == f"Sync request(s) {request[1]} answered: test is level with Production"
     body = " ".join(mail.messages[0]["body"].split())
     assert f"Database: copied from the standby {standby()}" in body and "Mail from the site: off." in body
 

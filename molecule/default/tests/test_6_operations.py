@@ -10,6 +10,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from tests.integration import street
 
 AUDIT = "/srv/otap-store/audit/runs.jsonl"
@@ -77,6 +79,13 @@ def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path
     assert report["production"]["vip_holder"] == street.vip_holder()
     sync = next(e for e in report["environments"] if e["env"] == "test")["last_sync"]
     assert sync is not None and sync["release"] == int(served["production"])
+    # Every incident and request not closed is listed, as the store keeps them (test_5's sync request, resolved).
+    store = street.host("store")
+    paths = store.run("ls /srv/otap-store/requests/*.yml /srv/otap-store/incidents/*.yml 2>/dev/null").stdout.split()
+    records = [yaml.safe_load(store.check_output(f"cat {path}")) for path in paths]
+    assert sorted((r["kind"], r["number"]) for r in records if r["state"] != "closed") == \
+        sorted((r["kind"], r["number"]) for r in report["open_requests"])
+    assert '<table id="requests">' in rendered(tmp_path / "status.html")
 
 
 def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
@@ -143,6 +152,49 @@ def test_restore_drill_back_up_damage_restore_compare():
     uploads = "cd /var/www/portal/shared/images && find . -printf '%p %s %m %u\\n' | sort | sha256sum"
     assert len({street.host(n).check_output(uploads) for n in nodes}) == 1
     assert street.get(f"http://{street.vip()}/").status == 200
+
+
+def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the_procedure_names():
+    def step(person: str, action: str, **more) -> street.Run:
+        """One step as AWX runs it: the job's user, the survey's answers typed."""
+        typed = {k: v for k, v in more.items() if k in ("otap_request_title", "otap_request_text")}
+        rest = {k: v for k, v in more.items() if k not in typed}
+        return street.playbook("request", typed=typed, awx_user_name=person, otap_request_action=action, **rest)
+
+    trap = "{{ lookup('pipe', 'touch /tmp/otap-request-pwned') }}"
+    with street.MailSink() as mail:
+        opened = step("carla", "open", otap_request_kind="incident", otap_env="production",
+                      otap_request_title="The appointments page shows an error", otap_request_text=f"Since 09:40. {trap}")
+        assert opened.rc == 0, opened.output[-2000:]
+        number = re.search(r"Incident (\d+) \"The appointments page", " ".join(opened.output.split()))[1]
+        record = {"otap_incident": number}
+        for person, action, says in (("bram", "assign", "The developer may not assign an incident (only the operations)"),
+                                     ("carla", "assign", "The webmaster may not assign an incident"),
+                                     ("carla", "close", "an incident that is open cannot be closed"),
+                                     ("mallory", "comment", "mallory is not a person of otap_people")):
+            refused = step(person, action, **record, otap_request_text="trying")
+            assert refused.rc != 0 and says in " ".join(refused.output.split()), refused.output[-2000:]
+        # A name typed beside AWX's user does not replace it.
+        spoofed = step("bram", "assign", **record, otap_person="anna")
+        assert spoofed.rc != 0 and "The developer may not assign" in " ".join(spoofed.output.split())
+        for person, action, more in (("anna", "assign", {}),
+                                     ("bram", "resolve", {"otap_release": "4", "otap_request_text": "Fixed by release 4."}),
+                                     ("carla", "close", {"otap_request_text": "Works again."})):
+            run = step(person, action, **record, **more)
+            assert run.rc == 0, run.output[-2000:]
+        again = step("carla", "close", **record, otap_request_text="Works again.")
+        assert again.rc == 0 and again.changed == 0, again.output[-2000:]
+    kept = yaml.safe_load(street.host("store").check_output(f"cat /srv/otap-store/incidents/incident-{number}.yml"))
+    assert (kept["state"], kept["owner"], kept["releases"]) == ("closed", "anna", [4])
+    assert [(h["by"], h["party"], h["action"]) for h in kept["history"]] == [
+        ("carla", "webmaster", "open"), ("anna", "operations", "assign"), ("bram", "developer", "resolve"),
+        ("carla", "webmaster", "close")]
+    assert kept["history"][0]["text"] == f"Since 09:40. {trap}"
+    assert not Path("/tmp/otap-request-pwned").exists(), "a typed text ran a command on the controller"
+    # Operations and the webmaster hear of every step (the developer is not in the incident's mailing).
+    assert [(m["subject"].split(":")[0], sorted(m["to"])) for m in mail.messages] == [
+        (f"Incident {number} {done} by {who}", ["anna@hosting.example.net", "carla@portal.example.org"])
+        for done, who in (("opened", "carla"), ("taken", "anna"), ("resolved", "bram"), ("closed", "carla"))]
 
 
 def test_an_environment_another_run_holds_is_not_backed_up_and_the_others_are():

@@ -101,3 +101,15 @@ def test_a_missed_or_missing_backup_is_drift_when_an_age_is_set():
     assert drift(two_nights, 26) == ["production: the last backup is 34 hours old (at most 26: a backup was missed)"]
     assert drift(last_night[1:], 26) == ["acceptance: no backup"]
     assert drift([], 0) == []
+
+
+def test_incidents_and_requests_not_closed_are_listed_oldest_first_with_their_age():
+    records = [{"kind": "change", "number": 2, "title": "A banner", "state": "assigned", "owner": "bram",
+                "opened_by": "carla", "opened_at": "2026-11-24T08:00:00Z"},
+               {"kind": "incident", "number": 1, "title": "Page down", "state": "closed", "owner": "anna",
+                "opened_by": "carla", "opened_at": "2026-11-20T08:00:00Z"},
+               {"kind": "incident", "number": 2, "title": "Slow", "state": "open", "owner": "",
+                "opened_by": "anna", "opened_at": "2026-11-23T12:00:00Z"}]
+    listed = street_status(HOSTS, STORE | {"requests": records}, PAIR, NOW)["open_requests"]
+    assert [(r["kind"], r["number"], r["age_hours"]) for r in listed] == [("incident", 2, 24.0), ("change", 2, 4.0)]
+    assert street_status(HOSTS, STORE, PAIR, NOW)["open_requests"] == []
