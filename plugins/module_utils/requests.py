@@ -94,8 +94,8 @@ def acted(record: dict, action: str, person: str, party: str, text: str, now: st
         raise Refused("A record is opened once")
     check(action, record["kind"], party, record["state"])
     new = dict(record, history=list(record["history"]), releases=list(record.get("releases", [])))
-    entry = {"at": now, "by": person, "party": party, "action": action, "text": _text(text, "text", TEXT_MAX,
-                                                                                     action == "comment")}
+    words = _text(text, "text", TEXT_MAX, action == "comment")
+    entry = {"at": now, "by": person, "party": party, "action": action, "text": words}
     if action == "assign":
         new["owner"] = owner or person
         entry["owner"] = new["owner"]
