@@ -1,0 +1,62 @@
+import base64
+import json
+
+from ansible_collections.otap.street.plugins.filter.failover_report import failover_report
+
+
+def db(role, read_only, source="", lag=None, error=""):
+    return {"role": role, "read_only": read_only, "gtid_binlog_pos": "0-1-42", "replicating_from": source,
+            "io_running": "Yes" if source else "", "sql_running": "Yes" if source else "", "lag_seconds": lag,
+            "last_error": error}
+
+
+PAIR = {"primary": "prod1", "nodes": {"prod1": db("primary", False), "prod2": db("standby", True, "prod1", 0)}}
+ADDRESSES = {"prod1": "10.0.0.21", "prod2": "10.0.0.22"}
+PAGE = '<meta name="otap-release" content="4">'
+
+
+def page(address, status=200, content=PAGE):
+    return {"item": address, "status": status, "content": content}
+
+
+def decision(node, data):
+    raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+    return {"item": {"item": node}, "content": base64.b64encode(raw).decode()}
+
+
+def report(**change):
+    args = {"sites": [page("10.0.0.21"), page("10.0.0.22"), page("10.0.0.20")], "decisions": [],
+            "vip_holders": ["prod1"], "pair": PAIR} | change
+    return failover_report(args["pair"], ["prod1", "prod2"], ADDRESSES, "10.0.0.20", args["vip_holders"],
+                           args["sites"], args["decisions"], {"differences": 0, "lag_seconds": None})
+
+
+def test_a_healthy_pair_in_one_record():
+    r = report()
+    assert (r["vip_holder"], r["primary"], r["vip_on_primary"], r["vip_site_status"], r["vip_site_release"]) == \
+        ("prod1", "prod1", True, 200, "4")
+    first, second = r["nodes"]
+    assert (first["node"], first["holds_vip"], first["database"], first["read_only"], first["site_release"]) == \
+        ("prod1", True, "primary", False, "4")
+    assert (second["replicating_from"], second["lag_seconds"], second["last_decision"]) == ("prod1", 0, None)
+    assert r["uploads"] == {"differences": 0, "lag_seconds": None}
+
+
+def test_a_vip_apart_from_the_primary_or_on_both_nodes_is_said():
+    assert not report(vip_holders=["prod2"])["vip_on_primary"]
+    both = report(vip_holders=["prod1", "prod2"])
+    assert both["vip_holder"] == "prod1,prod2" and not both["vip_on_primary"]
+    assert not report(vip_holders=[])["vip_on_primary"]
+
+
+def test_a_site_that_did_not_answer_or_has_no_marker():
+    r = report(sites=[page("10.0.0.21", -1, ""), page("10.0.0.22", 503, "down for maintenance")])
+    assert [(n["site_status"], n["site_release"]) for n in r["nodes"]] == [(-1, ""), (503, "")]
+    assert (r["vip_site_status"], r["vip_site_release"]) == (-1, "")
+
+
+def test_each_node_s_last_decision_and_an_unreadable_one():
+    told = {"time": 1764842400, "state": "MASTER", "outcome": "promoted: the witness saw prod1 gone"}
+    r = report(decisions=[decision("prod2", told), decision("prod1", b"{not json")])
+    assert r["nodes"][1]["last_decision"] == told
+    assert r["nodes"][0]["last_decision"]["outcome"].startswith("unreadable")
