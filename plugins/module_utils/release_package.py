@@ -58,7 +58,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-_TRAILER = re.compile(r"^(Joomla-Update|Content-Changes):[ \t]*(.*?)[ \t]*$", re.M | re.I)
+_TRAILER = re.compile(r"^(Joomla-Update|Content-Changes|Answers):[ \t]*(.*?)[ \t]*$", re.M | re.I)
+_ANSWER = re.compile(r"(incident|request) ([1-9][0-9]*)", re.I)
 
 
 def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
@@ -66,7 +67,9 @@ def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
 
     `Joomla-Update: <what>` says the release carries a Joomla core or extension update (its SQL may
     then delete rows it names and drop or rename columns of content tables); `Content-Changes:
-    #__menu, #__modules` names the content tables whose rows the release means to change.
+    #__menu, #__modules` names the content tables whose rows the release means to change;
+    `Answers: incident 3, request 5` names the incidents and change requests the release solves
+    (going live on Production resolves them).
     """
     declared: dict = {}
     problems = []
@@ -76,6 +79,14 @@ def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
             if not value:
                 problems.append(PolicyViolation("RELEASE.md", "Joomla-Update: says which update (core 5.2.1, an extension)"))
             declared["joomla_update"] = (declared.get("joomla_update", "") + "; " + value).strip("; ")
+        elif key == "answers":
+            named = [a.strip() for a in value.split(",") if a.strip()]
+            for answer in named:
+                if not _ANSWER.fullmatch(answer):
+                    problems.append(PolicyViolation("RELEASE.md", f"Answers: {answer!r} is not 'incident N' or 'request N'"))
+            answers = {" ".join(a.lower().split()) for a in named if _ANSWER.fullmatch(a)}
+            declared["answers"] = sorted(set(declared.get("answers", [])) | answers,
+                                         key=lambda a: (a.split()[0], int(a.split()[1])))
         else:
             tables = [t.strip() for t in value.split(",") if t.strip()]
             for table in tables:

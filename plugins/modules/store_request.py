@@ -19,6 +19,9 @@ description:
   - Texts are data, kept verbatim. Repeating the last action with the same words changes nothing, so
     a retried run adds nothing.
   - I(action=answer_syncs) resolves every open sync request for I(env), for the sync that answers them.
+  - I(action=answer_release) resolves the incidents and change requests I(answers) names (a release's
+    C(Answers:) in RELEASE.md), with I(release), when that release has gone live on Production;
+    closed, resolved or missing ones and sync requests are left alone and returned as skipped.
 options:
   store_dir:
     description: The store's top folder.
@@ -28,7 +31,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [open, assign, comment, resolve, close, answer_syncs, show]
+    choices: [open, assign, comment, resolve, close, answer_syncs, answer_release, show]
   kind:
     description: What is opened (with I(action=open)).
     type: str
@@ -69,8 +72,13 @@ options:
     description: The release that answers it (recorded with a resolve).
     type: int
     default: 0
+  answers:
+    description: What a release answers (with I(action=answer_release)), each C(incident N) or C(request N).
+    type: list
+    elements: str
+    default: []
   by:
-    description: The run that answers sync requests (with I(action=answer_syncs)).
+    description: The run that answers (with I(action=answer_syncs) and I(action=answer_release)).
     type: str
     default: ""
   date:
@@ -112,10 +120,17 @@ step:
   type: dict
   returned: with an action other than answer_syncs and show
 answered:
-  description: The sync requests resolved (with I(action=answer_syncs)).
+  description: >-
+    The sync requests resolved (numbers, with I(action=answer_syncs)), or the incidents and requests
+    resolved (C(what), C(title), C(opened_by), with I(action=answer_release)).
   type: list
-  elements: int
+  elements: raw
   returned: success
+skipped:
+  description: What a release names but does not resolve, and why (with I(action=answer_release)).
+  type: list
+  elements: str
+  returned: with I(action=answer_release)
 records:
   description: Every incident and request (with I(action=show) and no I(number)).
   type: list
@@ -133,6 +148,7 @@ from ansible_collections.otap.street.plugins.module_utils import requests
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
 
 NAME = re.compile(r"^(incident|request)-([1-9][0-9]*)\.yml$")
+ANSWER = re.compile(r"(incident|request) ([1-9][0-9]*)")
 
 
 def path_of(store: str, incident: bool, number: int) -> str:
@@ -169,7 +185,8 @@ def main():
         argument_spec=dict(
             store_dir=dict(type="path", required=True),
             action=dict(type="str", required=True,
-                        choices=["open", "assign", "comment", "resolve", "close", "answer_syncs", "show"]),
+                        choices=["open", "assign", "comment", "resolve", "close", "answer_syncs", "answer_release",
+                                 "show"]),
             kind=dict(type="str", choices=list(requests.KINDS)),
             number=dict(type="int"),
             incident=dict(type="bool", default=False),
@@ -180,10 +197,12 @@ def main():
             env=dict(type="str", default=""),
             owner=dict(type="str", default=""),
             release=dict(type="int", default=0),
+            answers=dict(type="list", elements="str", default=[]),
             by=dict(type="str", default=""),
             date=dict(type="str", required=True),
         ),
-        required_if=[("action", "open", ["kind"]), ("action", "answer_syncs", ["env", "by"])],
+        required_if=[("action", "open", ["kind"]), ("action", "answer_syncs", ["env", "by"]),
+                     ("action", "answer_release", ["release", "by"])],
         supports_check_mode=True,
     )
     require_pyyaml(module)
@@ -200,6 +219,8 @@ def main():
         try:
             if action == "answer_syncs":
                 return answer_syncs(module, p)
+            if action == "answer_release":
+                return answer_release(module, p)
             if action == "show":
                 return show(module, p)
             person = next((c for c in p["people"] if c.get("name") and c["name"] == p["person"]), None)
@@ -265,6 +286,33 @@ def answer_syncs(module, p):
                 write(path, new)
             answered.append(number)
     module.exit_json(changed=bool(answered), answered=answered)
+
+
+def answer_release(module, p):
+    answered, skipped = [], []
+    for what in p["answers"]:
+        found = ANSWER.fullmatch(what)
+        if not found:
+            skipped.append(f"{what}: not 'incident N' or 'request N'")
+            continue
+        incident = found.group(1) == "incident"
+        path = path_of(p["store_dir"], incident, int(found.group(2)))
+        if not os.path.isfile(path):
+            skipped.append(f"{what}: not in the store")
+            continue
+        record = read(path)
+        if record["kind"] == "sync":
+            skipped.append(f"{what}: a sync request (a sync answers it, not a release)")
+        elif record["state"] not in ("open", "assigned"):
+            skipped.append(f"{what}: already {record['state']}")
+        else:
+            # The agency's release answers it (the agency may solve incidents and resolves changes).
+            new = requests.acted(record, "resolve", p["by"], "developer",
+                                 f"Release {p['release']} is live on production.", p["date"], release=p["release"])
+            if not module.check_mode:
+                write(path, new)
+            answered.append({"what": what, "title": record["title"], "opened_by": record["opened_by"]})
+    module.exit_json(changed=bool(answered), answered=answered, skipped=skipped)
 
 
 def show(module, p):

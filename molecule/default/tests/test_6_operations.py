@@ -154,7 +154,7 @@ def test_restore_drill_back_up_damage_restore_compare():
     assert street.get(f"http://{street.vip()}/").status == 200
 
 
-def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the_procedure_names():
+def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the_procedure_names(tmp_path):
     def step(person: str, action: str, **more) -> street.Run:
         """One step as AWX runs it: the job's user, the survey's answers typed."""
         typed = {k: v for k, v in more.items() if k in ("otap_request_title", "otap_request_text")}
@@ -177,24 +177,53 @@ def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the
         # A name typed beside AWX's user does not replace it.
         spoofed = step("bram", "assign", **record, otap_person="anna")
         assert spoofed.rc != 0 and "The developer may not assign" in " ".join(spoofed.output.split())
-        for person, action, more in (("anna", "assign", {}),
-                                     ("bram", "resolve", {"otap_release": "4", "otap_request_text": "Fixed by release 4."}),
-                                     ("carla", "close", {"otap_request_text": "Works again."})):
-            run = step(person, action, **record, **more)
-            assert run.rc == 0, run.output[-2000:]
+        taken = step("anna", "assign", **record)
+        assert taken.rc == 0, taken.output[-2000:]
+        # The agency's fix names the incident in its RELEASE.md; going live on Production resolves it.
+        fix = release_answering(tmp_path, f"incident {number}")
+        for env in ("test", "acceptance"):
+            run = street.playbook("release", otap_env=env, otap_release=fix)
+            assert run.rc == 0, run.output[-3000:]
+            assert f"answers incident {number}" not in run.output, "only Production's rollout answers it"
+        assert street.playbook("approve", otap_release=fix, otap_approver="carla").rc == 0
+        live = street.playbook("release", otap_env="production", otap_release=fix)
+        assert live.rc == 0 and f"Release {fix} answers incident {number}." in " ".join(live.output.split()), \
+            live.output[-3000:]
+        closed = step("carla", "close", **record, otap_request_text="Works again.")
+        assert closed.rc == 0, closed.output[-2000:]
         again = step("carla", "close", **record, otap_request_text="Works again.")
         assert again.rc == 0 and again.changed == 0, again.output[-2000:]
     kept = yaml.safe_load(street.host("store").check_output(f"cat /srv/otap-store/incidents/incident-{number}.yml"))
-    assert (kept["state"], kept["owner"], kept["releases"]) == ("closed", "anna", [4])
-    assert [(h["by"], h["party"], h["action"]) for h in kept["history"]] == [
-        ("carla", "webmaster", "open"), ("anna", "operations", "assign"), ("bram", "developer", "resolve"),
+    assert (kept["state"], kept["owner"], kept["releases"]) == ("closed", "anna", [fix])
+    assert [(h["by"].split(" run ")[0], h["party"], h["action"]) for h in kept["history"]] == [
+        ("carla", "webmaster", "open"), ("anna", "operations", "assign"), ("release.yml", "developer", "resolve"),
         ("carla", "webmaster", "close")]
     assert kept["history"][0]["text"] == f"Since 09:40. {trap}"
     assert not Path("/tmp/otap-request-pwned").exists(), "a typed text ran a command on the controller"
-    # Operations and the webmaster hear of every step (the developer is not in the incident's mailing).
-    assert [(m["subject"].split(":")[0], sorted(m["to"])) for m in mail.messages] == [
-        (f"Incident {number} {done} by {who}", ["anna@hosting.example.net", "carla@portal.example.org"])
-        for done, who in (("opened", "carla"), ("taken", "anna"), ("resolved", "bram"), ("closed", "carla"))]
+    # Operations and the webmaster hear of every step taken on the incident (the developer is not in
+    # the incident's mailing); the one who opened it hears that the release answered it.
+    heard = [(m["subject"].split(":")[0], sorted(m["to"])) for m in mail.messages
+             if m["subject"].startswith(("Incident", f"Release {fix} is live on production and"))]
+    assert heard == [(f"Incident {number} opened by carla", ["anna@hosting.example.net", "carla@portal.example.org"]),
+                     (f"Incident {number} taken by anna", ["anna@hosting.example.net", "carla@portal.example.org"]),
+                     (f"Release {fix} is live on production and answers incident {number}",
+                      ["anna@hosting.example.net", "carla@portal.example.org"]),
+                     (f"Incident {number} closed by carla", ["anna@hosting.example.net", "carla@portal.example.org"])]
+
+
+def release_answering(tmp_path: Path, answers: str) -> int:
+    """The agency packages a small fix whose RELEASE.md names what it answers; its number."""
+    source = tmp_path / "fix"
+    (source / "files" / "media" / "portal" / "css").mkdir(parents=True)
+    (source / "files" / "media" / "portal" / "css" / "appointments.css").write_text(
+        f".appointments-error {{ color: #b3261e; }} /* {answers} */\n")
+    (source / "RELEASE.md").write_text("# Clearer errors on the appointments page\n\nThe page explains what went "
+                                       f"wrong.\n\nAnswers: {answers}\n")
+    run = street.playbook("package", otap_package_src=source)
+    assert run.rc == 0, run.output[-2000:]
+    register = yaml.safe_load(street.host("store").check_output("cat /srv/otap-store/register/releases.yml"))
+    assert register["releases"][-1]["answers"] == [answers]
+    return int(register["releases"][-1]["release"])
 
 
 def test_an_environment_another_run_holds_is_not_backed_up_and_the_others_are():

@@ -92,3 +92,11 @@ def test_an_empty_release_is_refused(tmp_path):
     (src / "RELEASE.md").write_text("Nothing\n")
     with pytest.raises(PackageRefused, match="empty release"):
         scan_source(src, 2, 1, "agency", DATE)
+
+
+def test_a_release_names_the_incidents_and_requests_it_answers():
+    declared, problems = declarations("Fix\n\nAnswers: incident 12, Request 3\nanswers: incident 2, incident 12\n")
+    assert problems == [] and declared == {"answers": ["incident 2", "incident 12", "request 3"]}
+    for wrong in ("incident", "incident 0", "incident -1", "ticket 4", "incident 4; rm -rf /", "request 1x"):
+        declared, problems = declarations(f"Fix\n\nAnswers: {wrong}\n")
+        assert problems and "is not 'incident N' or 'request N'" in str(problems[0]), wrong

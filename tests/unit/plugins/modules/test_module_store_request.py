@@ -79,3 +79,22 @@ def test_check_mode_writes_nothing(run_module, store):
                  _ansible_check_mode=True)
     assert result["changed"] and not (store / "incidents").exists()
 
+
+
+def test_a_release_live_on_production_resolves_what_it_answers_and_nothing_else(run_module, store):
+    run(run_module, store, action="open", kind="incident", person="carla", title="Page down")
+    run(run_module, store, action="open", kind="incident", person="anna", title="Disk full")
+    run(run_module, store, action="resolve", number=2, incident=True, person="anna")
+    run(run_module, store, action="open", kind="change", person="carla", title="A banner")
+    run(run_module, store, action="open", kind="sync", person="bram", title="Test level", env="test")
+    result = run(run_module, store, action="answer_release", release=7, by="release.yml run 1",
+                 answers=["incident 1", "incident 2", "request 1", "request 2", "incident 9", "incident x"])
+    assert not result["failed"], result
+    assert result["answered"] == [{"what": "incident 1", "title": "Page down", "opened_by": "carla"},
+                                  {"what": "request 1", "title": "A banner", "opened_by": "carla"}]
+    assert result["skipped"] == ["incident 2: already resolved", "request 2: a sync request (a sync answers it, not a "
+                                 "release)", "incident 9: not in the store", "incident x: not 'incident N' or 'request N'"]
+    kept = yaml.safe_load((store / "incidents" / "incident-1.yml").read_text())
+    assert (kept["state"], kept["releases"], kept["history"][-1]["by"]) == ("resolved", [7], "release.yml run 1")
+    again = run(run_module, store, action="answer_release", release=7, by="release.yml run 2", answers=["incident 1"])
+    assert not again["changed"] and again["skipped"] == ["incident 1: already resolved"]
