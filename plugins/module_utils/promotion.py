@@ -72,10 +72,11 @@ def served_refusals(release: int, served: dict[str, dict], package: str) -> list
     """Why what Acceptance serves now is not release `release` as packaged (empty: it is).
 
     `served`: per Acceptance host, read from the host: `release` (the code `current` points to),
-    `database` (the release its database records) and `package` (the checksum of the manifest the
-    served tree was staged from). `package`: that checksum of the registered package. What is
+    `database` (the release its database records), `sql` (the highest release whose SQL it ran) and
+    `package` (the checksum of the manifest the served tree was staged from). `package`: that checksum of the registered package. What is
     approved is what the webmaster tested: this very release now, not an earlier one (after a
-    rollback or a sync) nor a later one that carries it, its SQL applied, staged from this package."""
+    rollback or a sync) nor a later one that carries it, its SQL applied and no later release's,
+    staged from this package."""
     if not served:
         return [f"Acceptance does not serve release {release} now (no acceptance host answered): what is approved "
                 "must be what is tested there"]
@@ -94,6 +95,11 @@ def served_refusals(release: int, served: dict[str, dict], package: str) -> list
             refusals.append(f"{host}'s database records release {h.get('database') or 'none'}, not {release}: the site "
                             "tested is not the release's code on its own database; roll release "
                             f"{release} out on acceptance again, test it, then approve")
+        elif int(h.get("sql", 0)) > release:
+            refusals.append(f"{host}'s database ran the SQL of release {h['sql']} (a rollback returns the code, not the "
+                            f"schema): what was tested is release {release}'s code on a later schema; sync acceptance "
+                            f"from production (playbooks/sync.yml -e otap_env=acceptance), roll release {release} out "
+                            "there again, test it, then approve")
         if h.get("package") != package:
             refusals.append(f"{host} serves release {release} staged from another package than the registered one "
                             f"(staged {str(h.get('package') or 'unknown')[:12]}, registered {package[:12]}): roll "

@@ -73,6 +73,12 @@ release_database:
   description: The release the site's database records (0 when none; absent with I(database=false)).
   type: int
   returned: when database is true
+release_sql:
+  description: >-
+    The highest release whose SQL the site's database ran (0 when none; absent with I(database=false)).
+    Above I(release_database) after a rollback, which returns the code but not the schema.
+  type: int
+  returned: when database is true
 releases_on_disk:
   description: The release trees under C(releases/), by number.
   type: list
@@ -91,7 +97,7 @@ from ansible_collections.otap.street.plugins.module_utils.joomla import (
     parse_version,
     without_secrets,
 )
-from ansible_collections.otap.street.plugins.module_utils.migration import RELEASES
+from ansible_collections.otap.street.plugins.module_utils.migration import HISTORY, RELEASES
 
 try:
     import pymysql
@@ -99,20 +105,26 @@ except ImportError:
     pymysql = None
 
 
-def recorded_release(module, socket: str, settings: dict) -> int:
+def recorded_releases(module, socket: str, settings: dict) -> tuple[int, int]:
+    """The release the site's database records, and the highest release whose SQL it ran (0: none)."""
     if pymysql is None:
         module.fail_json(msg=missing_required_lib("PyMySQL"))
-    table = settings["dbprefix"] + RELEASES
+    records, scripts = settings["dbprefix"] + RELEASES, settings["dbprefix"] + HISTORY
     try:
         connection = pymysql.connect(unix_socket=socket, user=getpass.getuser(), database=settings["db"])
         with connection.cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                           (settings["db"], table))
-            if cursor.fetchone()[0] == 0:
-                return 0
-            cursor.execute(f"SELECT release_number FROM `{table}` ORDER BY id DESC LIMIT 1")
-            row = cursor.fetchone()
-            return int(row[0]) if row else 0
+            cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                           "AND table_name IN (%s, %s)", (settings["db"], records, scripts))
+            present = {row[0] for row in cursor.fetchall()}
+            recorded = ran = 0
+            if records in present:
+                cursor.execute(f"SELECT release_number FROM `{records}` ORDER BY id DESC LIMIT 1")
+                row = cursor.fetchone()
+                recorded = int(row[0]) if row else 0
+            if scripts in present:
+                cursor.execute(f"SELECT COALESCE(MAX(release_number), 0) FROM `{scripts}` WHERE success = 1")
+                ran = int(cursor.fetchone()[0])
+            return recorded, ran
     except pymysql.MySQLError as error:
         module.fail_json(msg=f"cannot read the release of database {settings['db']}: {error}")
 
@@ -148,7 +160,8 @@ def main():
         if releases.is_dir() else [],
     )
     if module.params["database"]:
-        result["release_database"] = recorded_release(module, module.params["login_unix_socket"], settings)
+        result["release_database"], result["release_sql"] = recorded_releases(module, module.params["login_unix_socket"],
+                                                                              settings)
     module.exit_json(**result)
 
 

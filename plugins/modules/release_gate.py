@@ -70,8 +70,9 @@ options:
       For a release's approval (required with I(approve) and I(release)): what each Acceptance host
       serves now, as module joomla_facts read it there (host name to its result: C(release_link),
       the code's release, 0 for none; C(release_database), the release its database records;
-      C(release_package), the checksum of the manifest the served tree was staged from). Each must
-      be I(release) from its registered package; an empty dict is refused.
+      C(release_sql), the highest release whose SQL it ran; C(release_package), the checksum of the
+      manifest the served tree was staged from). Each must be I(release) from its registered
+      package, with no later release's SQL; an empty dict is refused.
     type: dict
 requirements:
   - PyYAML
@@ -203,7 +204,7 @@ def main():
                                 "one: nothing to approve until operations restores it")
             else:
                 served = {host: {"release": facts.get("release_link", 0), "database": facts.get("release_database", 0),
-                                 "package": facts.get("release_package", "")}
+                                 "sql": facts.get("release_sql", 0), "package": facts.get("release_package", "")}
                           for host, facts in p["served"].items()}
                 refusals += promotion.served_refusals(release, served, package)
         result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],

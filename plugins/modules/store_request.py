@@ -19,9 +19,12 @@ description:
   - Texts are data, kept verbatim. Repeating the last action with the same words changes nothing, so
     a retried run adds nothing.
   - I(action=answer_syncs) resolves every open sync request for I(env), for the sync that answers them.
-  - I(action=answer_release) resolves the incidents and change requests I(answers) names (a release's
-    C(Answers:) in RELEASE.md), with I(release), when that release has gone live on Production;
-    closed, resolved or missing ones and sync requests are left alone and returned as skipped.
+  - I(action=answer_release) resolves, with I(release), the incidents and change requests that the
+    releases I(carried) name in the register (their RELEASE.md's C(Answers:)), when they have gone
+    live on Production. Only records opened before the release naming them was packaged are
+    resolved; closed, resolved or missing ones and sync requests are left alone and returned as skipped.
+  - I(action=check_answers) refuses, before a package is stored, I(answers) that name no open
+    incident or change request.
 options:
   store_dir:
     description: The store's top folder.
@@ -31,7 +34,7 @@ options:
     description: What to do.
     type: str
     required: true
-    choices: [open, assign, comment, resolve, close, answer_syncs, answer_release, show]
+    choices: [open, assign, comment, resolve, close, answer_syncs, answer_release, check_answers, show]
   kind:
     description: What is opened (with I(action=open)).
     type: str
@@ -73,9 +76,14 @@ options:
     type: int
     default: 0
   answers:
-    description: What a release answers (with I(action=answer_release)), each C(incident N) or C(request N).
+    description: What a release answers (with I(action=check_answers)), each C(incident N) or C(request N).
     type: list
     elements: str
+    default: []
+  carried:
+    description: The releases a rollout on Production carried (with I(action=answer_release)).
+    type: list
+    elements: int
     default: []
   by:
     description: The run that answers (with I(action=answer_syncs) and I(action=answer_release)).
@@ -146,6 +154,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import requests
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
+from ansible_collections.otap.street.plugins.module_utils.store_file import load_list
 
 NAME = re.compile(r"^(incident|request)-([1-9][0-9]*)\.yml$")
 ANSWER = re.compile(r"(incident|request) ([1-9][0-9]*)")
@@ -186,7 +195,7 @@ def main():
             store_dir=dict(type="path", required=True),
             action=dict(type="str", required=True,
                         choices=["open", "assign", "comment", "resolve", "close", "answer_syncs", "answer_release",
-                                 "show"]),
+                                 "check_answers", "show"]),
             kind=dict(type="str", choices=list(requests.KINDS)),
             number=dict(type="int"),
             incident=dict(type="bool", default=False),
@@ -198,11 +207,12 @@ def main():
             owner=dict(type="str", default=""),
             release=dict(type="int", default=0),
             answers=dict(type="list", elements="str", default=[]),
+            carried=dict(type="list", elements="int", default=[]),
             by=dict(type="str", default=""),
             date=dict(type="str", required=True),
         ),
         required_if=[("action", "open", ["kind"]), ("action", "answer_syncs", ["env", "by"]),
-                     ("action", "answer_release", ["release", "by"])],
+                     ("action", "answer_release", ["release", "carried", "by"])],
         supports_check_mode=True,
     )
     require_pyyaml(module)
@@ -221,6 +231,8 @@ def main():
                 return answer_syncs(module, p)
             if action == "answer_release":
                 return answer_release(module, p)
+            if action == "check_answers":
+                return check_answers(module, p)
             if action == "show":
                 return show(module, p)
             person = next((c for c in p["people"] if c.get("name") and c["name"] == p["person"]), None)
@@ -288,29 +300,52 @@ def answer_syncs(module, p):
     module.exit_json(changed=bool(answered), answered=answered)
 
 
-def answer_release(module, p):
-    answered, skipped = [], []
-    for what in p["answers"]:
-        found = ANSWER.fullmatch(what)
-        if not found:
-            skipped.append(f"{what}: not 'incident N' or 'request N'")
-            continue
-        incident = found.group(1) == "incident"
-        path = path_of(p["store_dir"], incident, int(found.group(2)))
-        if not os.path.isfile(path):
-            skipped.append(f"{what}: not in the store")
-            continue
+def answerable(store: str, what: str) -> tuple[str, dict | None]:
+    """The record `what` names and why it cannot be answered ("" when it can)."""
+    found = ANSWER.fullmatch(what)
+    if not found:
+        return "not 'incident N' or 'request N'", None
+    path = path_of(store, found.group(1) == "incident", int(found.group(2)))
+    if not os.path.isfile(path):
+        return "not in the store", None
+    try:
         record = read(path)
-        if record["kind"] == "sync":
-            skipped.append(f"{what}: a sync request (a sync answers it, not a release)")
-        elif record["state"] not in ("open", "assigned"):
-            skipped.append(f"{what}: already {record['state']}")
-        else:
+        kind, state = record["kind"], record["state"]
+    except (OSError, TypeError, KeyError, yaml.YAMLError) as error:
+        return f"unreadable ({error})", None
+    if kind == "sync":
+        return "a sync request (a sync answers it, not a release)", record
+    if state not in ("open", "assigned"):
+        return f"already {state}", record
+    return "", record
+
+
+def check_answers(module, p):
+    problems = [f"{what}: {why}" for what in p["answers"] for why in [answerable(p["store_dir"], what)[0]] if why]
+    if problems:
+        module.fail_json(msg="RELEASE.md's Answers: names what no release may answer: " + "; ".join(problems)
+                         + " (name open incidents and change requests only; nothing was stored).", problems=problems)
+    module.exit_json(changed=False, answered=[], skipped=[])
+
+
+def answer_release(module, p):
+    register = load_list(os.path.join(p["store_dir"], "register", "releases.yml"), "releases")
+    answered, skipped = [], []
+    for entry in register:
+        if int(entry.get("release", 0)) not in p["carried"]:
+            continue
+        for what in entry.get("answers") or []:
+            why, record = answerable(p["store_dir"], what)
+            if not why and str(record["opened_at"]) > str(entry.get("date", "")):
+                why = f"opened after release {entry['release']} named it"
+            if why:
+                skipped.append(f"{what}: {why}")
+                continue
             # The agency's release answers it (the agency may solve incidents and resolves changes).
             new = requests.acted(record, "resolve", p["by"], "developer",
                                  f"Release {p['release']} is live on production.", p["date"], release=p["release"])
             if not module.check_mode:
-                write(path, new)
+                write(path_of(p["store_dir"], record["kind"] == "incident", record["number"]), new)
             answered.append({"what": what, "title": record["title"], "opened_by": record["opened_by"]})
     module.exit_json(changed=bool(answered), answered=answered, skipped=skipped)
 

@@ -656,7 +656,12 @@ def test_a_joomla_update_travels_the_street_and_the_guard_stops_a_release_that_e
     # Acceptance serves the cleanup, which carries the update: the update alone is not what was tested.
     refused(street.playbook("approve", otap_release=update, otap_approver="carla"),
             f"Acceptance does not serve release {update} now (acc serves release {cleanup})")
+    # Rolled back, Acceptance serves the update's code on the cleanup's schema: still not what was tested.
     assert street.playbook("rollback", otap_env="acceptance", otap_release=update).rc == 0
+    refused(street.playbook("approve", otap_release=update, otap_approver="carla"),
+            f"acc's database ran the SQL of release {cleanup} (a rollback returns the code, not the schema)")
+    assert street.playbook("sync", otap_env="acceptance").rc == 0
+    assert street.playbook("release", otap_env="acceptance", otap_release=update).rc == 0
     run = street.playbook("approve", otap_release=update, otap_approver="carla")
     assert run.rc == 0, run.output[-2000:]
     assert "it carries a Joomla update: core 5.2.1 -> 5.2.2" in " ".join(run.output.split())

@@ -74,8 +74,9 @@ def test_approval_needs_acceptance():
 PACKAGE = "d" * 64
 
 
-def serving(release, database=None, package=PACKAGE):
-    return {"release": release, "database": release if database is None else database, "package": package}
+def serving(release, database=None, package=PACKAGE, sql=None):
+    return {"release": release, "database": release if database is None else database, "package": package,
+            "sql": release if sql is None else sql}
 
 
 @pytest.mark.parametrize(("served", "says"), [
@@ -97,6 +98,7 @@ def test_approval_needs_acceptance_to_serve_the_very_release_now(served, says):
     ({"acc": serving(3, package="e" * 64)}, "acc serves release 3 staged from another package than the registered one (staged eeeeeeeeeeee"),
     ({"acc": serving(3, package="")}, "staged unknown, registered dddddddddddd"),     # not staged by a rollout
     ({"acc1": serving(3), "acc2": serving(3, database=4)}, "acc2's database records release 4"),
+    ({"acc": serving(3, sql=4)}, "acc's database ran the SQL of release 4 (a rollback returns the code, not the schema)"),
 ])
 def test_approval_needs_the_release_s_database_and_package_served(served, says):
     refusal = served_refusals(3, served, PACKAGE)
@@ -105,6 +107,7 @@ def test_approval_needs_the_release_s_database_and_package_served(served, says):
 
 def test_approval_when_acceptance_serves_the_release_now():
     assert served_refusals(3, {"acc1": serving(3), "acc2": serving(3)}, PACKAGE) == []
+    assert served_refusals(3, {"acc": serving(3, sql=2)}, PACKAGE) == []  # release 3 carries no SQL
     assert approval_refusals(3, REGISTER, ON_ACCEPTANCE, False) == []
 
 

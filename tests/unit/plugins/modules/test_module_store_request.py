@@ -81,20 +81,45 @@ def test_check_mode_writes_nothing(run_module, store):
 
 
 
+def register(store, *entries):
+    (store / "register").mkdir(exist_ok=True)
+    (store / "register" / "releases.yml").write_text(yaml.safe_dump({"releases": list(entries)}))
+
+
 def test_a_release_live_on_production_resolves_what_it_answers_and_nothing_else(run_module, store):
     run(run_module, store, action="open", kind="incident", person="carla", title="Page down")
     run(run_module, store, action="open", kind="incident", person="anna", title="Disk full")
     run(run_module, store, action="resolve", number=2, incident=True, person="anna")
     run(run_module, store, action="open", kind="change", person="carla", title="A banner")
     run(run_module, store, action="open", kind="sync", person="bram", title="Test level", env="test")
-    result = run(run_module, store, action="answer_release", release=7, by="release.yml run 1",
-                 answers=["incident 1", "incident 2", "request 1", "request 2", "incident 9", "incident x"])
+    later = run_module(store_request, store_dir=str(store), people=PEOPLE, date="2026-12-05T09:00:00Z",
+                       action="open", kind="incident", person="carla", title="Opened after the release named it")
+    assert later["record"]["number"] == 3
+    register(store, {"release": 6, "date": "2026-12-04T11:00:00Z", "answers": ["incident 9"]},
+             {"release": 7, "date": "2026-12-04T11:00:00Z",
+              "answers": ["incident 1", "incident 2", "request 1", "request 2", "incident 3", "incident x"]},
+             {"release": 8, "date": "2026-12-04T11:00:00Z", "answers": ["request 1"]})
+    result = run(run_module, store, action="answer_release", release=7, carried=[7], by="release.yml run 1")
     assert not result["failed"], result
     assert result["answered"] == [{"what": "incident 1", "title": "Page down", "opened_by": "carla"},
                                   {"what": "request 1", "title": "A banner", "opened_by": "carla"}]
-    assert result["skipped"] == ["incident 2: already resolved", "request 2: a sync request (a sync answers it, not a "
-                                 "release)", "incident 9: not in the store", "incident x: not 'incident N' or 'request N'"]
+    assert result["skipped"] == ["incident 2: already resolved",
+                                 "request 2: a sync request (a sync answers it, not a release)",
+                                 "incident 3: opened after release 7 named it",
+                                 "incident x: not 'incident N' or 'request N'"]
     kept = yaml.safe_load((store / "incidents" / "incident-1.yml").read_text())
     assert (kept["state"], kept["releases"], kept["history"][-1]["by"]) == ("resolved", [7], "release.yml run 1")
-    again = run(run_module, store, action="answer_release", release=7, by="release.yml run 2", answers=["incident 1"])
-    assert not again["changed"] and again["skipped"] == ["incident 1: already resolved"]
+    again = run(run_module, store, action="answer_release", release=7, carried=[6, 7], by="release.yml run 2")
+    assert not again["changed"] and again["skipped"][:2] == ["incident 9: not in the store",
+                                                            "incident 1: already resolved"]
+
+
+def test_a_package_may_name_only_open_incidents_and_change_requests(run_module, store):
+    run(run_module, store, action="open", kind="incident", person="carla", title="Page down")
+    run(run_module, store, action="open", kind="sync", person="bram", title="Test level", env="test")
+    assert not run(run_module, store, action="check_answers", answers=["incident 1"])["failed"]
+    result = run(run_module, store, action="check_answers", answers=["incident 1", "incident 4", "request 1"])
+    assert result["failed"] and result["problems"] == [
+        "incident 4: not in the store", "request 1: a sync request (a sync answers it, not a release)"]
+    (store / "incidents" / "incident-1.yml").write_text("")
+    assert "incident 1: unreadable" in run(run_module, store, action="check_answers", answers=["incident 1"])["msg"]
