@@ -17,7 +17,8 @@ description:
     when the first contact does not solve it).
   - Returns one record per person of the parties asked for, in the inventory's order, each with
     every key (empty when not given) and its C(party).
-  - Refuses a person with neither name nor address, an unknown key, and a party that is not a list.
+  - Refuses a person with neither name nor address, an unknown key, a party that is not a list, and
+    a name given twice (a name is one person of one party - it decides what they may do).
 options:
   _input:
     description: C(otap_people).
@@ -79,14 +80,17 @@ def contacts(people, parties=None) -> list[dict]:
         return []
     if not isinstance(people, dict):
         raise AnsibleFilterError("contacts: otap_people maps each party to a list of people")
-    records = []
+    everyone = []
     for party, entries in people.items():
-        if parties is not None and party not in parties:
-            continue
         if not isinstance(entries, list):
             raise AnsibleFilterError(f"contacts: otap_people.{party} is a list of people")
-        records += [person(party, entry) for entry in entries]
-    return records
+        everyone += [person(party, entry) for entry in entries]
+    names = [p["name"] for p in everyone if p["name"]]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise AnsibleFilterError(f"contacts: {', '.join(twice)} named more than once in otap_people (a name is one "
+                                 "person of one party: it decides what they may do)")
+    return [p for p in everyone if parties is None or p["party"] in parties]
 
 
 class FilterModule:

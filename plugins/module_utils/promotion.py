@@ -142,12 +142,12 @@ def approval_refusals(release: int, register: list[dict], deployments: list[dict
 
 def approval_record(release: int, register: list[dict], deployments: list[dict], approver: str, date: str,
                     note: str, recorded_by: str = "") -> dict:
-    """What the store keeps of an approval: the package approved (checksum), who approved it and who
-    recorded it (the account that ran the approval, when it is not the approver's own)."""
+    """What the store keeps of an approval: the package approved (checksum), who approved it and the
+    account that ran the approval."""
     entry = entry_of(register, release) or {}
     record = {"release": release, "sha256": entry.get("sha256", ""), "approved_by": approver, "approved_at": date,
               "note": note}
-    if recorded_by and recorded_by != approver:
+    if recorded_by:
         record["recorded_by"] = recorded_by
     if entry.get("joomla_update"):
         record["joomla_update"] = entry["joomla_update"]

@@ -12,7 +12,8 @@ Who may do what (PROCEDURE.md):
 - the webmaster asks for changes; the agency takes them and builds releases for them;
 - the agency asks for a sync when it starts work; operations runs it (the sync that answers the
   request resolves it);
-- the one who asked closes what was resolved (operations may close an incident too).
+- the one who asked closes what was resolved (operations, which stays responsible for incidents,
+  may close an incident too).
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ def acted(record: dict, action: str, person: str, party: str, text: str, now: st
     if action == "open":
         raise Refused("A record is opened once")
     check(action, record["kind"], party, record["state"])
+    if action == "close" and person != record["opened_by"] and not (record["kind"] == "incident" and
+                                                                     party == "operations"):
+        raise Refused(f"Only {record['opened_by']}, who opened it, closes it"
+                      + (" (or operations)" if record["kind"] == "incident" else ""))
+    if owner and action != "assign":
+        raise Refused("Only an assignment gives it to someone (-e otap_request_owner goes with assign)")
+    if release and action != "resolve":
+        raise Refused("Only a resolution names the release that solves it (-e otap_release goes with resolve)")
     new = dict(record, history=list(record["history"]), releases=list(record.get("releases", [])))
     words = _text(text, "text", TEXT_MAX, action == "comment")
     entry = {"at": now, "by": person, "party": party, "action": action, "text": words}

@@ -54,7 +54,7 @@ options:
     type: list
     elements: str
   recorded_by:
-    description: The account that runs the approval (recorded beside the approver when it differs).
+    description: The account that runs the approval (recorded beside the approver).
     type: str
     default: ""
   date:
@@ -150,7 +150,7 @@ def snapshot_approval(module, p) -> None:
     if refusals:
         module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals)
     approval = {"snapshot": name, "approved_by": p["approver"], "approved_at": p["date"], "note": p["note"]}
-    if p["recorded_by"] and p["recorded_by"] != p["approver"]:
+    if p["recorded_by"]:
         approval["recorded_by"] = p["recorded_by"]
     module.exit_json(changed=False, approval=approval)
 
@@ -197,7 +197,9 @@ def main():
             module.fail_json(msg="served is required to approve a release: what each Acceptance host serves now")
         refusals = promotion.approver_refusals(p["approver"], p["approvers"])
         refusals += promotion.approval_refusals(release, register, deployments, p["accept_content_changes"])
-        if entry and not entry.get("withdrawn"):
+        if entry and not entry.get("withdrawn") and not entry.get("sha256"):
+            refusals.append(f"Release {release}'s register entry names no package checksum: nothing to approve")
+        elif entry and not entry.get("withdrawn"):
             package = packaged(store, release, entry)
             if not package:
                 refusals.append(f"The store's package of release {release} is missing or no longer the registered "

@@ -184,9 +184,13 @@ def numbers(folder: str) -> list[int]:
     return sorted(int(m.group(2)) for m in map(NAME.match, os.listdir(folder)) if m)
 
 
-def same_as_last(record: dict, action: str, person: str, text: str) -> bool:
+def same_as_last(record: dict, action: str, person: str, text: str, owner: str, release: int) -> bool:
+    """The step repeats the record's last one word for word (a retried run): nothing to add."""
     last = record["history"][-1]
-    return (last["action"], last["by"], last.get("text", "")) == (action, person, text)
+    if action == "assign":
+        owner = owner or person
+    return (last["action"], last["by"], last.get("text", ""), last.get("owner", ""), last.get("release", 0)) == \
+        (action, person, text, owner if action == "assign" else "", release)
 
 
 def main():
@@ -254,8 +258,8 @@ def open_record(module, p, person):
     existing = numbers(folder)
     for number in existing:  # the same person opening the same thing again: the one they opened
         record = read(path_of(p["store_dir"], incident, number))
-        if (record["kind"], record["opened_by"], record["title"], record["state"], record["env"]) == \
-                (p["kind"], person["name"], p["title"], "open", p["env"]):
+        if (record["kind"], record["opened_by"], record["title"], record["state"], record["env"],
+                record["history"][0]["text"]) == (p["kind"], person["name"], p["title"], "open", p["env"], p["text"]):
             module.exit_json(changed=False, record=record, step={})
     number = (existing[-1] if existing else 0) + 1
     record = requests.opened(number, p["kind"], person["name"], person["party"], p["title"], p["text"], p["env"],
@@ -273,7 +277,7 @@ def act(module, p, person):
         module.fail_json(msg=f"No {'incident' if p['incident'] else 'request'} {p['number']} in the store "
                              "(nothing was changed).")
     record = read(path)
-    if same_as_last(record, p["action"], person["name"], p["text"]):
+    if same_as_last(record, p["action"], person["name"], p["text"], p["owner"], p["release"]):
         module.exit_json(changed=False, record=record, step={})
     owner = p["owner"]
     if owner and not any(c.get("name") == owner and c["party"] == person["party"] for c in p["people"]):

@@ -466,7 +466,9 @@ def test_only_the_webmaster_approves_and_only_what_acceptance_serves_from_its_pa
                       [{"otap_approver": "webmaster"}, "webmaster may not approve"],
                       [{"otap_approver": "Carla"}, "Carla may not approve"],
                       # In AWX the job's user is the approver: a name typed beside it does not replace it.
-                      [{"otap_approver": "carla", "awx_user_name": "bram"}, "bram may not approve"],
+                      [{"otap_approver": "carla", "awx_user_name": "bram", "awx_job_id": "5"}, "bram may not approve"],
+                      # Outside AWX (no job), a job's user typed on the command line is no one's name.
+                      [{"otap_approver": "bram", "awx_user_name": "carla"}, "bram may not approve"],
                       [{"otap_approver": "carla", "otap_people": {"webmaster": ["carla@portal.example.org"]}},
                        "No webmaster is named in otap_people"]):
         refused(street.playbook("approve", otap_release=4, **who), says)

@@ -160,7 +160,8 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     before = street.wait_for(settled_production, 60, "Production quiet after the pair's replication")
     # The agency asks for the sync as it starts work (in AWX: Ask for a sync, as bram).
     asked = street.playbook("request", otap_request_action="open", otap_request_kind="sync", otap_env=TARGET,
-                            typed={"otap_request_title": "Work on the flu campaign starts"}, awx_user_name="bram")
+                            typed={"otap_request_title": "Work on the flu campaign starts"}, awx_user_name="bram",
+                            awx_job_id="9")
     assert asked.rc == 0, asked.output[-2000:]
     request = re.search(r"Request (\d+) \"Work on the flu campaign starts\" is open", " ".join(asked.output.split()))
     assert request, asked.output[-2000:]

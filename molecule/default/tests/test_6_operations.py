@@ -39,7 +39,8 @@ def test_text_a_person_typed_is_recorded_verbatim_and_never_evaluated():
     trap = "{{ lookup('pipe', 'touch /tmp/otap-audit-pwned') }}"
     release = street.get(f"http://{street.vip()}/").meta("otap-release")
     note = f"Tested on acceptance {trap} and left an unbalanced {{{{ here"
-    run = street.playbook("approve", typed={"otap_release": release, "otap_approval_note": note}, awx_user_name="carla")
+    run = street.playbook("approve", typed={"otap_release": release, "otap_approval_note": note}, awx_user_name="carla",
+                         awx_job_id="7")
     assert run.rc == 0, run.output[-2000:]
     recorded = audit(1)[0]
     assert (recorded["playbook"], recorded["vars"]["otap_approval_note"]) == ("approve.yml", note)
@@ -159,7 +160,8 @@ def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the
         """One step as AWX runs it: the job's user, the survey's answers typed."""
         typed = {k: v for k, v in more.items() if k in ("otap_request_title", "otap_request_text")}
         rest = {k: v for k, v in more.items() if k not in typed}
-        return street.playbook("request", typed=typed, awx_user_name=person, otap_request_action=action, **rest)
+        return street.playbook("request", typed=typed, awx_user_name=person, awx_job_id="8", otap_request_action=action,
+                               **rest)
 
     trap = "{{ lookup('pipe', 'touch /tmp/otap-request-pwned') }}"
     with street.MailSink() as mail:

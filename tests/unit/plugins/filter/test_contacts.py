@@ -36,6 +36,7 @@ def test_every_person_of_the_parties_asked_for_in_order_with_every_key():
     ({"webmaster": ["carla"]}, "is not one mail address"),
     ({"webmaster": ["a@example.org, b@example.org"]}, "is not one mail address"),
     ({"webmaster": ["a@example.org\nBcc: all@example.org"]}, "is not one mail address"),
+    ({"webmaster": [{"name": "carla"}], "operations": [{"name": "carla"}]}, "carla named more than once"),
 ])
 def test_a_person_the_filter_cannot_read_is_refused_naming_the_party(people, says):
     with pytest.raises(AnsibleFilterError, match=says):

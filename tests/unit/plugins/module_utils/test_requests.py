@@ -102,3 +102,21 @@ def test_a_template_in_a_text_is_kept_verbatim():
 def test_a_comment_needs_words():
     with pytest.raises(Refused, match="Say the text"):
         acted(incident(), "comment", "anna", "operations", " ", NOW)
+
+
+def test_the_one_who_asked_closes_and_operations_may_close_an_incident():
+    resolved = acted(incident(), "resolve", "anna", "operations", "", NOW)
+    with pytest.raises(Refused, match="Only carla, who opened it, closes it"):
+        acted(resolved, "close", "dirk", "webmaster", "", NOW)
+    assert acted(resolved, "close", "joost", "operations", "", NOW)["state"] == "closed"
+    change = acted(opened(2, "change", "carla", "webmaster", "A banner", "", "", NOW), "resolve", "bram", "developer",
+                   "", NOW)
+    with pytest.raises(Refused, match="Only carla, who opened it, closes it$"):
+        acted(change, "close", "dirk", "webmaster", "", NOW)
+
+
+def test_an_owner_goes_with_an_assignment_and_a_release_with_a_resolution():
+    with pytest.raises(Refused, match="Only an assignment gives it to someone"):
+        acted(incident(), "comment", "anna", "operations", "hm", NOW, owner="joost")
+    with pytest.raises(Refused, match="Only a resolution names the release"):
+        acted(incident(), "comment", "anna", "operations", "hm", NOW, release=99)

@@ -99,3 +99,12 @@ def test_a_snapshot_is_approved_by_a_webmaster_only_when_acceptance_recorded_it(
     for name in ("acceptance-20261205T100000Z", "acceptance-../../register/releases", "test-20261204T100000Z"):
         result = approve(run_module, store, snapshot=name)
         assert result["failed"] and f"No snapshot {name} of acceptance in the store" in result["msg"]
+
+
+def test_a_register_entry_without_a_checksum_is_never_approved(run_module, store):
+    path = store[0] / "register" / "releases.yml"
+    register = yaml.safe_load(path.read_text())
+    del register["releases"][0]["sha256"]
+    path.write_text(yaml.safe_dump(register))
+    result = approve(run_module, store)
+    assert result["failed"] and "names no package checksum" in result["msg"]

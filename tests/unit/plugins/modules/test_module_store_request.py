@@ -45,6 +45,11 @@ def test_a_retried_action_changes_nothing(run_module, store):
     assert not again["changed"] and again["record"]["number"] == 1 and again["step"] == {}
     take = dict(action="assign", number=1, incident=True, person="anna")
     assert run(run_module, store, **take)["changed"] and not run(run_module, store, **take)["changed"]
+    # Giving it to someone else is a new step, not a retry; so is the same title with other words.
+    handed = run(run_module, store, **take, owner="joost")
+    assert handed["changed"] and handed["record"]["owner"] == "joost"
+    other = run(run_module, store, **args, text="It is down again.")
+    assert other["changed"] and other["record"]["number"] == 2
 
 
 def test_an_assignment_stays_within_the_taking_party(run_module, store):
