@@ -94,8 +94,8 @@ def acted(record: dict, action: str, person: str, party: str, text: str, now: st
     if action == "open":
         raise Refused("A record is opened once")
     check(action, record["kind"], party, record["state"])
-    if action == "close" and person != record["opened_by"] and not (record["kind"] == "incident" and
-                                                                     party == "operations"):
+    owns_incidents = record["kind"] == "incident" and party == "operations"
+    if action == "close" and person != record["opened_by"] and not owns_incidents:
         raise Refused(f"Only {record['opened_by']}, who opened it, closes it"
                       + (" (or operations)" if record["kind"] == "incident" else ""))
     if owner and action != "assign":
