@@ -90,9 +90,8 @@ options:
     type: str
     default: ""
   date:
-    description: When, ISO 8601 UTC.
+    description: When, ISO 8601 UTC (required by the actions that write).
     type: str
-    required: true
 requirements:
   - PyYAML
 extends_documentation_fragment:
@@ -213,10 +212,11 @@ def main():
             answers=dict(type="list", elements="str", default=[]),
             carried=dict(type="list", elements="int", default=[]),
             by=dict(type="str", default=""),
-            date=dict(type="str", required=True),
+            date=dict(type="str"),
         ),
-        required_if=[("action", "open", ["kind"]), ("action", "answer_syncs", ["env", "by"]),
-                     ("action", "answer_release", ["release", "carried", "by"])],
+        required_if=[("action", "open", ["kind", "date"]), ("action", "answer_syncs", ["env", "by", "date"]),
+                     ("action", "answer_release", ["release", "carried", "by", "date"])]
+        + [("action", action, ["date"]) for action in ("assign", "comment", "resolve", "close")],
         supports_check_mode=True,
     )
     require_pyyaml(module)
@@ -329,7 +329,7 @@ def check_answers(module, p):
     if problems:
         module.fail_json(msg="RELEASE.md's Answers: names what no release may answer: " + "; ".join(problems)
                          + " (name open incidents and change requests only; nothing was stored).", problems=problems)
-    module.exit_json(changed=False, answered=[], skipped=[])
+    module.exit_json(changed=False)
 
 
 def answer_release(module, p):

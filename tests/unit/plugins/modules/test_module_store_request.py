@@ -128,3 +128,10 @@ def test_a_package_may_name_only_open_incidents_and_change_requests(run_module, 
         "incident 4: not in the store", "request 1: a sync request (a sync answers it, not a release)"]
     (store / "incidents" / "incident-1.yml").write_text("")
     assert "incident 1: unreadable" in run(run_module, store, action="check_answers", answers=["incident 1"])["msg"]
+
+
+def test_a_step_that_writes_needs_its_date_and_a_reading_does_not(run_module, store):
+    result = run_module(store_request, store_dir=str(store), people=PEOPLE, action="open", kind="incident",
+                        person="carla", title="Page down")
+    assert result["failed"] and "date" in result["msg"]
+    assert not run_module(store_request, store_dir=str(store), action="show")["failed"]
