@@ -49,7 +49,7 @@ setup: tools ## Install what the street needs too: Docker, base image (idempoten
 	@street/controller.sh
 	@echo "setup: base image $$(street/base-image.sh)"
 
-street-up: setup ## Start the simulated street (containers dev, test, acc, prod1, prod2, store)
+street-up: setup ## Start the simulated street (containers dev, test, acc, prod1, prod2, store, and the hospital's server)
 	ansible-playbook street/up.yml
 
 street-down: setup ## Remove the simulated street's containers and network

@@ -18,7 +18,9 @@ description:
     environment, a database recording another release than the code, nodes of one environment
     with different code trees, a tree that differs from Production's tree of the same release, a
     lower environment behind Production, a failing site, and with I(backup_age_max) an
-    environment whose last backup is older than that or missing (a nightly backup that did not happen).
+    environment whose last backup is older than that or missing (a nightly backup that did not happen),
+    and with I(hospital_copy_age_max) a copy at the hospital that was last level with the store longer
+    ago than that, or none.
 options:
   _input:
     description: Per host - C(env), C(release), C(release_database), C(joomla), C(tree), C(pending) (list), C(http).
@@ -27,7 +29,8 @@ options:
   store:
     description: >-
       C(current) (env to release), C(deployments), C(snapshots) and C(approvals) (ids), C(syncs) and C(backups)
-      (lists, or the text of JSON lines files), C(requests) (the incidents and requests module store_request shows).
+      (lists, or the text of JSON lines files), C(requests) (the incidents and requests module store_request shows),
+      C(hospital_copy) (the record module hospital_copy writes, or its JSON text; empty - none).
     type: dict
     required: true
   pair:
@@ -53,6 +56,10 @@ options:
     description: Hours an environment's last backup may be old before it is drift (0 - not checked).
     type: int
     default: 0
+  hospital_copy_age_max:
+    description: Hours since the hospital's copy was last level with the store before it is drift (0 - not checked).
+    type: int
+    default: 0
 """
 
 EXAMPLES = r"""
@@ -65,7 +72,9 @@ RETURN = r"""
 _value:
   description: >-
     C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages),
-    C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours)).
+    C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours)), C(hospital_copy)
+    (C(snapshot), C(date) of its last snapshot, C(checked) when it was last found level with the store, C(age_hours)
+    since then; none when there is no copy).
   type: dict
 """
 
@@ -97,7 +106,8 @@ def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
 
 
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
-                  order: list[str] | None = None, uploads_lag_max: int = 60, backup_age_max: int = 0) -> dict:
+                  order: list[str] | None = None, uploads_lag_max: int = 60, backup_age_max: int = 0,
+                  hospital_copy_age_max: int = 0) -> dict:
     """The report; see DOCUMENTATION."""
     moment = _utc(now)
     order = order or ["development", "test", "acceptance", "production"]
@@ -165,6 +175,18 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
                                f"({uploads['differences']} differences)")
     if production_hosts and not pair.get("vip_holder"):
         report["drift"].append("production: no node holds the VIP")
+    copy = store.get("hospital_copy") or None
+    if isinstance(copy, str):
+        copy = json.loads(copy) if copy.strip() else None
+    if copy:
+        copy = {"snapshot": copy.get("snapshot"), "date": copy.get("date"), "checked": copy.get("checked"),
+                "age_hours": _age_hours(copy.get("checked"), moment)}
+    report["hospital_copy"] = copy
+    if hospital_copy_age_max and not copy:
+        report["drift"].append("the store has no copy at the hospital")
+    elif hospital_copy_age_max and copy["age_hours"] > hospital_copy_age_max:
+        report["drift"].append(f"the hospital's copy was last level with the store {copy['age_hours']:.0f} hours ago "
+                               f"(at most {hospital_copy_age_max}: a copy was missed)")
     report["open_requests"] = sorted(
         ({"kind": r["kind"], "number": r["number"], "title": r["title"], "state": r["state"], "owner": r.get("owner", ""),
           "opened_by": r["opened_by"], "opened_at": r["opened_at"], "age_hours": _age_hours(r["opened_at"], moment)}

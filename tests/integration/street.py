@@ -26,8 +26,8 @@ import testinfra
 
 ROOT = Path(__file__).resolve().parents[2]
 INVENTORY = ROOT / "inventories" / "docker"
-# The street's vault and its documented demo password.
-VAULT = INVENTORY / "group_vars" / "joomla" / "vault.yml"
+# The street's vaults (the sites', the store's) and their documented demo password.
+VAULTS = [INVENTORY / "group_vars" / group / "vault.yml" for group in ("joomla", "release_store")]
 VAULT_PASSWORD = ROOT / "street" / "vault-password"
 # testinfra reads the inventory in this process's environment: the vault must open there too.
 os.environ.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", str(VAULT_PASSWORD))
@@ -49,20 +49,26 @@ def vault() -> dict:
     """The street's vault, opened with its documented demo password."""
     import yaml
 
-    plain = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(VAULT_PASSWORD), str(VAULT)],
-                           check=True, capture_output=True, text=True, cwd=ROOT).stdout
-    return yaml.safe_load(plain)
+    opened = {}
+    for vault_file in VAULTS:
+        plain = subprocess.run(["ansible-vault", "view", "--vault-password-file", str(VAULT_PASSWORD), str(vault_file)],
+                               check=True, capture_output=True, text=True, cwd=ROOT).stdout
+        opened |= yaml.safe_load(plain)
+    return opened
 
 
 def vault_secrets() -> set[str]:
-    """Every value in the street's vault (passwords, secrets, the development password's hash)."""
+    """Every value in the street's vaults (passwords, secrets, the development password's hash), and
+    each line of the private key the store copies to the hospital with."""
 
     def leaves(value):
         if isinstance(value, dict):
             return {leaf for item in value.values() for leaf in leaves(item)}
         return {str(value)}
 
-    return leaves(vault())
+    key = Path(hostvar("store", "ansible_ssh_private_key_file")).expanduser().parent / "otap_street_hospital_copy"
+    body = {line for line in key.read_text().splitlines() if line and not line.startswith("-----")}
+    return leaves(vault()) | body
 
 
 @cache

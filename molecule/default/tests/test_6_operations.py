@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -155,6 +156,72 @@ def test_restore_drill_back_up_damage_restore_compare():
     assert street.get(f"http://{street.vip()}/").status == 200
 
 
+STORE = "/srv/otap-store"
+# What the store holds, file by file (its locks, the copy's own record and the audit trail aside:
+# the trail grows with every run, and is compared on its own).
+_FILES = "find . -path ./locks -prune -o -type f ! -name hospital-copy.json ! -path ./audit/runs.jsonl"
+STORE_FILES = f"cd {STORE} && {{ {_FILES} -printf '%p %m %u\\n'; {_FILES} -exec sha256sum {{}} +; }} | sort"
+
+
+def as_the_store(command: str):
+    """A command on the store host, with the key the hospital authorised for the store's copy."""
+    key = ("-i /etc/otap-hospital-copy/id_ed25519 -o IdentitiesOnly=yes -o BatchMode=yes "
+           "-o UserKnownHostsFile=/etc/otap-hospital-copy/known_hosts")
+    address = street.hostvar("hospital", "ansible_host")
+    return street.host("store").run(command.replace("SSH", f"ssh {key} otapcopy@{address}")
+                                    .replace("SFTP", f"sftp {key} -b - otapcopy@{address}"))
+
+
+def test_production_is_restored_from_the_hospital_s_copy_alone_which_the_store_cannot_destroy():
+    nodes, store = street.group("production"), street.host("store")
+    backup = backups("production")[-1]["id"]
+    before = street.state_of(nodes)
+    held, trail = store.check_output(STORE_FILES), store.check_output(f"cat {STORE}/audit/runs.jsonl")
+    copied = street.playbook("hospital_copy")
+    assert copied.rc == 0 and "Copied the store to sftp:otapcopy@" in " ".join(copied.output.split()), copied.output[-3000:]
+    # The hospital's minute timer seals what the store wrote; run now rather than waited for.
+    street.host("hospital").check_output("systemctl start hospital-seal.service")
+
+    # The store's key opens the copy for adding, nothing else: no shell, no removal, no replacement.
+    snapshot = as_the_store("echo 'ls snapshots' | SFTP").stdout.split()[-1]
+    assert snapshot.startswith("snapshots/") and len(snapshot) == len("snapshots/") + 64
+    shell = as_the_store("SSH cat /etc/shadow")
+    assert shell.rc != 0 and "allows sftp connections only" in shell.stdout + shell.stderr
+    for attack in (f"rm {snapshot}", "rm config", f"rename {snapshot} kept", "rmdir data/00", f"put /etc/hostname {snapshot}",
+                   f"chmod 666 {snapshot}", "rename keys gone", "rm /repository/index/*", "rm ../repository/config"):
+        tried = as_the_store(f"echo {shlex.quote(attack)} | SFTP")
+        assert tried.rc != 0 and re.search(r"Permission denied|Failure", tried.stderr), (attack, tried.stderr)
+    assert snapshot in as_the_store("echo 'ls snapshots' | SFTP").stdout
+
+    # A copy with the wrong key fails loudly, mailed to every party; the copy stays as it was.
+    with street.MailSink() as mail:
+        wrong = street.playbook("hospital_copy", otap_hospital_password="not-the-hospital-s-key")
+    assert wrong.rc != 0 and "wrong password" in wrong.output, wrong.output[-3000:]
+    assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
+        ("The copy of the store to the hospital failed",
+         ["anna@hosting.example.net", "bram@agency.example.com", "carla@portal.example.org"])]
+
+    # Lose the store, damage Production, and bring both back from the hospital's copy alone.
+    store.check_output(f"rm -rf {STORE}/* {STORE}/.[!.]*")
+    street.host(street.primary()).check_output("mysql portal -e 'DELETE FROM jos_content WHERE id = 1'")
+    street.host(street.vip_holder()).check_output("touch /var/www/portal/shared/images/intruder.php")
+    unconfirmed = street.playbook("hospital_copy", otap_action="recover")
+    assert unconfirmed.rc != 0 and "confirm with -e otap_confirm=store" in " ".join(unconfirmed.output.split())
+    recovered = street.playbook("hospital_copy", otap_action="recover", otap_confirm="store")
+    assert recovered.rc == 0, recovered.output[-3000:]
+    assert store.check_output(STORE_FILES) == held, "the store came back different from what was copied"
+    assert store.check_output(f"cat {STORE}/audit/runs.jsonl").startswith(trail), "the audit trail came back different"
+    again = street.playbook("hospital_copy", otap_action="recover", otap_backup=backup)
+    assert again.rc != 0 and "never overwrites the agreed place" in again.output
+
+    run = street.playbook("restore", otap_env="production", otap_backup=backup, otap_confirm=backup)
+    assert run.rc == 0, run.output[-3000:]
+    street.wait_for(street.uploads_level, 15, "the restored uploads on both nodes")
+    assert street.state_of(nodes) == before
+    # The recovered store is copied again (the report reads that copy's age).
+    assert street.playbook("hospital_copy").rc == 0
+
+
 def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the_procedure_names(tmp_path):
     def step(person: str, action: str, **more) -> street.Run:
         """One step as AWX runs it: the job's user, the survey's answers typed."""
@@ -284,3 +351,6 @@ def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path
         line = audit(1)[0]
         assert (line["playbook"], line["by"], line["awx_job_id"]) == (f"{name}.yml", "webmaster-in-awx", number)
     assert (tmp_path / "report" / "status.html").is_file()
+    copy = json.loads(street.host("store").check_output(f"cat {STORE}/hospital-copy.json"))
+    reported = json.loads((tmp_path / "report" / "status.json").read_text())["hospital_copy"]
+    assert (reported["snapshot"], reported["checked"]) == (copy["snapshot"], copy["checked"]) and reported["age_hours"] < 1

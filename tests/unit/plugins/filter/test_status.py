@@ -113,3 +113,19 @@ def test_incidents_and_requests_not_closed_are_listed_oldest_first_with_their_ag
     listed = street_status(HOSTS, STORE | {"requests": records}, PAIR, NOW)["open_requests"]
     assert [(r["kind"], r["number"], r["age_hours"]) for r in listed] == [("incident", 2, 24.0), ("change", 2, 4.0)]
     assert street_status(HOSTS, STORE, PAIR, NOW)["open_requests"] == []
+
+
+def test_the_hospital_s_copy_shows_its_age_and_a_missed_or_missing_one_is_drift_when_an_age_is_set():
+    def report(copy, hours):
+        return street_status({"prod1": HOSTS["prod1"]}, STORE | {"hospital_copy": copy}, PAIR, NOW,
+                             hospital_copy_age_max=hours)
+
+    record = '{"snapshot": "43f8b769", "date": "2026-11-23T02:00:00+00:00", "checked": "2026-11-24T02:00:00+00:00"}'
+    shown = report(record, 26)
+    assert shown["hospital_copy"] == {"snapshot": "43f8b769", "date": "2026-11-23T02:00:00+00:00",
+                                      "checked": "2026-11-24T02:00:00+00:00", "age_hours": 10.0}
+    assert shown["drift"] == [], "the copy's age counts from when it was last level with the store"
+    stale = report(record.replace("2026-11-24T02", "2026-11-22T12"), 26)["drift"]
+    assert stale == ["the hospital's copy was last level with the store 48 hours ago (at most 26: a copy was missed)"]
+    assert report("", 26)["drift"] == ["the store has no copy at the hospital"] and report("", 26)["hospital_copy"] is None
+    assert report("", 0)["drift"] == [] and report(None, 0)["hospital_copy"] is None
