@@ -151,6 +151,8 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
             "hosts": members,
             "release": release,
             "release_date": deployment.get("date") if deployment else None,
+            # The expedited path: the rollout carried an urgent fix (RELEASE.md's Urgent:), and why.
+            "release_urgent": deployment.get("urgent") if deployment else None,
             "joomla": sorted({h.get("joomla") for h in members.values()}),
             "pending_updates": sorted({p for h in members.values() for p in h.get("pending", [])}),
             "last_snapshot": snapshot,

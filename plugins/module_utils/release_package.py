@@ -58,7 +58,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-_TRAILER = re.compile(r"^(Joomla-Update|Content-Changes|Answers):[ \t]*(.*?)[ \t]*$", re.M | re.I)
+_TRAILER = re.compile(r"^(Joomla-Update|Content-Changes|Answers|Urgent):[ \t]*(.*?)[ \t]*$", re.M | re.I)
 _ANSWER = re.compile(r"(incident|request) ([1-9][0-9]*)", re.I)
 
 
@@ -69,7 +69,8 @@ def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
     then delete rows it names and drop or rename columns of content tables); `Content-Changes:
     #__menu, #__modules` names the content tables whose rows the release means to change;
     `Answers: incident 3, request 5` names the incidents and change requests the release solves
-    (going live on Production resolves them).
+    (going live on Production resolves them); `Urgent: <why>` declares the release the urgent fix of
+    an incident it answers (the expedited path: the same street, the webmaster asked at once).
     """
     declared: dict = {}
     problems = []
@@ -79,6 +80,10 @@ def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
             if not value:
                 problems.append(PolicyViolation("RELEASE.md", "Joomla-Update: says which update (core 5.2.1, an extension)"))
             declared["joomla_update"] = (declared.get("joomla_update", "") + "; " + value).strip("; ")
+        elif key == "urgent":
+            if not value:
+                problems.append(PolicyViolation("RELEASE.md", "Urgent: says why it cannot wait (the site incident it fixes)"))
+            declared["urgent"] = (declared.get("urgent", "") + "; " + value).strip("; ")
         elif key == "answers":
             named = [a.strip() for a in value.split(",") if a.strip()]
             for answer in named:
@@ -93,6 +98,9 @@ def declarations(notes: str) -> tuple[dict, list[PolicyViolation]]:
                 if not re.fullmatch(r"#__[A-Za-z0-9_]+", table):
                     problems.append(PolicyViolation("RELEASE.md", f"Content-Changes: {table!r} is not a table name #__name"))
             declared["content_changes"] = sorted(set(declared.get("content_changes", [])) | set(tables))
+    if "urgent" in declared and not any(a.startswith("incident ") for a in declared.get("answers", [])):
+        problems.append(PolicyViolation("RELEASE.md", "Urgent: only the fix of a site incident is urgent; "
+                                                      "say which with Answers: incident N"))
     return declared, problems
 
 

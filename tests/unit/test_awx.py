@@ -58,18 +58,35 @@ def test_choices_are_environments_the_playbook_accepts():
     assert "production" not in sync["choices"]
 
 
-def test_only_the_webmaster_approves_production_and_the_approval_times_out():
-    workflow = STREET["awx_workflow"]
+WORKFLOWS = {w["name"]: w for w in STREET["awx_workflows"]}
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS.values(), ids=list(WORKFLOWS))
+def test_only_the_webmaster_approves_production_and_the_approval_times_out(workflow):
     assert workflow["approve"] == ["Webmaster"] and 0 < workflow["approval_timeout"] <= 7 * 86400
     nodes = {n["identifier"]: n for n in workflow["nodes"]}
-    first = next(n for n in workflow["nodes"] if "approval" in n)
-    assert first is workflow["nodes"][0], "the approval comes before anything runs"
+    production = [n for n in workflow["nodes"] if n.get("extra_vars", {}).get("otap_env") == "production"]
+    assert len(production) == 1 and production[0]["job_template"] == "Release"
+    # Production is reached only through the webmaster's approval node, and nothing after it.
+    approval = next(n for n in workflow["nodes"] if n.get("success") == production[0]["identifier"])
+    assert "approval" in approval and "success" not in production[0]
+    assert [n for n in workflow["nodes"] if n.get("success") == approval["identifier"]] == [
+        n for n in workflow["nodes"] if n is not approval and n is not production[0]]
     # A job a workflow spawns runs as the workflow's launcher (operations): the approval by name is
-    # the Approve template the webmaster runs, never a node of this workflow.
+    # the Approve template the webmaster runs, never a node of a workflow.
     assert "Approve" not in {n.get("job_template") for n in workflow["nodes"]}
-    release = nodes[first["success"]]
-    assert release["job_template"] == "Release" and release["extra_vars"] == {"otap_env": "production"}
     assert all(n.get("job_template") in (None, *TEMPLATES) for n in workflow["nodes"])
+    assert set(nodes) == {n["identifier"] for n in workflow["nodes"]}
+
+
+def test_the_expedited_path_still_goes_through_acceptance_and_the_webmaster():
+    urgent = WORKFLOWS["Urgent fix to Production"]
+    steps, node = [], urgent["nodes"][0]
+    while node:
+        steps.append(node.get("extra_vars", {}).get("otap_env") or "approval")
+        node = next((n for n in urgent["nodes"] if n["identifier"] == node.get("success")), None)
+    assert steps == ["acceptance", "approval", "production"]
+    assert urgent["approval_timeout"] < WORKFLOWS["Release to Production"]["approval_timeout"]
 
 
 def test_the_teams_are_the_procedure_s_parties_and_grants_mirror_it():
@@ -91,7 +108,7 @@ def test_questions_and_nodes_take_awx_s_shape():
     item = awx_question({"variable": "otap_env", "question": "Environment", "type": "multiplechoice",
                          "required": True, "choices": ["test", "acceptance"]})
     assert item["question_name"] == "Environment" and item["choices"] == "test\nacceptance" and item["required"]
-    node = awx_workflow_node(STREET["awx_workflow"]["nodes"][0], "Hospital portal", 3600)
+    node = awx_workflow_node(WORKFLOWS["Release to Production"]["nodes"][0], "Hospital portal", 3600)
     assert node["unified_job_template"] == {"name": "Webmaster says release may go to Production now",
                                             "type": "workflow_approval", "timeout": 3600,
                                             "description": "Webmaster says release may go to Production now"}

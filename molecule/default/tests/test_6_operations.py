@@ -248,8 +248,9 @@ def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the
         assert spoofed.rc != 0 and "The developer may not assign" in " ".join(spoofed.output.split())
         taken = step("anna", "assign", **record)
         assert taken.rc == 0, taken.output[-2000:]
-        # The agency's fix names the incident in its RELEASE.md; going live on Production resolves it.
-        fix = release_answering(tmp_path, f"incident {number}")
+        # The agency's fix names the incident in its RELEASE.md, urgent (the expedited path: the same
+        # street, the webmaster asked at once); going live on Production resolves it.
+        fix = release_answering(tmp_path, f"incident {number}", urgent="patients cannot book appointments")
         for env in ("test", "acceptance"):
             run = street.playbook("release", otap_env=env, otap_release=fix)
             assert run.rc == 0, run.output[-3000:]
@@ -268,6 +269,18 @@ def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the
         ("carla", "webmaster", "open"), ("anna", "operations", "assign"), ("release.yml", "developer", "resolve"),
         ("carla", "webmaster", "close")]
     assert kept["history"][0]["text"] == f"Since 09:40. {trap}"
+    # The expedited path: the package and Acceptance's rollout ask the webmaster at once, and the
+    # rollouts are recorded urgent, with the reason.
+    urgent = [(m["subject"], sorted(m["to"])) for m in mail.messages if m["subject"].startswith("URGENT")]
+    assert urgent[:2] == [
+        (f"URGENT: Release {fix} is ready: Clearer errors on the appointments page",
+         ["anna@hosting.example.net", "carla@portal.example.org"]),
+        (f"URGENT: Release {fix} is live on test", ["anna@hosting.example.net", "bram@agency.example.com",
+                                                    "carla@portal.example.org"])]
+    assert urgent[2][0] == f"URGENT: Release {fix} is live on acceptance: please test it and approve it now"
+    deployments = yaml.safe_load(street.host("store").check_output("cat /srv/otap-store/register/deployments.yml"))
+    assert {(d["env"], d.get("urgent")) for d in deployments["deployments"] if d["release"] == fix and d["result"] == "done"} \
+        == {(env, "patients cannot book appointments") for env in ("test", "acceptance", "production")}
     assert not Path("/tmp/otap-request-pwned").exists(), "a typed text ran a command on the controller"
     # Operations and the webmaster hear of every step taken on the incident (the developer is not in
     # the incident's mailing); the one who opened it hears that the release answered it.
@@ -280,18 +293,19 @@ def test_an_incident_is_reported_taken_solved_and_closed_only_by_the_parties_the
                      (f"Incident {number} closed by carla", ["anna@hosting.example.net", "carla@portal.example.org"])]
 
 
-def release_answering(tmp_path: Path, answers: str) -> int:
-    """The agency packages a small fix whose RELEASE.md names what it answers; its number."""
+def release_answering(tmp_path: Path, answers: str, urgent: str = "") -> int:
+    """The agency packages a small fix whose RELEASE.md names what it answers (and why it is urgent); its number."""
     source = tmp_path / "fix"
     (source / "files" / "media" / "portal" / "css").mkdir(parents=True)
     (source / "files" / "media" / "portal" / "css" / "appointments.css").write_text(
         f".appointments-error {{ color: #b3261e; }} /* {answers} */\n")
     (source / "RELEASE.md").write_text("# Clearer errors on the appointments page\n\nThe page explains what went "
-                                       f"wrong.\n\nAnswers: {answers}\n")
+                                       f"wrong.\n\nAnswers: {answers}\n" + (f"Urgent: {urgent}\n" if urgent else ""))
     run = street.playbook("package", otap_package_src=source)
     assert run.rc == 0, run.output[-2000:]
     register = yaml.safe_load(street.host("store").check_output("cat /srv/otap-store/register/releases.yml"))
     assert register["releases"][-1]["answers"] == [answers]
+    assert register["releases"][-1].get("urgent", "") == urgent
     return int(register["releases"][-1]["release"])
 
 

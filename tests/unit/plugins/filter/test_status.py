@@ -129,3 +129,12 @@ def test_the_hospital_s_copy_shows_its_age_and_a_missed_or_missing_one_is_drift_
     assert stale == ["the hospital's copy was last level with the store 48 hours ago (at most 26: a copy was missed)"]
     assert report("", 26)["drift"] == ["the store has no copy at the hospital"] and report("", 26)["hospital_copy"] is None
     assert report("", 0)["drift"] == [] and report(None, 0)["hospital_copy"] is None
+
+
+def test_a_release_that_came_the_expedited_way_is_reported_urgent_with_its_reason():
+    store = STORE | {"deployments": STORE["deployments"] + [
+        {"env": "production", "release": 4, "date": "2026-11-24T09:00:00Z", "result": "done", "urgent": "form down"},
+        {"env": "production", "release": 5, "date": "2026-11-24T10:00:00Z", "result": "failed", "urgent": "later"}]}
+    report = street_status(HOSTS, store, PAIR, NOW)
+    assert env(report, "production")["release_urgent"] == "form down"
+    assert env(report, "test")["release_urgent"] is None

@@ -100,3 +100,14 @@ def test_a_release_names_the_incidents_and_requests_it_answers():
     for wrong in ("incident", "incident 0", "incident -1", "ticket 4", "incident 4; rm -rf /", "request 1x"):
         declared, problems = declarations(f"Fix\n\nAnswers: {wrong}\n")
         assert problems and "is not 'incident N' or 'request N'" in str(problems[0]), wrong
+
+
+def test_only_the_fix_of_a_site_incident_is_declared_urgent_and_says_why():
+    declared, problems = declarations("Fix\n\nAnswers: incident 4\nUrgent: the appointment form is down\n")
+    assert problems == [] and declared == {"answers": ["incident 4"], "urgent": "the appointment form is down"}
+    for notes in ("Fix\n\nUrgent: the form is down\n", "Fix\n\nAnswers: request 3\nUrgent: the boss wants it\n",
+                  "Fix\n\nAnswers: incident x\nurgent: now\n"):
+        declared, problems = declarations(notes)
+        assert any("only the fix of a site incident is urgent" in str(p) for p in problems), notes
+    declared, problems = declarations("Fix\n\nAnswers: incident 4\nUrgent:\n")
+    assert [str(p) for p in problems if "says why" in str(p)], "an urgent release without a reason"
