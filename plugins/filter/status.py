@@ -105,6 +105,26 @@ def _last(entries: list[dict] | str, env: str, **match) -> dict | None:
     return chosen[-1] if chosen else None
 
 
+def _hospital_copy(record, moment: datetime) -> tuple[dict | None, str]:
+    """The hospital copy's record (module hospital_copy writes it) and its age; or what makes it unreadable."""
+    if isinstance(record, str):
+        if not record.strip():
+            return None, ""
+        try:
+            record = json.loads(record)
+        except ValueError:
+            return None, "not JSON"
+    if not record:
+        return None, ""
+    try:
+        if not record["checked"]:
+            raise ValueError("no time it was checked")
+        return {"snapshot": record.get("snapshot"), "date": record.get("date"), "checked": record["checked"],
+                "age_hours": _age_hours(record["checked"], moment)}, ""
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        return None, f"{type(error).__name__}: {error}"
+
+
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
                   order: list[str] | None = None, uploads_lag_max: int = 60, backup_age_max: int = 0,
                   hospital_copy_age_max: int = 0) -> dict:
@@ -177,14 +197,11 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
                                f"({uploads['differences']} differences)")
     if production_hosts and not pair.get("vip_holder"):
         report["drift"].append("production: no node holds the VIP")
-    copy = store.get("hospital_copy") or None
-    if isinstance(copy, str):
-        copy = json.loads(copy) if copy.strip() else None
-    if copy:
-        copy = {"snapshot": copy.get("snapshot"), "date": copy.get("date"), "checked": copy.get("checked"),
-                "age_hours": _age_hours(copy.get("checked"), moment)}
+    copy, unreadable = _hospital_copy(store.get("hospital_copy"), moment)
     report["hospital_copy"] = copy
-    if hospital_copy_age_max and not copy:
+    if unreadable:
+        report["drift"].append(f"the record of the hospital's copy cannot be read ({unreadable})")
+    elif hospital_copy_age_max and not copy:
         report["drift"].append("the store has no copy at the hospital")
     elif hospital_copy_age_max and copy["age_hours"] > hospital_copy_age_max:
         report["drift"].append(f"the hospital's copy was last level with the store {copy['age_hours']:.0f} hours ago "

@@ -14,13 +14,18 @@ description:
   - With I(action=copy), backs up I(paths) (less I(exclude)) to the restic I(repository) as one
     snapshot tagged I(tag). A dry run comes first; when it finds nothing new, changed or removed
     since the last snapshot, no snapshot is written and the module reports no change. A
-    repository that has no config yet is initialised with I(password) when I(init) is true.
+    repository that has no config yet is refused, or initialised with I(password) when I(init)
+    is true (the hospital normally initialises its repository itself, so a mistyped path fails).
   - After every copy that succeeded, writes I(record) (JSON) saying which snapshot holds the store
     and when the copy was last found level with it (C(checked)); the status report reads its age.
-  - With I(action=recover), restores the newest snapshot of I(tag) (or I(snapshot)) into I(target), only the paths
-    under I(include), and only when none of them exists. With I(set_aside), each path of
-    I(include) that exists is first renamed to C(<path>.before-recover-<date>), so nothing at the
-    agreed place is overwritten by an older copy, and nothing there is lost.
+    Keep I(record) in a folder of its own under I(exclude) - a file written straight into a copied
+    folder changes that folder, and every copy would then find something new.
+  - With I(action=recover), brings I(include) back from the newest snapshot of I(tag) (or
+    I(snapshot)), restored first into a staging folder beside it (same filesystem), then moved into
+    place, so nothing else (no parent folder's owner, mode or times) is touched. It is refused when
+    I(include) exists, unless I(set_aside) - then what is in that folder now is first moved into
+    its C(.before-recover-<date>) subfolder, so nothing at the agreed place is overwritten by an older
+    copy, and nothing there is lost.
   - The password reaches restic through its environment, never its command line. An C(sftp:)
     repository is reached with I(ssh_key) and the host keys of I(known_hosts) only (no agent,
     no other identity, strict host key checking).
@@ -61,26 +66,20 @@ options:
   init:
     description: Initialise a repository that has no config yet.
     type: bool
-    default: true
+    default: false
   record:
     description: JSON file written after a copy (I(action=copy)).
     type: path
   include:
-    description: What to recover (I(action=recover)).
-    type: list
-    elements: path
-    default: []
+    description: The folder to recover (I(action=recover)), as it was copied.
+    type: path
   snapshot:
     description: The snapshot to recover (its id or short id, from C(restic snapshots) at the hospital); default the newest.
     type: str
   set_aside:
-    description: Rename what exists of I(include) before recovering, instead of refusing.
+    description: Move what I(include) holds now into its C(.before-recover-<date>) subfolder, instead of refusing.
     type: bool
     default: false
-  target:
-    description: Where to recover to (C(/) puts everything back where it was copied from).
-    type: path
-    default: /
 requirements:
   - restic (Debian package restic)
 extends_documentation_fragment:
@@ -102,8 +101,8 @@ EXAMPLES = r"""
     ssh_key: /etc/otap-hospital-copy/id_ed25519
     known_hosts: /etc/otap-hospital-copy/known_hosts
     paths: [/srv/otap-store]
-    exclude: [/srv/otap-store/locks, /srv/otap-store/hospital-copy.json]
-    record: /srv/otap-store/hospital-copy.json
+    exclude: [/srv/otap-store/locks, /srv/otap-store/hospital-copy]
+    record: /srv/otap-store/hospital-copy/last.json
   no_log: true
 
 - name: Bring one backup back from the hospital
@@ -113,7 +112,7 @@ EXAMPLES = r"""
     password: "{{ hospital_copy_password }}"
     ssh_key: /etc/otap-hospital-copy/id_ed25519
     known_hosts: /etc/otap-hospital-copy/known_hosts
-    include: [/srv/otap-store/backups/production-20261203T020000Z-r7]
+    include: /srv/otap-store/backups/production-20261203T020000Z-r7
   no_log: true
 """
 
@@ -127,8 +126,8 @@ summary:
   type: dict
   returned: action=copy
 set_aside:
-  description: What existed of I(include) and was renamed before the recovery, old path to new.
-  type: dict
+  description: The folder what I(include) held before the recovery was moved into (empty when nothing was there).
+  type: str
   returned: action=recover
 initialised:
   description: Whether the repository was initialised by this run.
@@ -140,22 +139,24 @@ import json
 import os
 import re
 import shlex
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 
-SFTP = re.compile(r"^sftp:(?P<login>[A-Za-z0-9._-]+@[A-Za-z0-9.:_-]+?):(?P<path>/.*)$")
+# sftp:USER@HOST:/PATH; neither part may start with "-", which ssh would read as an option.
+SFTP = re.compile(r"^sftp:(?P<login>[A-Za-z0-9._][A-Za-z0-9._-]*@[A-Za-z0-9.:_][A-Za-z0-9.:_-]*?):(?P<path>/[^\s;]*)$")
 NO_REPOSITORY = ("Is there a repository at the following location?", "unable to open config file")
 
 
 def ssh_option(repository: str, ssh_key: str | None, known_hosts: str | None) -> list[str]:
     """restic's -o sftp.command for an sftp: repository: this key and these host keys only."""
+    if not repository.startswith("sftp:"):
+        return []
     match = SFTP.match(repository)
     if not match:
-        if repository.startswith("sftp:"):
-            raise ValueError(f"{repository!r} is not sftp:USER@HOST:/PATH")
-        return []
+        raise ValueError(f"{repository!r} is not sftp:USER@HOST:/PATH")
     if not ssh_key or not known_hosts:
         raise ValueError("an sftp: repository needs ssh_key and known_hosts")
     command = ["ssh", "-i", ssh_key, "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "BatchMode=yes",
@@ -169,8 +170,11 @@ def summary_of(output: str) -> dict:
     for line in reversed(output.splitlines()):
         line = line.strip()
         if line.startswith("{"):
-            message = json.loads(line)
-            if message.get("message_type") == "summary":
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and message.get("message_type") == "summary":
                 return message
     raise ValueError("restic wrote no summary")
 
@@ -178,6 +182,10 @@ def summary_of(output: str) -> dict:
 def anything_to_copy(summary: dict, first: bool) -> bool:
     """Whether a backup would add something: a file or folder new or changed (a removal changes its folder)."""
     return first or any(summary.get(key, 0) for key in ("files_new", "files_changed", "dirs_new", "dirs_changed"))
+
+
+def stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 class Restic:
@@ -194,20 +202,44 @@ class Restic:
     def run(self, *args: str, check: bool = True) -> tuple[int, str, str]:
         rc, out, err = self.module.run_command([self.binary, *self.options, *args], environ_update=self.environ)
         if check and rc != 0:
-            self.module.fail_json(msg=f"restic {args[0]} failed: {err.strip() or out.strip()}", rc=rc)
+            command = next(a for a in args if not a.startswith("--"))
+            self.module.fail_json(msg=f"restic {command} failed: {err.strip() or out.strip()}", rc=rc)
         return rc, out, err
 
+    def json(self, *args: str):
+        out = self.run(*args)[1]
+        try:
+            return json.loads(out or "null")
+        except ValueError:
+            self.module.fail_json(msg=f"restic {args[1]} answered what is not JSON: {out[:200]!r}")
+
+    def summary(self, *args: str) -> dict:
+        try:
+            return summary_of(self.run(*args)[1])
+        except ValueError as error:
+            self.module.fail_json(msg=f"restic backup: {error}")
+
     def exists(self) -> bool:
-        rc, out, err = self.run("cat", "config", check=False)
+        # --no-lock: reading takes no lock, so check mode writes nothing to the repository.
+        rc, out, err = self.run("--no-lock", "cat", "config", check=False)
         if rc == 0:
             return True
         if any(sign in err for sign in NO_REPOSITORY):
             return False
         self.module.fail_json(msg=f"The hospital's repository does not answer: {err.strip() or out.strip()}", rc=rc)
 
-    def latest(self, tag: str) -> dict | None:
-        snapshots = json.loads(self.run("snapshots", "--json", "--latest", "1", "--tag", tag)[1] or "[]")
-        return max(snapshots, key=lambda s: s["time"]) if snapshots else None
+    def snapshots(self, tag: str, latest: bool = False) -> list[dict]:
+        found = self.json("--no-lock", "snapshots", "--json", "--tag", tag, *(["--latest", "1"] if latest else []))
+        return sorted(found or [], key=lambda s: s["time"])
+
+
+def read_record(path: str) -> dict:
+    """The last copy's record; an unreadable one counts as none (it is written anew)."""
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def copy(module: AnsibleModule, restic: Restic) -> None:
@@ -217,24 +249,26 @@ def copy(module: AnsibleModule, restic: Restic) -> None:
     initialised = False
     if not restic.exists():
         if not p["init"]:
-            module.fail_json(msg=f"{p['repository']} holds no restic repository, and init is false")
+            module.fail_json(msg=f"{p['repository']} holds no restic repository (or the path is wrong): the hospital "
+                                 "initialises its repository and names it; nothing was copied")
         if module.check_mode:
             module.exit_json(changed=True, initialised=True, snapshot=None, summary={})
         restic.run("init")
         initialised = True
-    latest = restic.latest(p["tag"])
+    if p["record"] and not module.check_mode:
+        # Made before the copy reads the store: creating it later would change the folder it is in.
+        Path(p["record"]).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+    latest = (restic.snapshots(p["tag"], latest=True) or [None])[-1]
     backup = ["backup", "--json", "--tag", p["tag"]] + [arg for path in p["exclude"] for arg in ("--exclude", path)] + p["paths"]
-    dry = summary_of(restic.run(*backup[:1], "--dry-run", *backup[1:])[1])
+    dry = restic.summary("--no-lock", *backup[:1], "--dry-run", *backup[1:])
     changed = anything_to_copy(dry, latest is None)
     snapshot, summary = (latest or {}).get("short_id"), dry
     if changed and not module.check_mode:
-        summary = summary_of(restic.run(*backup)[1])
-        snapshot = summary["snapshot_id"]
+        summary = restic.summary(*backup)
+        snapshot = summary.get("snapshot_id")
     if p["record"] and not module.check_mode:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        previous = {}
-        if Path(p["record"]).is_file():
-            previous = json.loads(Path(p["record"]).read_text(encoding="utf-8") or "{}")
+        previous = read_record(p["record"])
         record = {"repository": p["repository"], "snapshot": snapshot, "paths": p["paths"],
                   "date": now if changed else previous.get("date", (latest or {}).get("time", now)),
                   # When the copy was last found level with the store: the age the report shows.
@@ -255,36 +289,51 @@ def recover(module: AnsibleModule, restic: Restic) -> None:
         module.fail_json(msg="Say what to recover: include")
     if p["snapshot"] and not re.fullmatch(r"[0-9a-f]{8,64}", p["snapshot"]):
         module.fail_json(msg=f"{p['snapshot']!r} is not a snapshot's id")
-    present = [path for path in ([] if p["set_aside"] else p["include"])
-               if os.path.lexists(os.path.join(p["target"], path.lstrip("/")))]
-    if present:
-        module.fail_json(msg=f"{', '.join(present)} exists: the hospital's copy never overwrites the agreed place. "
-                             "Nothing was recovered.")
+    wanted = os.path.normpath(p["include"])
+    present = os.path.lexists(wanted)
+    if present and not p["set_aside"]:
+        module.fail_json(msg=f"{wanted} exists: the hospital's copy never overwrites the agreed place. Nothing was recovered.")
+    if present and not os.path.isdir(wanted):
+        module.fail_json(msg=f"{wanted} is not a folder: nothing was recovered")
     if not restic.exists():
         module.fail_json(msg=f"{p['repository']} holds no restic repository: nothing to recover from")
     if p["snapshot"]:
-        chosen = json.loads(restic.run("snapshots", "--json", "--tag", p["tag"])[1] or "[]")
-        latest = next((s for s in chosen if s["id"].startswith(p["snapshot"])), None)
+        chosen = next((s for s in restic.snapshots(p["tag"]) if s["id"].startswith(p["snapshot"])), None)
     else:
-        latest = restic.latest(p["tag"])
-    if latest is None:
+        chosen = (restic.snapshots(p["tag"], latest=True) or [None])[-1]
+    if chosen is None:
         module.fail_json(msg=f"The hospital's repository has no copy tagged {p['tag']}"
                              + (f" with id {p['snapshot']}" if p["snapshot"] else ""))
-    aside = {}
-    if p["set_aside"]:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        aside = {path: f"{path}.before-recover-{stamp}" for path in p["include"]
-                 if os.path.lexists(os.path.join(p["target"], path.lstrip("/")))}
-    if not module.check_mode:
-        for path, kept in aside.items():
-            os.rename(os.path.join(p["target"], path.lstrip("/")), os.path.join(p["target"], kept.lstrip("/")))
-        restic.run("restore", latest["id"], "--target", p["target"],
-                   *[arg for path in p["include"] for arg in ("--include", path)])
-        missing = [path for path in p["include"] if not os.path.lexists(os.path.join(p["target"], path.lstrip("/")))]
-        if missing:
-            module.fail_json(msg=f"The copy {latest['short_id']} of {latest['time']} holds no {', '.join(missing)}",
-                             snapshot=latest["short_id"])
-    module.exit_json(changed=True, snapshot=latest["short_id"], date=latest["time"], set_aside=aside)
+    when = stamp()
+    aside = os.path.join(wanted, f".before-recover-{when}") if present else ""
+    if module.check_mode:
+        module.exit_json(changed=True, snapshot=chosen["short_id"], date=chosen["time"], set_aside=aside)
+    # Staged beside (or, for a folder that stays, inside) what it replaces: the same filesystem, so the
+    # moves below are renames, and restic touches no folder above it.
+    staging = os.path.join(wanted if present else os.path.dirname(wanted), f".recover-{when}")
+    try:
+        os.makedirs(os.path.dirname(wanted), exist_ok=True)
+        os.mkdir(staging, 0o700)
+        restic.run("restore", chosen["id"], "--target", staging, "--include", wanted)
+        restored = os.path.join(staging, wanted.lstrip("/"))
+        if not os.path.isdir(restored):
+            module.fail_json(msg=f"The copy {chosen['short_id']} of {chosen['time']} holds no {wanted}: nothing was recovered",
+                             snapshot=chosen["short_id"])
+        if present:
+            os.mkdir(aside, 0o700)
+            for name in os.listdir(wanted):
+                if os.path.join(wanted, name) not in (staging, aside):
+                    os.rename(os.path.join(wanted, name), os.path.join(aside, name))
+            for name in os.listdir(restored):
+                os.rename(os.path.join(restored, name), os.path.join(wanted, name))
+        else:
+            os.rename(restored, wanted)
+    except OSError as error:
+        module.fail_json(msg=f"The recovery of {wanted} stopped: {error}. "
+                             + (f"What was there is in {aside}. " if aside and os.path.isdir(aside) else "")
+                             + f"What came from the hospital so far is in {staging}.")
+    shutil.rmtree(staging)
+    module.exit_json(changed=True, snapshot=chosen["short_id"], date=chosen["time"], set_aside=aside)
 
 
 def main() -> None:
@@ -298,12 +347,11 @@ def main() -> None:
             "paths": {"type": "list", "elements": "path", "default": []},
             "exclude": {"type": "list", "elements": "path", "default": []},
             "tag": {"type": "str", "default": "otap-store"},
-            "init": {"type": "bool", "default": True},
+            "init": {"type": "bool", "default": False},
             "record": {"type": "path"},
-            "include": {"type": "list", "elements": "path", "default": []},
+            "include": {"type": "path"},
             "snapshot": {"type": "str"},
             "set_aside": {"type": "bool", "default": False},
-            "target": {"type": "path", "default": "/"},
         },
         supports_check_mode=True,
     )

@@ -159,7 +159,8 @@ def test_restore_drill_back_up_damage_restore_compare():
 STORE = "/srv/otap-store"
 # What the store holds, file by file (its locks, the copy's own record and the audit trail aside:
 # the trail grows with every run, and is compared on its own).
-_FILES = "find . -path ./locks -prune -o -type f ! -name hospital-copy.json ! -path ./audit/runs.jsonl"
+_FILES = ("find . \\( -path ./locks -o -path ./hospital-copy -o -path './.before-recover-*' \\) -prune -o -type f "
+          "! -path ./audit/runs.jsonl")
 STORE_FILES = f"cd {STORE} && {{ {_FILES} -printf '%p %m %u\\n'; {_FILES} -exec sha256sum {{}} +; }} | sort"
 
 
@@ -180,18 +181,24 @@ def test_production_is_restored_from_the_hospital_s_copy_alone_which_the_store_c
     copied = street.playbook("hospital_copy")
     assert copied.rc == 0 and "Copied the store to sftp:otapcopy@" in " ".join(copied.output.split()), copied.output[-3000:]
     # The hospital's minute timer seals what the store wrote; run now rather than waited for.
-    street.host("hospital").check_output("systemctl start hospital-seal.service")
+    hospital = street.host("hospital")
+    hospital.check_output("systemctl start hospital-seal.service")
+    assert hospital.run("systemctl is-failed hospital-seal.service").stdout.strip() == "inactive"
+    empty = hospital.check_output("cd /srv/hospital/repository && find data -mindepth 1 -type d -empty | head -1")
 
     # The store's key opens the copy for adding, nothing else: no shell, no removal, no replacement.
     snapshot = as_the_store("echo 'ls snapshots' | SFTP").stdout.split()[-1]
     assert snapshot.startswith("snapshots/") and len(snapshot) == len("snapshots/") + 64
     shell = as_the_store("SSH cat /etc/shadow")
     assert shell.rc != 0 and "allows sftp connections only" in shell.stdout + shell.stderr
-    for attack in (f"rm {snapshot}", "rm config", f"rename {snapshot} kept", "rmdir data/00", f"put /etc/hostname {snapshot}",
-                   f"chmod 666 {snapshot}", "rename keys gone", "rm /repository/index/*", "rm ../repository/config"):
+    for attack in (f"rm {snapshot}", "rm config", f"rename {snapshot} kept", f"rmdir {empty}", f"put /etc/hostname {snapshot}",
+                   f"chmod 666 {snapshot}", "rename keys gone", "rm /repository/index/*", "rm ../repository/config",
+                   f"symlink /usr/local/sbin/hospital-seal {empty}/x", f"ln {snapshot} {empty}/x", f"ln -s ../config {empty}/y"):
         tried = as_the_store(f"echo {shlex.quote(attack)} | SFTP")
-        assert tried.rc != 0 and re.search(r"Permission denied|Failure", tried.stderr), (attack, tried.stderr)
+        # A request the account may not make is refused, or (links) not even offered.
+        assert tried.rc != 0 and re.search("Permission denied|does not support hardlink", tried.stderr), (attack, tried.stderr)
     assert snapshot in as_the_store("echo 'ls snapshots' | SFTP").stdout
+    assert hospital.run(f"ls /srv/hospital/repository/{empty}").stdout == "", "a link was made in the repository"
 
     # A copy with the wrong key fails loudly, mailed to every party; the copy stays as it was.
     with street.MailSink() as mail:
@@ -202,13 +209,15 @@ def test_production_is_restored_from_the_hospital_s_copy_alone_which_the_store_c
          ["anna@hosting.example.net", "bram@agency.example.com", "carla@portal.example.org"])]
 
     # Lose the store, damage Production, and bring both back from the hospital's copy alone.
-    store.check_output(f"rm -rf {STORE}/* {STORE}/.[!.]*")
+    store.check_output(f"rm -rf {STORE}/* {STORE}/.[!.]* && echo 'the rebuilt host' > {STORE}/rebuilt.txt")
     street.host(street.primary()).check_output("mysql portal -e 'DELETE FROM jos_content WHERE id = 1'")
     street.host(street.vip_holder()).check_output("touch /var/www/portal/shared/images/intruder.php")
     unconfirmed = street.playbook("hospital_copy", otap_action="recover")
     assert unconfirmed.rc != 0 and "confirm with -e otap_confirm=store" in " ".join(unconfirmed.output.split())
     recovered = street.playbook("hospital_copy", otap_action="recover", otap_confirm="store")
     assert recovered.rc == 0, recovered.output[-3000:]
+    aside = re.search(r"What the store held before is in (\S+):", " ".join(recovered.output.split()))[1]
+    assert store.check_output(f"cat {aside}/rebuilt.txt") == "the rebuilt host", "what the store held was not kept"
     assert store.check_output(STORE_FILES) == held, "the store came back different from what was copied"
     assert store.check_output(f"cat {STORE}/audit/runs.jsonl").startswith(trail), "the audit trail came back different"
     again = street.playbook("hospital_copy", otap_action="recover", otap_backup=backup)
@@ -365,6 +374,6 @@ def test_status_and_release_run_through_ansible_runner_as_awx_runs_them(tmp_path
         line = audit(1)[0]
         assert (line["playbook"], line["by"], line["awx_job_id"]) == (f"{name}.yml", "webmaster-in-awx", number)
     assert (tmp_path / "report" / "status.html").is_file()
-    copy = json.loads(street.host("store").check_output(f"cat {STORE}/hospital-copy.json"))
+    copy = json.loads(street.host("store").check_output(f"cat {STORE}/hospital-copy/last.json"))
     reported = json.loads((tmp_path / "report" / "status.json").read_text())["hospital_copy"]
     assert (reported["snapshot"], reported["checked"]) == (copy["snapshot"], copy["checked"]) and reported["age_hours"] < 1

@@ -129,6 +129,10 @@ def test_the_hospital_s_copy_shows_its_age_and_a_missed_or_missing_one_is_drift_
     assert stale == ["the hospital's copy was last level with the store 48 hours ago (at most 26: a copy was missed)"]
     assert report("", 26)["drift"] == ["the store has no copy at the hospital"] and report("", 26)["hospital_copy"] is None
     assert report("", 0)["drift"] == [] and report(None, 0)["hospital_copy"] is None
+    for junk in ("{cut sh", '"a string"', '{"snapshot": "x"}', '{"checked": "yesterday"}', '{"checked": null}', "[1]"):
+        shown = report(junk, 0)
+        assert shown["hospital_copy"] is None and len(shown["drift"]) == 1, junk
+        assert shown["drift"][0].startswith("the record of the hospital's copy cannot be read"), junk
 
 
 def test_a_release_that_came_the_expedited_way_is_reported_urgent_with_its_reason():

@@ -21,6 +21,8 @@ def main(argv: list[str]) -> int:
             repo, i = Path(argv[i + 1]), i + 2
         elif argv[i] == "-o":
             i += 2
+        elif argv[i] == "--no-lock":
+            i += 1
         else:
             words, i = words + [argv[i]], i + 1
     command = words[0]
@@ -49,23 +51,24 @@ def main(argv: list[str]) -> int:
     elif command == "backup":
         excluded = [words[j + 1] for j, w in enumerate(words) if w == "--exclude"]
         paths = [w for j, w in enumerate(words[1:], 1) if not w.startswith("--") and words[j - 1] not in ("--tag", "--exclude")]
-        files, dirs = {}, set()
+        files, dirs = {}, {}
         for top in paths:
             for root, folders, names in os.walk(top):
                 folders[:] = [f for f in folders if os.path.join(root, f) not in excluded]
-                dirs.add(root)
+                # As restic does, a folder whose entries or times changed is a changed folder.
+                dirs[root] = os.stat(root).st_mtime_ns
                 for name in names:
                     path = os.path.join(root, name)
                     if path not in excluded:
                         files[path] = Path(path).read_text()
-        parent = mine[-1] if mine else {"files": {}, "dirs": []}
+        parent = mine[-1] if mine else {"files": {}, "dirs": {}}
         new = [p for p in files if p not in parent["files"]]
         changed = [p for p in files if p in parent["files"] and parent["files"][p] != files[p]]
-        gone = [p for p in parent["files"] if p not in files]
         short = f"{len(snapshots) + 1:08x}"
         summary = {"message_type": "summary", "files_new": len(new), "files_changed": len(changed),
                    "files_unmodified": len(files) - len(new) - len(changed),
-                   "dirs_new": len(dirs - set(parent["dirs"])), "dirs_changed": len({os.path.dirname(p) for p in gone}),
+                   "dirs_new": len(set(dirs) - set(parent["dirs"])),
+                   "dirs_changed": len([d for d in dirs if d in parent["dirs"] and parent["dirs"][d] != dirs[d]]),
                    "data_added": sum(len(files[p]) for p in new + changed), "total_files_processed": len(files),
                    "total_bytes_processed": sum(map(len, files.values())), "snapshot_id": short}
         if "--dry-run" in words:
@@ -73,13 +76,16 @@ def main(argv: list[str]) -> int:
         else:
             (repo / f"snap-{short}.json").write_text(json.dumps(
                 {"id": short * 8, "short_id": short, "time": f"{time.time():.6f}", "tags": [tag], "files": files,
-                 "dirs": sorted(dirs)}))
+                 "dirs": dirs}))
         print(json.dumps({"message_type": "status", "percent_done": 1}))
         print(json.dumps(summary))
     elif command == "restore":
         chosen = [s for s in snapshots if s["id"] == words[1]]
         target = Path(words[words.index("--target") + 1])
         includes = [words[j + 1] for j, w in enumerate(words) if w == "--include"]
+        for path in chosen[0]["dirs"]:
+            if any(path == inc or path.startswith(inc.rstrip("/") + "/") for inc in includes):
+                (target / path.lstrip("/")).mkdir(parents=True, exist_ok=True)
         for path, content in chosen[0]["files"].items():
             if any(path == inc or path.startswith(inc.rstrip("/") + "/") for inc in includes):
                 out = target / path.lstrip("/")
