@@ -111,6 +111,37 @@ def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
     assert "code tree differs from Production" in rendered(tmp_path / "status.html")
 
 
+def test_the_system_documentation_is_generated_from_the_servers_and_renders(tmp_path):
+    tmp_path.chmod(0o755)
+    run = street.playbook("system_docs", system_docs_output_dir=tmp_path)
+    assert run.rc == 0 and run.changed == 0, run.output[-3000:]
+    docs = json.loads((tmp_path / "system.json").read_text())
+    dom = rendered(tmp_path / "system.html")
+    servers = {h["name"]: h for e in docs["environments"] for h in e["hosts"]} | {h["name"]: h for h in docs["store"]}
+    assert sorted(servers) == sorted(street.group("joomla") + street.group("release_store"))
+    for name, seen in servers.items():
+        node = street.host(name)
+        # What the page says each server runs is what the server says.
+        assert seen["address"] == street.hostvar(name, "ansible_host") and f'data-host="{name}"' in dom
+        assert seen["os"].startswith("Debian " + node.check_output("cat /etc/debian_version"))
+        if name != "store":
+            assert seen["versions"]["MariaDB"] == node.check_output("dpkg-query -W -f '${Version}' mariadb-server")
+            assert seen["versions"]["PHP"] == node.check_output("dpkg-query -W -f '${Version}' php8.2-fpm")
+            assert seen["versions"]["Apache"] == node.check_output("dpkg-query -W -f '${Version}' apache2")
+            assert seen["versions"]["Joomla"]
+        ssh = next(r for r in seen["firewall"] if r["what"].startswith("SSH"))
+        assert ssh["ports"] == ["22"] and "everyone" not in ssh["sources"]
+    pair = street.group("production")
+    mariadb = next(r for r in servers[pair[0]]["firewall"] if r["what"] == "MariaDB within the pair")
+    assert mariadb["ports"] == ["3306"]
+    access = {a["party"]: a for a in docs["access"]}
+    assert (access["webmaster"]["login"], access["developer"]["where"]) == ("no SSH login", ["development", "test"])
+    assert [(c["party"], c["name"], c["phone"]) for c in docs["contacts"]][:1] == [("operations", "anna", "+31 20 555 0201")]
+    assert ("Nightly backup", "every day at 02:00 UTC") in [(s["name"], s["when"]) for s in docs["schedules"]]
+    for shown in ("+31 20 555 0201", "no SSH login", "MariaDB within the pair", "every day at 02:00 UTC"):
+        assert shown in dom, shown
+
+
 def backups(env: str) -> list[dict]:
     text = street.host("store").check_output("cat /srv/otap-store/backups/index.jsonl")
     return [entry for entry in map(json.loads, text.splitlines()) if entry["env"] == env]
