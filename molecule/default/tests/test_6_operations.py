@@ -118,7 +118,7 @@ def test_the_system_documentation_is_generated_from_the_servers_and_renders(tmp_
     docs = json.loads((tmp_path / "system.json").read_text())
     dom = rendered(tmp_path / "system.html")
     servers = {h["name"]: h for e in docs["environments"] for h in e["hosts"]} | {h["name"]: h for h in docs["store"]}
-    assert sorted(servers) == sorted(street.group("joomla") + street.group("release_store"))
+    assert sorted(servers) == sorted([h for env in ENVS for h in street.group(env)] + street.group("release_store"))
     for name, seen in servers.items():
         node = street.host(name)
         # What the page says each server runs is what the server says.
