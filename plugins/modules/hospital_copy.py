@@ -144,6 +144,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils.store_file import replace
 
 # sftp:USER@HOST:/PATH; neither part may start with "-", which ssh would read as an option.
 SFTP = re.compile(r"^sftp:(?P<login>[A-Za-z0-9._][A-Za-z0-9._-]*@[A-Za-z0-9.:_][A-Za-z0-9.:_-]*?):(?P<path>/[^\s;]*)$")
@@ -273,10 +274,7 @@ def copy(module: AnsibleModule, restic: Restic) -> None:
                   "date": now if changed else previous.get("date", (latest or {}).get("time", now)),
                   # When the copy was last found level with the store: the age the report shows.
                   "checked": now}
-        tmp = Path(p["record"] + ".tmp")
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o644)
-        tmp.replace(p["record"])
+        replace(module, p["record"], json.dumps(record, indent=2, sort_keys=True) + "\n")
     module.exit_json(changed=changed or initialised, initialised=initialised, snapshot=snapshot,
                      summary={k: summary.get(k) for k in ("files_new", "files_changed", "files_unmodified",
                                                           "dirs_changed", "data_added", "total_files_processed",
