@@ -74,7 +74,8 @@ _value:
     C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages),
     C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours)), C(hospital_copy)
     (C(snapshot), C(date) of its last snapshot, C(checked) when it was last found level with the store, C(age_hours)
-    since then; none when there is no copy).
+    since then; none when there is no copy), C(laptop_snapshot) (the agency's last laptop snapshot, recorded with the
+    syncs as environment C(laptop): C(date), C(release), C(file), C(age_hours); none when there is none).
   type: dict
 """
 
@@ -206,6 +207,10 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
     elif hospital_copy_age_max and copy["age_hours"] > hospital_copy_age_max:
         report["drift"].append(f"the hospital's copy was last level with the store {copy['age_hours']:.0f} hours ago "
                                f"(at most {hospital_copy_age_max}: a copy was missed)")
+    laptop = _last(store.get("syncs", []), "laptop")
+    # The agency's laptop snapshot (playbooks/snapshot.yml), recorded with the syncs.
+    report["laptop_snapshot"] = {"date": laptop["date"], "release": laptop.get("release"), "file": laptop.get("file"),
+                                 "age_hours": _age_hours(laptop["date"], moment)} if laptop else None
     report["open_requests"] = sorted(
         ({"kind": r["kind"], "number": r["number"], "title": r["title"], "state": r["state"], "owner": r.get("owner", ""),
           "opened_by": r["opened_by"], "opened_at": r["opened_at"], "age_hours": _age_hours(r["opened_at"], moment)}

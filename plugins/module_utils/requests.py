@@ -22,7 +22,7 @@ KINDS = ("incident", "change", "sync")
 ACTIONS = ("open", "assign", "comment", "resolve", "close")
 PARTIES = ("webmaster", "operations", "developer")
 STATES = ("open", "assigned", "resolved", "closed")
-SYNC_ENVS = ("development", "test", "acceptance")
+SYNC_ENVS = ("development", "test", "acceptance", "laptop")
 
 MAY = {
     "open": {"incident": {"webmaster", "operations"}, "change": {"webmaster"}, "sync": {"developer"}},

@@ -39,8 +39,13 @@ def test_a_job_template_runs_an_existing_playbook_with_the_variables_it_reads(te
     assert required(playbook) <= given, f"{template['name']} lacks a required question for {required(playbook) - given}"
 
 
+# Run where AWX is not: on the agency's laptop, which nothing of the street reaches.
+NOT_IN_AWX = {"playbooks/laptop.yml"}
+
+
 def test_every_playbook_has_a_job_template():
-    assert {t["playbook"] for t in TEMPLATES.values()} == {f"playbooks/{p.name}" for p in (ROOT / "playbooks").glob("*.yml")}
+    playbooks = {f"playbooks/{p.name}" for p in (ROOT / "playbooks").glob("*.yml")}
+    assert {t["playbook"] for t in TEMPLATES.values()} == playbooks - NOT_IN_AWX
 
 
 def test_the_usage_lines_say_what_is_required():

@@ -6,12 +6,17 @@ Runs in file order on the street the earlier tests left: Production ahead of Tes
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
 import shlex
+import subprocess
+import tarfile
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import yaml
@@ -339,3 +344,114 @@ def test_what_arrives_in_the_inbox_is_harmless_and_owned_by_the_sync_account():
     link = [line for line in listing.splitlines() if line.endswith("-> /rsyncd-munged//etc")]
     assert link, f"a link arrived unmunged: {listing}"
     node.check_output(f"rm -rf {INBOX}/uploads/hostile")
+
+
+# --- The agency's laptop: a snapshot of Production, scrubbed as a sync scrubs, fetched from the store ---
+
+LAPTOP = "dev"  # the inventory's `laptop`: the Development server stands in for the agency's laptop
+SITE = "mysqldump --skip-comments --skip-dump-date --ignore-table=portal.jos_session portal | sha256sum"
+
+
+def as_the_agency(batch: str) -> subprocess.CompletedProcess:
+    """An SFTP session on the store as the agency's developer (bram), with his own key."""
+    key = Path(street.hostvar("store", "ansible_ssh_private_key_file")).expanduser().parent / "otap_street_bram"
+    return subprocess.run(
+        ["sftp", "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "LogLevel=ERROR", "-b", "-", f"bram@{street.hostvar('store', 'ansible_host')}"],
+        input=batch, capture_output=True, text=True, timeout=60, check=False)
+
+
+def repacked(archive: Path, folder: Path, first_sql: str) -> Path:
+    """A copy of the snapshot whose dump begins with `first_sql`, with a checksum file that fits it."""
+    folder.mkdir(exist_ok=True)
+    forged = folder / archive.name
+    with tarfile.open(archive) as source, tarfile.open(forged, "w:gz") as target:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else None
+            if member.name == "database.sql":
+                data = first_sql.encode() + data
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data) if data is not None else None)
+    forged.with_name(forged.name + ".sha256").write_text(f"{hashlib.sha256(forged.read_bytes()).hexdigest()}  {forged.name}\n")
+    return forged
+
+
+def test_the_agency_loads_a_scrubbed_laptop_snapshot_from_the_store_into_a_fresh_local_site(tmp_path):
+    assert street.group("laptop") == [LAPTOP]
+    title = add_article(uuid.uuid4().hex[:8])
+    release = street.get(url(street.primary())).meta("otap-release")
+    test = target()
+    theirs = test.check_output(SITE)
+    asked = street.playbook("request", otap_request_action="open", otap_request_kind="sync", otap_env="laptop",
+                            typed={"otap_request_title": "A copy for my laptop"}, awx_user_name="bram", awx_job_id="10")
+    assert asked.rc == 0, asked.output[-2000:]
+
+    with street.MailSink() as mail:
+        made = street.playbook("snapshot", otap_env=TARGET)
+    assert made.rc == 0, made.output[-3000:]
+    # Test's server scrubbed the copy beside its own site, which is as it was; no copy stays there.
+    assert test.check_output(SITE) == theirs, "the snapshot changed Test's site"
+    assert "portal_snapshot" not in test.check_output("mysql -N -e 'SHOW DATABASES'").split()
+    assert not test.file("/var/lib/otap-sync/snapshot").exists
+    told = [(m["subject"], sorted(m["to"])) for m in mail.messages]
+    assert told[0] == (f"A laptop snapshot of Production (release {release}) is ready", ["bram@agency.example.com"])
+    assert told[1][0].endswith("answered: laptop is level with Production"), told
+
+    # The agency fetches it with its own key, read-only, from its jail in the store.
+    listed = as_the_agency("ls -1\n")
+    assert listed.returncode == 0, listed.stderr
+    names = [n for n in listed.stdout.split() if n.startswith("snapshot-") and n.endswith(f"-release-{release}.tar.gz")]
+    assert len(names) == 1, listed.stdout
+    fetched = as_the_agency(f"get {names[0]} {tmp_path}/\nget {names[0]}.sha256 {tmp_path}/\n")
+    assert fetched.returncode == 0, fetched.stderr
+    archive = tmp_path / names[0]
+
+    # Nothing personal and nothing secret of Production is in it, however it is spelled.
+    members = subprocess.run(["tar", "-tzf", archive], capture_output=True, text=True, check=True).stdout.split()
+    assert {"database.sql", "snapshot.json", "code/index.php"} <= set(members)
+    assert not [m for m in members if m.startswith("uploads/") and not m.startswith("uploads/images")], members
+    assert not [m for m in members if m.endswith("configuration.php")], "Production's configuration went into it"
+    content = subprocess.run(["tar", "-xzOf", archive], capture_output=True, check=True).stdout.decode("utf-8", "replace")
+    assert title in content and "user42@example.invalid" in content
+    assert [value for value in PERSONAL if value in content] == [], "personal data in the laptop snapshot"
+    # Nor any secret of the vaults, but the development password's hash every scrubbed account gets.
+    secrets = street.vault_secrets() - {street.vault()["vault_sync_password_hash"]}
+    assert [secret for secret in secrets if secret in content] == [], "a secret in the laptop snapshot"
+
+    # A fresh local site: nothing loaded yet. A damaged download is refused before anything changes.
+    laptop = street.host(LAPTOP)
+    laptop.check_output(f"mysql -e 'DROP DATABASE portal; CREATE DATABASE portal' && rm -rf {ROOT}/current "
+                        f"{ROOT}/releases/* {ROOT}/shared/images/* /var/lib/otap-sync/database.json")
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / names[0]).write_bytes(archive.read_bytes()[:-64] + bytes(64))
+    (damaged / f"{names[0]}.sha256").write_bytes((tmp_path / f"{names[0]}.sha256").read_bytes())
+    refused = street.playbook("laptop", otap_snapshot=str(damaged / names[0]))
+    assert refused.rc != 0 and "does not match its checksum file" in refused.output, refused.output[-2000:]
+    assert not laptop.file(f"{ROOT}/current").exists
+
+    # A dump that tries more than loading its own database: refused by the account and the sandbox.
+    for hostile in ("\\! touch /tmp/otap-pwned", "CREATE TABLE portal.otap_pwned (a INT)",
+                    "GRANT ALL ON *.* TO 'otap-load'@'localhost'"):
+        forged = repacked(archive, tmp_path / "forged", hostile + ";\n")
+        refused = street.playbook("laptop", otap_snapshot=str(forged))
+        assert refused.rc != 0 and "Load the scrubbed database as that account" in refused.output, hostile
+        assert laptop.run("test -e /tmp/otap-pwned").rc == 1, hostile
+        assert laptop.check_output("mysql -N -e 'SHOW TABLES FROM portal'") == "", hostile
+        granted = "SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = \"'otap-load'@'localhost'\""
+        assert laptop.check_output("mysql -N -e %s", granted) == "USAGE", hostile
+    assert not laptop.file(f"{ROOT}/current").exists
+
+    loaded = street.playbook("laptop", otap_snapshot=str(archive))
+    assert loaded.rc == 0, loaded.output[-3000:]
+    page = street.get(url(LAPTOP))
+    assert page.status == 200 and page.meta("otap-release") == release and title in page.body
+    here = dump(laptop)
+    assert [value for value in PERSONAL if value in here] == [], "personal data on the laptop"
+    assert "user42@example.invalid" in here
+    assert laptop.file(f"{ROOT}/shared/images/uploads/new-on-prod.svg").user == "www-data"
+    assert "portal_load" not in laptop.check_output("mysql -N -e 'SHOW DATABASES'").split()
+    assert not laptop.file("/var/lib/otap-sync/load").exists
+    assert json.loads(settings(laptop))["mailonline"] == 0
+    again = street.playbook("laptop", otap_snapshot=str(archive))
+    assert again.rc == 0 and again.changed == 0, again.changed_tasks

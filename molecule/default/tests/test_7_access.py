@@ -15,7 +15,7 @@ from tests.integration import street
 
 JOOMLA = [host for env in ("development", "test", "acceptance", "production") for host in street.group(env)]
 LOWER = ["dev", "test"]
-NOT_FOR_THE_DEVELOPER = ["acc", "prod1", "prod2", "store"]
+NOT_FOR_THE_DEVELOPER = ["acc", "prod1", "prod2"]
 
 
 def login(person: str, host: str, command: str = "id -un", *options: str) -> subprocess.CompletedProcess:
@@ -49,6 +49,35 @@ def test_the_developer_s_key_opens_nothing_else(host):
     done = login("bram", host)
     assert done.returncode == 255 and "Permission denied" in done.stderr
     assert street.host(host).run("getent passwd bram").rc == 2
+
+
+def sftp_as_the_developer(batch: str) -> subprocess.CompletedProcess:
+    """An SFTP session on the store as the developer, with his own key."""
+    return subprocess.run(
+        ["sftp", "-i", str(Path(street.hostvar("store", "ansible_ssh_private_key_file")).expanduser().parent / "otap_street_bram"),
+         "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+         "-b", "-", f"bram@{street.hostvar('store', 'ansible_host')}"],
+        input=batch, capture_output=True, text=True, timeout=30, check=False)
+
+
+def test_the_developer_s_key_only_reads_the_laptop_snapshots_on_the_store():
+    store = street.host("store")
+    assert store.check_output("getent passwd bram").split(":")[6] == "/usr/sbin/nologin"
+    assert "is not allowed to run sudo" in store.check_output("sudo -l -U bram"), "the developer has sudo rules on the store"
+    shell = login("bram", "store", "cat /srv/otap-store/register/releases.yml")
+    assert shell.returncode != 0 and "allows sftp connections only" in shell.stdout + shell.stderr
+    tunnel = login("bram", "store", "true", "-W", "127.0.0.1:22")
+    assert tunnel.returncode == 255 and "administratively prohibited" in tunnel.stderr, tunnel.stderr
+    snapshots = sftp_as_the_developer("ls -1\n")
+    assert snapshots.returncode == 0, snapshots.stderr
+    names = [n for n in snapshots.stdout.split() if not n.startswith("sftp>")]
+    assert names and all(n.startswith("snapshot-") for n in names), f"more than the snapshots in the jail: {names}"
+    for attack in ("put /etc/hostname mine.tar.gz", f"rm {names[0]}", f"rename {names[0]} kept", "mkdir x",
+                   f"chmod 666 {names[0]}", f"symlink {names[0]} x", "get /srv/otap-store/register/releases.yml",
+                   "get ../register/releases.yml", "get ../../etc/shadow", "cd /srv/otap-store"):
+        tried = sftp_as_the_developer(attack + "\n")
+        assert tried.returncode != 0, (attack, tried.stdout)
+    assert sftp_as_the_developer("ls -1\n").stdout == snapshots.stdout, "the developer changed the jail"
 
 
 @pytest.mark.parametrize("host", JOOMLA)

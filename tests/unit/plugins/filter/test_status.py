@@ -142,3 +142,14 @@ def test_a_release_that_came_the_expedited_way_is_reported_urgent_with_its_reaso
     report = street_status(HOSTS, store, PAIR, NOW)
     assert env(report, "production")["release_urgent"] == "form down"
     assert env(report, "test")["release_urgent"] is None
+
+
+def test_the_agency_s_laptop_snapshot_shows_its_age_and_is_no_environment_s_sync():
+    syncs = (STORE["syncs"] + '{"env": "laptop", "date": "2026-11-24T06:00:00+00:00", "release": 5, '
+             '"file": "snapshot-20261124T060000Z-release-4.tar.gz"}\n')
+    report = street_status(HOSTS, STORE | {"syncs": syncs}, PAIR, NOW)
+    assert report["laptop_snapshot"] == {"date": "2026-11-24T06:00:00+00:00", "release": 5, "age_hours": 6.0,
+                                         "file": "snapshot-20261124T060000Z-release-4.tar.gz"}
+    assert "laptop" not in [e["env"] for e in report["environments"]]
+    assert env(report, "test")["last_sync"]["release"] == 4
+    assert street_status(HOSTS, STORE, PAIR, NOW)["laptop_snapshot"] is None
