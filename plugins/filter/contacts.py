@@ -28,6 +28,12 @@ options:
     description: The parties whose people to return (all when omitted).
     type: list
     elements: str
+  first:
+    description:
+      - Only whom each party has called first - its people without C(escalation) - for routine news. A party whose
+        people are all C(escalation) people is still reached, through them.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -35,6 +41,11 @@ EXAMPLES = r"""
   community.general.mail:
     to: "{{ otap_people | otap.street.contacts(['operations']) | map(attribute='email') | select | unique }}"
     subject: A backup failed
+
+- name: Tell the first contacts of the webmaster's party, not those called on escalation
+  community.general.mail:
+    to: "{{ otap_people | otap.street.contacts(['webmaster'], first=true) | map(attribute='email') | select | unique }}"
+    subject: Release 12 is live on Production
 
 - name: Who may approve for Production
   ansible.builtin.set_fact:
@@ -74,8 +85,8 @@ def person(party: str, entry) -> dict:
     return record
 
 
-def contacts(people, parties=None) -> list[dict]:
-    """One record per person of `parties` (all when None) in otap_people."""
+def contacts(people, parties=None, first=False) -> list[dict]:
+    """One record per person of `parties` (all when None) in otap_people; see DOCUMENTATION for `first`."""
     if not people:
         return []
     if not isinstance(people, dict):
@@ -90,7 +101,11 @@ def contacts(people, parties=None) -> list[dict]:
     if twice:
         raise AnsibleFilterError(f"contacts: {', '.join(twice)} named more than once in otap_people (a name is one "
                                  "person of one party: it decides what they may do)")
-    return [p for p in everyone if parties is None or p["party"] in parties]
+    chosen = [p for p in everyone if parties is None or p["party"] in parties]
+    if first:
+        called_first = {p["party"] for p in chosen if not p["escalation"]}
+        chosen = [p for p in chosen if not p["escalation"] or p["party"] not in called_first]
+    return chosen
 
 
 class FilterModule:

@@ -151,3 +151,17 @@ def test_the_machine_credential_is_the_automation_account_not_root():
 def test_the_execution_environment_is_the_collection_s_version():
     version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
     assert STREET["awx_execution_environment"]["image"].endswith(f":{version}")
+
+
+def test_the_webmaster_alone_is_mailed_when_a_workflow_waits_for_an_approval():
+    people = yaml.safe_load((ROOT / "inventories" / "docker" / "group_vars" / "all" / "people.yml").read_text())["otap_people"]
+    webmaster = {p["email"] for p in people["webmaster"]}
+    assert set(STREET["awx_approval_mail"]["recipients"]) == webmaster
+    loader = type("Loader", (yaml.SafeLoader,), {})
+    loader.add_constructor("!unsafe", lambda load, node: load.construct_scalar(node))
+    configure = yaml.load((ROOT / "awx" / "configure.yml").read_text(), Loader=loader)[0]["tasks"]  # noqa: S506
+    mail = next(t["awx.awx.notification_template"] for t in configure if "awx.awx.notification_template" in t)
+    assert set(mail["messages"]["workflow_approval"]) == {"running", "timed_out"}
+    workflows = next(t for t in configure if "awx.awx.workflow_job_template" in t)
+    assert workflows["loop"] == "{{ awx_workflows }}"
+    assert workflows["awx.awx.workflow_job_template"]["notification_templates_approvals"] == ["{{ awx_approval_mail.name }}"]

@@ -41,3 +41,12 @@ def test_every_person_of_the_parties_asked_for_in_order_with_every_key():
 def test_a_person_the_filter_cannot_read_is_refused_naming_the_party(people, says):
     with pytest.raises(AnsibleFilterError, match=says):
         contacts(people)
+
+
+def test_routine_news_reaches_whom_each_party_calls_first_and_escalation_only_a_party_without_them():
+    people = PEOPLE | {"developer": [{"name": "bram", "email": "bram@agency.example.com"},
+                                     {"name": "petra", "email": "petra@agency.example.com", "escalation": True}],
+                       "webmaster": [{"name": "carla", "email": "carla@portal.example.org", "escalation": True}]}
+    assert [p["name"] for p in contacts(people, first=True)] == ["carla", "", "anna", "bram"]
+    assert [p["name"] for p in contacts(people, ["developer"], first=True)] == ["bram"]
+    assert [p["name"] for p in contacts(people, ["developer"])] == ["bram", "petra"]
