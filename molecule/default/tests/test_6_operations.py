@@ -87,7 +87,16 @@ def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path
     records = [yaml.safe_load(store.check_output(f"cat {path}")) for path in paths]
     assert sorted((r["kind"], r["number"]) for r in records if r["state"] != "closed") == \
         sorted((r["kind"], r["number"]) for r in report["open_requests"])
-    assert '<table id="requests">' in rendered(tmp_path / "status.html")
+    dom = rendered(tmp_path / "status.html")
+    assert '<table id="requests">' in dom
+    # The agency's laptop snapshot (test_5 makes one; alone, this test sees none), with its age.
+    laptop = store.run("grep '\"env\": \"laptop\"' /srv/otap-store/audit/syncs.jsonl | tail -1").stdout
+    shown = re.search(r'<p id="laptop-snapshot">(.*?)</p>', dom, re.S)[1]
+    if laptop:
+        assert report["laptop_snapshot"]["file"] == json.loads(laptop)["file"]
+        assert f"release <b>{json.loads(laptop)['release']}</b>" in shown and " h ago" in shown
+    else:
+        assert report["laptop_snapshot"] is None and "none" in shown
 
 
 def test_the_report_names_a_code_tree_edited_by_hand(tmp_path):
