@@ -159,6 +159,17 @@ def test_a_switchover_to_the_primary_changes_nothing():
     assert run.changed == 0, run.output[-3000:]
 
 
+def test_a_switchover_in_check_mode_says_what_it_would_do_and_changes_nothing():
+    primary, holder, before = street.primary(), street.vip_holder(), site_tables_checksum(street.primary())
+    run = street.playbook("failover", "--check", otap_action="switchover")
+    assert run.rc == 0 and run.changed == 0, run.output[-3000:]
+    other = next(n for n in street.group("production") if n != primary)
+    said = " ".join(run.output.split())
+    assert f"Check mode: a real run would hand the primary role from {primary} to {other}" in said, said[-2000:]
+    assert (street.primary(), street.vip_holder(), read_only(other)) == (primary, holder, "1")
+    assert site_tables_checksum(primary) == before
+
+
 @pytest.fixture(scope="module")
 def operations_mail():
     """The street's SMTP server for the nodes' own mails, from the crash to the reseed."""
