@@ -29,7 +29,7 @@ options:
     elements: dict
     required: true
   parties:
-    description: access_parties (role access) - per party C(groups), C(shell), C(ssh), C(sudo).
+    description: access_parties (role access) - per party C(groups), C(shell), C(ssh), C(sudo), C(fetch).
     type: dict
     required: true
   accounts:
@@ -178,6 +178,9 @@ def system_docs(hosts: dict, people: list[dict], parties: dict, accounts: list[d
             "login": "SSH with a key" if grant.get("ssh", True) else "no SSH login",
             "shell": grant.get("shell", "/bin/bash") not in ("/usr/sbin/nologin", "/bin/false"),
             "sudo": _sudo(grant.get("sudo", [])),
+            # Role access's `fetch`: a read-only SFTP jail in a folder, and nothing else, on those hosts.
+            "reads": [f"{folder} on the {'store' if group == 'release_store' else group} (SFTP, read-only, jailed)"
+                      for group, folder in (grant.get("fetch") or {}).items()],
         })
     runs = [{"name": s["name"], "job": s["job_template"], "when": _when(s["rrule"]),
              "environment": (s.get("extra_vars") or {}).get("otap_env", "every one")} for s in schedules]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -281,6 +282,8 @@ HOSTILE_LOADS = [
     ("a file read in the dump", "load portal_sync", "source /etc/mysql/debian.cnf\n", "sandbox"),
     ("another database in the dump", "load portal_sync", "USE portal;\nDROP TABLE jos_content;\n", "denied"),
     ("a qualified name in the dump", "load portal_sync", "DROP TABLE portal.jos_content;\n", "denied"),
+    # `_` in a grant is a wildcard: unescaped, portal_sync's grant would match portalxsync.
+    ("a database the grant's wildcard matches", "load portal_sync", "CREATE DATABASE portalxsync;\n", "denied"),
     ("a trigger in the dump", "load portal_sync",
      "CREATE TABLE t (a INT);\nCREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;\n", "denied"),
     ("a file written from the dump", "load portal_sync",
@@ -428,23 +431,25 @@ def test_the_agency_loads_a_scrubbed_laptop_snapshot_from_the_store_into_a_fresh
     damaged.mkdir()
     (damaged / names[0]).write_bytes(archive.read_bytes()[:-64] + bytes(64))
     (damaged / f"{names[0]}.sha256").write_bytes((tmp_path / f"{names[0]}.sha256").read_bytes())
-    refused = street.playbook("laptop", otap_snapshot=str(damaged / names[0]))
+    refused = street.playbook("laptop", otap_snapshot_file=str(damaged / names[0]))
     assert refused.rc != 0 and "does not match its checksum file" in refused.output, refused.output[-2000:]
     assert not laptop.file(f"{ROOT}/current").exists
 
     # A dump that tries more than loading its own database: refused by the account and the sandbox.
+    # (`_` in a grant is a wildcard: portal_load unescaped would let it make portalxload.)
     for hostile in ("\\! touch /tmp/otap-pwned", "CREATE TABLE portal.otap_pwned (a INT)",
-                    "GRANT ALL ON *.* TO 'otap-load'@'localhost'"):
+                    "CREATE DATABASE portalxload"):
         forged = repacked(archive, tmp_path / "forged", hostile + ";\n")
-        refused = street.playbook("laptop", otap_snapshot=str(forged))
+        refused = street.playbook("laptop", otap_snapshot_file=str(forged))
         assert refused.rc != 0 and "Load the scrubbed database as that account" in refused.output, hostile
         assert laptop.run("test -e /tmp/otap-pwned").rc == 1, hostile
         assert laptop.check_output("mysql -N -e 'SHOW TABLES FROM portal'") == "", hostile
+        assert "portalxload" not in laptop.check_output("mysql -N -e 'SHOW DATABASES'").split(), hostile
         granted = "SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = \"'otap-load'@'localhost'\""
         assert laptop.check_output("mysql -N -e %s", granted) == "USAGE", hostile
     assert not laptop.file(f"{ROOT}/current").exists
 
-    loaded = street.playbook("laptop", otap_snapshot=str(archive))
+    loaded = street.playbook("laptop", otap_snapshot_file=str(archive))
     assert loaded.rc == 0, loaded.output[-3000:]
     page = street.get(url(LAPTOP))
     assert page.status == 200 and page.meta("otap-release") == release and title in page.body
@@ -455,5 +460,6 @@ def test_the_agency_loads_a_scrubbed_laptop_snapshot_from_the_store_into_a_fresh
     assert "portal_load" not in laptop.check_output("mysql -N -e 'SHOW DATABASES'").split()
     assert not laptop.file("/var/lib/otap-sync/load").exists
     assert json.loads(settings(laptop))["mailonline"] == 0
-    again = street.playbook("laptop", otap_snapshot=str(archive))
+    # Again, named by a path relative to where it is run from (the checkout): nothing changes.
+    again = street.playbook("laptop", otap_snapshot_file=os.path.relpath(archive, street.ROOT))
     assert again.rc == 0 and again.changed == 0, again.changed_tasks

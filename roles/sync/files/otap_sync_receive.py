@@ -39,7 +39,7 @@ def command_for(request: str, config: dict) -> list[str]:
     if len(words) == 2 and words[0] == "load":
         if words[1] not in config.get("databases", []):
             raise Refused(f"{words[1]} is not a staging database of this host")
-        return ["mysql", "--no-defaults", "--sandbox", "--batch", f"--socket={config['socket']}",
+        return ["mysql", "--no-defaults", "--sandbox", "--local-infile=0", "--batch", f"--socket={config['socket']}",
                 f"--database={words[1]}"]
     if words[:2] == ["rsync", "--server"]:
         if "--sender" in words:

@@ -17,7 +17,8 @@ CONFIG = {"databases": ["portal_sync"], "inbox": "/var/lib/otap-sync/inbox", "so
 
 def test_a_dump_loads_into_the_staging_database_with_a_sandboxed_client():
     assert receive.command_for("load portal_sync", CONFIG) == [
-        "mysql", "--no-defaults", "--sandbox", "--batch", "--socket=/run/mysqld/mysqld.sock", "--database=portal_sync"]
+        "mysql", "--no-defaults", "--sandbox", "--local-infile=0", "--batch", "--socket=/run/mysqld/mysqld.sock",
+        "--database=portal_sync"]
 
 
 @pytest.mark.parametrize("request_", ["load portal", "load mysql", "load portal_sync; rm -rf /", "load",

@@ -49,7 +49,8 @@ PEOPLE = [{"party": "webmaster", "name": "carla", "function": "webmaster", "emai
           {"party": "operations", "name": "olaf", "function": "project lead", "email": "o@h.net", "phone": "3", "escalation": True},
           {"party": "operations", "name": "anna", "function": "support desk", "email": "a@h.net", "phone": "2", "escalation": False}]
 PARTIES = {"operations": {"groups": ["joomla", "release_store"], "shell": "/bin/bash", "sudo": ["ALL=(ALL:ALL) NOPASSWD: ALL"]},
-           "developer": {"groups": ["development", "test"], "shell": "/bin/bash", "sudo": ["ALL=(www-data) NOPASSWD: ALL"]},
+           "developer": {"groups": ["development", "test"], "shell": "/bin/bash", "sudo": ["ALL=(www-data) NOPASSWD: ALL"],
+                         "fetch": {"release_store": "/srv/otap-store/laptop"}},
            "webmaster": {"groups": ["joomla"], "shell": "/usr/sbin/nologin", "ssh": False, "sudo": []}}
 ACCOUNTS = [{"name": "anna", "party": "operations"}, {"name": "otap", "party": "operations"},
             {"name": "bram", "party": "developer"}, {"name": "old", "party": "developer", "state": "absent"}]
@@ -81,9 +82,10 @@ def test_access_says_what_each_party_may_do_where():
     access = {a["party"]: a for a in docs()["access"]}
     assert access["operations"] == {"party": "operations", "accounts": ["anna", "otap"],
                                     "where": ["development", "test", "acceptance", "production", "store"],
-                                    "login": "SSH with a key", "shell": True, "sudo": "full (root)"}
+                                    "login": "SSH with a key", "shell": True, "sudo": "full (root)", "reads": []}
     assert (access["developer"]["accounts"], access["developer"]["where"], access["developer"]["sudo"]) == \
         (["bram"], ["development", "test"], "as www-data")
+    assert access["developer"]["reads"] == ["/srv/otap-store/laptop on the store (SFTP, read-only, jailed)"]
     assert (access["webmaster"]["login"], access["webmaster"]["shell"], access["webmaster"]["sudo"]) == \
         ("no SSH login", False, "none")
 
