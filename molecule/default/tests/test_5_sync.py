@@ -364,8 +364,9 @@ def as_the_agency(batch: str) -> subprocess.CompletedProcess:
         input=batch, capture_output=True, text=True, timeout=60, check=False)
 
 
-def repacked(archive: Path, folder: Path, first_sql: str) -> Path:
-    """A copy of the snapshot whose dump begins with `first_sql`, with a checksum file that fits it."""
+def repacked(archive: Path, folder: Path, first_sql: str = "", planted: dict[str, bytes] | None = None) -> Path:
+    """A copy of the snapshot whose dump begins with `first_sql` and that holds the `planted` files too,
+    with a checksum file that fits it."""
     folder.mkdir(exist_ok=True)
     forged = folder / archive.name
     with tarfile.open(archive) as source, tarfile.open(forged, "w:gz") as target:
@@ -375,6 +376,10 @@ def repacked(archive: Path, folder: Path, first_sql: str) -> Path:
                 data = first_sql.encode() + data
                 member.size = len(data)
             target.addfile(member, io.BytesIO(data) if data is not None else None)
+        for name, data in (planted or {}).items():
+            member = tarfile.TarInfo(name)
+            member.size, member.mode = len(data), 0o644
+            target.addfile(member, io.BytesIO(data))
     forged.with_name(forged.name + ".sha256").write_text(f"{hashlib.sha256(forged.read_bytes()).hexdigest()}  {forged.name}\n")
     return forged
 
@@ -449,8 +454,16 @@ def test_the_agency_loads_a_scrubbed_laptop_snapshot_from_the_store_into_a_fresh
         assert laptop.check_output("mysql -N -e %s", granted) == "USAGE", hostile
     assert not laptop.file(f"{ROOT}/current").exists
 
-    loaded = street.playbook("laptop", otap_snapshot_file=str(archive))
+    # It carries a configuration.php of its own (mail on, another database) and a folder where the site
+    # links its uploads: the site keeps its own configuration and links.
+    planted = repacked(archive, tmp_path / "planted", planted={
+        "code/configuration.php": b"<?php class JConfig { public $mailonline = 1; public $host = 'elsewhere'; }\n",
+        "code/images/planted.php": b"<?php echo 'planted';\n"})
+    loaded = street.playbook("laptop", otap_snapshot_file=str(planted))
     assert loaded.rc == 0, loaded.output[-3000:]
+    for own in ("configuration.php", "images"):
+        assert laptop.file(f"{ROOT}/current/{own}").is_symlink, f"the snapshot replaced the site's own {own}"
+    assert not laptop.file(f"{ROOT}/shared/images/planted.php").exists
     page = street.get(url(LAPTOP))
     assert page.status == 200 and page.meta("otap-release") == release and title in page.body
     here = dump(laptop)
