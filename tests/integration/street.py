@@ -9,6 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import logging
 import os
 import random
 import re
@@ -355,6 +356,9 @@ class MailSink:
     def __init__(self, port: int = 2525, hostname: str = "127.0.0.1"):
         from aiosmtpd.controller import Controller
 
+        # community.general.mail (secure: try) first tries TLS from the first byte; aiosmtpd logs the
+        # TLS greeting it cannot read as a warning on stderr, which the demo would print as garbage.
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
         self.port, self.messages = port, []
         sink = self
 
