@@ -61,7 +61,7 @@ _value:
       description: The primary node, or null when there is none.
       type: str
     nodes:
-      description: Per node its role, read_only, GTID positions, replication threads, lag and last error.
+      description: Per node its role, read_only, GTID positions, replication threads, lag, last error and reconnect interval.
       type: dict
 """
 
@@ -81,6 +81,7 @@ def _node(var_result: dict, replica: dict, names_by_address: dict[str, str]) -> 
         "io_running": replica.get("Slave_IO_Running", "") if is_replica else "",
         "sql_running": replica.get("Slave_SQL_Running", "") if is_replica else "",
         "lag_seconds": None if lag in (None, "", "NULL") else int(lag),
+        "connect_retry": int(replica.get("Connect_Retry") or 0) if is_replica else None,
         "last_error": (replica.get("Last_IO_Error") or replica.get("Last_SQL_Error") or "") if is_replica else "",
     }
 

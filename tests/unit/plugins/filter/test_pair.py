@@ -6,13 +6,14 @@ from ansible_collections.otap.street.plugins.filter.pair import pair_state
 ADDRESSES = {"prod1": "10.0.0.1", "prod2": "10.0.0.2"}
 
 
-def node(name, read_only=True, binlog="", source=None, io="Yes", sql="Yes", lag=0):
+def node(name, read_only=True, binlog="", source=None, io="Yes", sql="Yes", lag=0, retry=60):
     variables = {"item": name, "query_result": [[{"read_only": int(read_only), "gtid_binlog_pos": binlog,
                                                   "gtid_slave_pos": ""}]]}
     replica = {"item": name, "Is_Replica": source is not None}
     if source is not None:
         replica |= {"Master_Host": ADDRESSES[source], "Slave_IO_Running": io, "Slave_SQL_Running": sql,
-                    "Seconds_Behind_Master": lag, "Last_IO_Error": "", "Last_SQL_Error": ""}
+                    "Seconds_Behind_Master": lag, "Last_IO_Error": "", "Last_SQL_Error": "",
+                    "Connect_Retry": retry}
     return variables, replica
 
 
@@ -82,3 +83,9 @@ def test_an_unknown_first_primary_is_refused():
 def test_an_incomplete_state_is_refused():
     with pytest.raises(AnsibleFilterError, match="incomplete"):
         pair_state([{"item": "prod1", "query_result": []}], [{"item": "prod1"}], ADDRESSES, "prod1")
+
+
+def test_a_standby_s_reconnect_interval_is_read_and_a_node_that_follows_nobody_has_none():
+    result = state(node("prod1", read_only=False, binlog="0-1-9"), node("prod2", binlog="0-1-9", source="prod1", retry=5))
+    assert result["nodes"]["prod2"]["connect_retry"] == 5
+    assert result["nodes"]["prod1"]["connect_retry"] is None
