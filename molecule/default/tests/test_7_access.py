@@ -133,7 +133,7 @@ def test_uploads_run_nothing_and_tmp_and_logs_are_not_served(folder, name, statu
     shared = f"/var/www/portal/shared/{folder}"
     served = {"images": "images", "tmp": "tmp", "logs": "administrator/logs"}[folder.split("/")[0]]
     url = f"http://{street.hostvar('test', 'ansible_host')}/{served}{folder[len(folder.split('/')[0]):]}/{name}"
-    node.check_output(f"install -d -o www-data -g www-data {shared} && "
+    node.check_output(f"install -d -m 0775 -o www-data -g www-data {shared} && "
                       f"printf '<?php echo \"RAN-\" . (6 * 7);' > {shared}/{name}")
     try:
         page = street.get(url)
