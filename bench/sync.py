@@ -63,6 +63,9 @@ def generate(primary: str, standby: str) -> str:
                         "WHERE table_schema = 'portal'")
 
 
+INBOX = "/var/lib/otap-sync/inbox"
+
+
 def baseline(primary: str, standby: str) -> tuple[float, float]:
     test = street.host(street.group(TARGET)[0])
     address = street.hostvar(street.group(TARGET)[0], "ansible_host")
@@ -73,10 +76,10 @@ def baseline(primary: str, standby: str) -> tuple[float, float]:
     database = time.monotonic() - started
     test.check_output("mysql -e 'DROP DATABASE portal_sync'")
     started = time.monotonic()
-    street.host(primary).check_output(
-        f"rsync -a --rsh='{SSH}' {ROOT}/shared/images/ {address}:{ROOT}/releases/.bench-copy/")
+    # The sync key writes only into its inbox on Test (rrsync): the copy goes where the sync's uploads go.
+    street.host(primary).check_output(f"rsync -a --rsh='{SSH}' {ROOT}/shared/images/ {address}:bench-copy/")
     files = time.monotonic() - started
-    test.check_output(f"rm -rf {ROOT}/releases/.bench-copy")
+    test.check_output(f"rm -rf {INBOX}/bench-copy")
     return database, files
 
 
