@@ -1,5 +1,5 @@
-"""The production pair keeps serving: a planned switchover, a primary that crashes, a standby
-too far behind to be promoted, and the rebuild of a failed node.
+"""The production pair keeps serving: a planned switchover, a primary that crashes (the whole
+node, or its MariaDB alone), a standby too far behind to be promoted, and the rebuild of a failed node.
 
 Runs after test_2_release on the same street, in file order, as one story.
 """
@@ -382,6 +382,45 @@ def test_a_primary_cut_off_from_its_peer_and_the_witness_fences_itself_before_th
     print(f"isolated primary: {votes} acknowledged writes stranded on it and kept in {kept or 'nothing'}")
     assert probe.writes <= on_the_new_primary + votes
     street.wait_for(lambda: street.following(isolated), 60, f"{isolated} following {standby}")
+
+
+def test_a_primary_whose_database_crashes_is_replaced_once_it_is_back_read_only(operations_mail):
+    """MariaDB alone dies on the primary (the OOM killer's SIGKILL), its host lives. The standby
+    that takes the VIP finds the host answering and its database not, and refuses; systemd starts MariaDB again, read-only, and the standby, deciding again, catches up to it and
+    promotes. systemd's restart is held back 20 s here, so that the first decision surely finds
+    the database down."""
+    crashed = street.primary()
+    survivor = other(crashed)
+    node = street.host(crashed)
+    node.check_output("mkdir -p /run/systemd/system/mariadb.service.d && printf '[Service]\\nRestartSec=20\\n' "
+                      "> /run/systemd/system/mariadb.service.d/slow-restart.conf && systemctl daemon-reload")
+    try:
+        with street.Probe(street.vip(), per_second=2, timeout=5) as probe:
+            time.sleep(2)
+            since = street.on_node(survivor, "date +%s")
+            node.check_output("systemctl kill --signal=SIGKILL mariadb")
+            killed = time.monotonic()
+            refusal = street.wait_for(lambda: [line for line in street.on_node(
+                survivor, f"journalctl -q -o cat -t otap-pair --since=@{since}").splitlines()
+                if line.startswith("refuse")], 40, f"{survivor}'s first decision, with {crashed}'s database down")
+            street.wait_for(lambda: any(r["ok"] and r["write"] and r["start"] > killed for r in probe.results), 90,
+                            "a write accepted on the VIP after MariaDB came back")
+            time.sleep(2)
+    finally:
+        node.check_output("rm -f /run/systemd/system/mariadb.service.d/slow-restart.conf && systemctl daemon-reload")
+    print(f"MariaDB's crash on {crashed}: {survivor} first said {refusal[0]!r}; writes answered again after "
+          f"{min(r['end'] for r in probe.results if r['ok'] and r['write'] and r['start'] > killed) - killed:.1f}s")
+    assert "database does not" in refusal[0], refusal
+    assert (read_only(survivor), read_only(crashed)) == ("0", "1")
+    assert street.vip_holder() == survivor
+    outcome = json.loads(street.on_node(survivor, "cat /var/lib/keepalived-otap/promotion"))["outcome"]
+    assert outcome.startswith("promoted") and "decided again" in outcome, outcome
+    street.wait_for(lambda: mailed(operations_mail, f"{survivor} promoted itself"), 30, "the mail about the promotion")
+    street.wait_for(lambda: probe.votes_on(survivor) >= probe.writes, 30, "every acknowledged write on the survivor")
+    # The old primary is read-only and replicates from nobody: rebuilt as the standby as any stray.
+    run = street.playbook("failover", otap_action="reseed", otap_confirm=crashed)
+    assert run.rc == 0, run.output[-3000:]
+    street.wait_for(lambda: street.following(crashed), 60, f"{crashed} following {survivor}")
 
 
 def test_the_street_as_provisioned_again_changes_nothing_after_releases_and_failovers_and_shows_no_secret():

@@ -5,6 +5,13 @@
   otap-pair notify TYPE NAME STATE PRIO  notify: keep the database role in step with the VIP
   otap-pair mail SUBJECT [CONDITION] < BODY
                                         mail operations (the hooks start it, and do not wait)
+  otap-pair decide-again                the VIP holder whose database stayed read-only decides
+                                        again, by the same rules (the check starts it)
+  otap-pair pause-decisions             an operator opens the other node: no deciding again here
+                                        (once any decision under way has ended) until
+                                        resume-decisions, this node leaving the VIP, or 10 minutes;
+                                        prints this node's read_only (1: it did not promote)
+  otap-pair resume-decisions            deciding again allowed again
   otap-pair take-over --wait SECONDS    a planned switchover, on the standby: promote once the
                                         primary has turned read-only, at its last position
   otap-pair hand-over --to ADDRESS --vip ADDRESS [--drain SECONDS] [--push COMMAND]
@@ -18,8 +25,12 @@ The VIP and the writable database stay on the same node. On MASTER a read-only s
 promoted, but only when no acknowledged write can be lost: its old primary is reachable and
 read-only (then the standby first applies everything up to the primary's position), or it is
 unreachable, the standby's replication still runs (its receiver is reconnecting, not stopped)
-and it was caught up moments before (then it applies all it received). Otherwise it stays read-only and says why (syslog and STATE_DIR/promotion): the site
-then serves but refuses writes until an operator decides (failover.yml). A node that loses the
+and it was caught up moments before (then it applies all it received). Otherwise it stays
+read-only and says why (syslog and STATE_DIR/promotion): the site then serves but refuses writes.
+While it holds the VIP so, its check has it decide again every `retry_after` seconds, by the
+same rules: a primary whose MariaDB crashed and came back read-only (systemd restarts it) is then
+caught up to and replaced, and the witness is asked again when it could not be. A refusal that
+lasts is the operator's to settle (failover.yml). One decision runs at a time. A node that loses the
 VIP (FAULT, STOP, or MASTER -> BACKUP) makes its database read-only. MariaDB's configuration
 starts every node read-only, so a failed primary that returns never becomes a second primary.
 
@@ -48,6 +59,8 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
+import fcntl
 import json
 import os
 import shlex
@@ -68,8 +81,13 @@ UNKNOWN_THREAD = 1094
 # The client's errors for a server that does not answer at all (CR_CONNECTION_ERROR,
 # CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST); any other error is an answer.
 NO_ANSWER = (2002, 2003, 2006, 2013)
-# Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced.
-REPLICA_HEALTHY, PEER_SEEN, FENCED = "replica-healthy", "peer-seen", "fenced"
+# Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
+# the last decision about the database's role ended; the lock that one decision holds at a time.
+REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
+DECIDING = "deciding.lock"
+# Marker of an operator's pause of deciding again, and how long it lasts at most (a playbook cut
+# off midway leaves it behind).
+PAUSED, PAUSE_FOR = "decisions-paused", 600
 
 
 def settings(path: str = SETTINGS) -> dict:
@@ -84,6 +102,7 @@ def settings(path: str = SETTINGS) -> dict:
         "healthy_within": parser.getint("promotion", "healthy_within", fallback=20),
         "catch_up_timeout": parser.getint("promotion", "catch_up_timeout", fallback=30),
         "peer_wait": parser.getint("promotion", "peer_wait", fallback=10),
+        "retry_after": parser.getint("promotion", "retry_after", fallback=5),
         "fence_after": parser.getfloat("promotion", "fence_after", fallback=8.0),
         "services": parser.get("primary", "services", fallback="").split(),
         "peers": parser.get("pair", "peers", fallback="").split(),
@@ -297,11 +316,15 @@ def peer_state(local: dict, config: dict, wait: float, every: float = 0.5) -> di
         time.sleep(every)
 
 
-def promote(connection, position: str, timeout: int) -> tuple[bool, str]:
+def promote(connection, position: str, timeout: int, holding=None) -> tuple[bool, str]:
+    """Apply the primary's writes up to `position`, then open writes; not if `holding()` (still
+    the VIP holder?) says no once caught up."""
     if position:
         waited = query(connection, "SELECT MASTER_GTID_WAIT(%s, %s) AS result", position, timeout)
         if int(waited["result"]) != 0:
             return False, f"did not apply the primary's writes up to {position} within {timeout}s: not promoted"
+    if holding is not None and not holding():
+        return False, "this node gave up the VIP while it decided: not promoted"
     with connection.cursor() as cursor:
         cursor.execute("STOP SLAVE")
         cursor.execute("RESET SLAVE ALL")
@@ -346,15 +369,110 @@ def on_master(config: dict) -> str:
         healthy_age = None if healthy is None else time.time() - healthy
         action, position, reason = decide(local, peer, healthy_age, config["healthy_within"])
         if action == "promote" and peer is None:
-            allowed, word = witness_allows_promotion(config, local["replica_of"])
+            if knock(local["replica_of"], config["peer_port"]) == "open":
+                # Not dead, not cut off: its host answers, its database does not (or not this node).
+                allowed, word = False, (
+                    f"the primary {local['replica_of']} answers at its site's port but its database does not: "
+                    "its MariaDB is down or starting (it starts read-only), or shuts this node out; promoting "
+                    f"could make two primaries. Asked again every {config['retry_after']}s while this node "
+                    "holds the VIP: once that database answers read-only, this node catches up to it and promotes")
+            else:
+                allowed, word = witness_allows_promotion(config, local["replica_of"])
             if allowed:
                 reason = f"{reason}; {word}" if word else reason
             else:
                 action, reason = "refuse", word
         if action == "promote":
-            promoted, outcome = promote(connection, position, config["catch_up_timeout"])
+            promoted, outcome = promote(connection, position, config["catch_up_timeout"],
+                                        holding=lambda: previous_state() == "MASTER")
             action, reason = ("promoted" if promoted else "refused"), f"{reason}; {outcome}"
     return f"{action}: {reason}"
+
+
+@contextlib.contextmanager
+def deciding(wait: bool = True):
+    """Hold the one decision about the database's role (a notify's, or deciding again): yields
+    whether this process holds it; without `wait`, False at once when another process does. A
+    node that gives up the VIP so waits for a promotion under way, then turns read-only. A lock
+    that cannot be taken at all (no STATE_DIR) holds up nobody who waits (turning read-only
+    never waits on it), and deciding again does not run then."""
+    try:
+        lock = open(os.path.join(STATE_DIR, DECIDING), "a", encoding="utf-8")  # noqa: SIM115 - held below
+    except OSError:
+        yield wait
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            with contextlib.suppress(OSError):
+                touch(DECIDED)
+
+
+def should_decide_again(local: dict, vrrp_state: str, decided: float | None, now: float, retry_after: int) -> bool:
+    """Whether this node should decide again: it holds the VIP (MASTER) but its database stayed a
+    read-only standby, and the last decision ended `retry_after` seconds ago or more."""
+    return (vrrp_state == "MASTER" and local["read_only"] and bool(local["replica_of"])
+            and (decided is None or now - decided >= retry_after))
+
+
+def decide_again() -> int:
+    """The VIP holder whose database stayed read-only decides again (on_master's rules). Only a
+    promotion is told (record, mail, syslog): the refusal was told when it was first made."""
+    config = settings()
+    syslog.openlog("otap-pair")
+    with deciding(wait=False) as mine:
+        if not mine or previous_state() != "MASTER" or paused(time.time()):
+            return 0
+        try:
+            outcome = on_master(config)
+        except Exception as error:  # noqa: BLE001 - it stays read-only; asked again later
+            outcome = f"refused: {error}"
+        if not outcome.startswith("promoted"):
+            return 0
+        outcome = f"{outcome} (decided again while holding the VIP)" + follow_role(config["services"], True)
+        record("promotion", json.dumps({"time": int(time.time()), "state": "MASTER", "outcome": outcome}))
+    try:
+        send_later(*decision_mail(config["name"], outcome))
+    except OSError as error:
+        outcome += f"; cannot mail operations: {error}"
+    syslog.syslog(syslog.LOG_INFO | syslog.LOG_DAEMON, outcome)
+    return 0
+
+
+def paused(now: float) -> bool:
+    """Whether an operator paused deciding again, less than PAUSE_FOR seconds ago."""
+    since = modified(PAUSED)
+    return since is not None and now - since < PAUSE_FOR
+
+
+def pause_decisions() -> int:
+    """An operator is about to open the other node's database (a primary that came back after
+    a crash, which this node still follows): wait for a decision under way, pause deciding again,
+    and print this node's read_only. Printed 1, this node did not promote itself, and will not
+    until resumed: opening the other node then makes one writer. A VRRP change still decides."""
+    with deciding():
+        touch(PAUSED)
+        with connect() as connection:
+            print(int(local_state(connection)["read_only"]))
+    return 0
+
+
+def resume_decisions() -> int:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(os.path.join(STATE_DIR, PAUSED))
+    return 0
+
+
+def start_deciding_again() -> None:
+    """decide-again in a process of its own: the check that starts it does not wait for it."""
+    subprocess.Popen([sys.executable, os.path.abspath(__file__), "decide-again"], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
 def on_leaving() -> str:
@@ -504,6 +622,27 @@ def notify(state: str) -> int:
     record("state", state)
     syslog.openlog("otap-pair")
     syslog.syslog(f"VRRP state {before or 'none'} -> {state}")
+    if state != "MASTER" and state not in ("FAULT", "STOP") and not (state == "BACKUP" and before == "MASTER"):
+        return 0
+    try:
+        with deciding():
+            outcome = decide_on(config, state)
+    except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
+        outcome = f"failed: {error}"
+    decided = decision_mail(config["name"], outcome)
+    if decided:
+        try:
+            send_later(*decided)
+        except OSError as error:
+            outcome += f"; cannot mail operations: {error}"
+    syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
+                  | syslog.LOG_DAEMON, outcome)
+    return 0
+
+
+def decide_on(config: dict, state: str) -> str:
+    """The database's role for VRRP `state` (MASTER, or leaving it), the primary's services made
+    to follow, and the outcome recorded."""
     try:
         if state == "MASTER":
             # A switchover's hold that outlived its hand-over (a run cut off midway) would drop
@@ -515,23 +654,14 @@ def notify(state: str) -> int:
             except (OSError, subprocess.CalledProcessError) as error:
                 syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot look for a switchover's hold: {error}")
             outcome = on_master(config)
-        elif state in ("FAULT", "STOP") or (state == "BACKUP" and before == "MASTER"):
-            outcome = on_leaving()
         else:
-            return 0
+            resume_decisions()
+            outcome = on_leaving()
     except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
         outcome = f"failed: {error}"
     outcome += follow_role(config["services"], holds_primary(outcome))
     record("promotion", json.dumps({"time": int(time.time()), "state": state, "outcome": outcome}))
-    decided = decision_mail(config["name"], outcome)
-    if decided:
-        try:
-            send_later(*decided)
-        except OSError as error:
-            outcome += f"; cannot mail operations: {error}"
-    syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
-                  | syslog.LOG_DAEMON, outcome)
-    return 0
+    return outcome
 
 
 def check() -> int:
@@ -567,6 +697,8 @@ def check() -> int:
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced)
     if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         touch(REPLICA_HEALTHY)
+    if should_decide_again(local, previous_state(), modified(DECIDED), time.time(), config["retry_after"]):
+        start_deciding_again()
     report_lasting_conditions(config, local)
     return 0 if fit else 1
 
@@ -805,6 +937,12 @@ def main(argv: list[str]) -> int:
         return check()
     if argv[1:2] == ["notify"] and len(argv) >= 5:
         return notify(argv[4])
+    if argv[1:2] == ["decide-again"]:
+        return decide_again()
+    if argv[1:2] == ["pause-decisions"]:
+        return pause_decisions()
+    if argv[1:2] == ["resume-decisions"]:
+        return resume_decisions()
     if argv[1:2] == ["mail"] and len(argv) in (3, 4) and all(word.isalpha() for word in argv[3:]):
         return mail(*argv[2:4])
     if argv[1:2] in (["take-over"], ["hand-over"], ["release-hold"]):

@@ -20,7 +20,7 @@ FENCE_AFTER = 8.0
 CONFIG = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config",
           "peers": ["10.0.0.22"], "peer_port": 80, "fence_after": FENCE_AFTER, "check_budget": 2.0,
           "check_url": "http://127.0.0.1/otap-fpm-ping", "max_lag": 5, "services": ["otap-uploads.service"],
-          "name": "prod1", "report_after": 30}
+          "name": "prod1", "report_after": 30, "retry_after": 5}
 
 
 class Clock:
@@ -301,3 +301,20 @@ def test_a_check_that_reached_its_peer_says_when(monkeypatch, node):
     network(monkeypatch, node, "open", None)
     otap_pair.check()
     assert otap_pair.modified(otap_pair.PEER_SEEN) is not None
+
+
+@pytest.mark.parametrize(("state", "decided_ago", "started"), [
+    ("MASTER", None, 1), ("MASTER", 10.0, 1), ("MASTER", 1.0, 0), ("BACKUP", None, 0)])
+def test_a_vip_holder_whose_database_stayed_read_only_decides_again_from_its_check(
+        monkeypatch, node, clock, state, decided_ago, started):
+    otap_pair.record("state", state)
+    if decided_ago is not None:
+        decided = Path(otap_pair.STATE_DIR) / otap_pair.DECIDED
+        decided.touch()
+        os.utime(decided, (clock.now - decided_ago, clock.now - decided_ago))
+    starts = []
+    monkeypatch.setattr(otap_pair, "start_deciding_again", lambda: starts.append(clock.now))
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=True, replica_of="10.0.0.21"))
+    network(monkeypatch, node, "open", None)
+    assert otap_pair.check() == 0
+    assert len(starts) == started

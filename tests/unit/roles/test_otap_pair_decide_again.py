@@ -1,0 +1,256 @@
+"""keepalived's hook on the production pair (roles/keepalived/files/otap_pair.py): a VIP holder
+whose database stayed read-only decides again, one decision at a time, and never promotes once
+it has given up the VIP."""
+
+import importlib.util
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
+spec = importlib.util.spec_from_file_location("otap_pair", PATH)
+otap_pair = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(otap_pair)
+
+STANDBY = {"read_only": True, "replica_of": "10.0.0.1", "io_running": "Connecting", "sql_running": "Yes",
+           "lag": None, "received": "0-1-42"}
+
+
+@pytest.mark.parametrize(("local", "state", "decided", "again"), [
+    (STANDBY, "MASTER", None, True),
+    (STANDBY, "MASTER", 94.0, True),      # ended 6 s ago, asked every 5
+    (STANDBY, "MASTER", 97.0, False),     # ended 3 s ago
+    (STANDBY, "BACKUP", None, False),     # not the VIP holder: nothing to decide
+    (STANDBY, "FAULT", None, False),
+    (STANDBY | {"read_only": False}, "MASTER", None, False),  # already the writable primary
+    (STANDBY | {"replica_of": None}, "MASTER", None, False),  # a stray or fenced node never promotes
+])
+def test_only_a_vip_holder_whose_database_stayed_a_read_only_standby_decides_again(local, state, decided, again):
+    assert otap_pair.should_decide_again(local, state, decided, 100.0, 5) is again
+
+
+def hold_the_decision(state_dir: str, started, release) -> None:
+    otap_pair.STATE_DIR = state_dir
+    with otap_pair.deciding() as mine:
+        assert mine
+        started.set()
+        release.wait(10)
+
+
+def test_one_decision_at_a_time_and_its_end_is_noted(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    started, release = multiprocessing.Event(), multiprocessing.Event()
+    other = multiprocessing.Process(target=hold_the_decision, args=(str(tmp_path), started, release))
+    other.start()
+    try:
+        assert started.wait(10)
+        with otap_pair.deciding(wait=False) as mine:
+            assert mine is False
+    finally:
+        release.set()
+        other.join(10)
+    assert other.exitcode == 0
+    assert otap_pair.modified(otap_pair.DECIDED) is not None
+    with otap_pair.deciding(wait=False) as mine:
+        assert mine is True
+
+
+def test_without_its_lock_turning_read_only_still_runs_and_deciding_again_does_not(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path / "missing"))
+    with otap_pair.deciding() as mine:
+        assert mine is True
+    with otap_pair.deciding(wait=False) as mine:
+        assert mine is False
+
+
+class FakeCursor:
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, args=None):
+        self.db.executed.append(sql)
+        self.row = {"result": 0} if "MASTER_GTID_WAIT" in sql else {}
+
+    def fetchone(self):
+        return self.row
+
+
+class FakeDb:
+    def __init__(self):
+        self.executed = []
+
+    def cursor(self):
+        return FakeCursor(self)
+
+
+@pytest.mark.parametrize("position", ["0-1-50", ""])
+def test_a_node_that_gave_up_the_vip_while_it_decided_is_not_promoted(position):
+    db = FakeDb()
+    promoted, outcome = otap_pair.promote(db, position, 30, holding=lambda: False)
+    assert not promoted and "gave up the VIP" in outcome
+    assert not any(sql.startswith(("STOP SLAVE", "RESET SLAVE", "SET GLOBAL read_only")) for sql in db.executed)
+
+
+@pytest.fixture
+def master(monkeypatch, tmp_path):
+    """A node that holds the VIP, with its decisions, mails and started services noted."""
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    otap_pair.record("state", "MASTER")
+    told = {"mails": [], "services": []}
+    monkeypatch.setattr(otap_pair, "settings", lambda: {"name": "prod2", "services": ["otap-uploads.service"]})
+    monkeypatch.setattr(otap_pair, "send_later", lambda subject, body, condition="": told["mails"].append(subject))
+    monkeypatch.setattr(otap_pair, "follow_role",
+                        lambda services, primary: told["services"].append(primary) or "; start them")
+    monkeypatch.setattr(otap_pair.syslog, "syslog", lambda *_a: None)
+    return told
+
+
+def test_a_promotion_on_deciding_again_is_recorded_and_mailed(monkeypatch, master):
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: "promoted: the primary 10.0.0.1 is read-only")
+    assert otap_pair.decide_again() == 0
+    outcome = json.loads(Path(otap_pair.STATE_DIR, "promotion").read_text())["outcome"]
+    assert outcome.startswith("promoted") and "decided again" in outcome
+    assert master["mails"] == ["prod2 promoted itself to primary of the production pair"]
+    assert master["services"] == [True]
+
+
+@pytest.mark.parametrize("outcome", ["refuse: the witness still reaches 10.0.0.1", "keep: already writable"])
+def test_a_refusal_on_deciding_again_is_not_told_again(monkeypatch, master, outcome):
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: outcome)
+    otap_pair.decide_again()
+    assert not Path(otap_pair.STATE_DIR, "promotion").exists()
+    assert master["mails"] == [] and master["services"] == []
+
+
+def test_a_failure_on_deciding_again_leaves_the_node_as_it_was(monkeypatch, master):
+    def fails(config):
+        raise OSError("the socket is gone")
+    monkeypatch.setattr(otap_pair, "on_master", fails)
+    assert otap_pair.decide_again() == 0
+    assert master["mails"] == [] and master["services"] == []
+
+
+@pytest.mark.parametrize("state", ["BACKUP", "FAULT"])
+def test_a_node_that_no_longer_holds_the_vip_does_not_decide_again(monkeypatch, master, state):
+    otap_pair.record("state", state)
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: pytest.fail("decided without the VIP"))
+    assert otap_pair.decide_again() == 0
+
+
+def test_no_second_decision_while_one_runs(monkeypatch, master, tmp_path):
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: pytest.fail("decided twice at once"))
+    started, release = multiprocessing.Event(), multiprocessing.Event()
+    other = multiprocessing.Process(target=hold_the_decision, args=(str(tmp_path), started, release))
+    other.start()
+    try:
+        assert started.wait(10)
+        assert otap_pair.decide_again() == 0
+    finally:
+        release.set()
+        other.join(10)
+
+
+class LocalDb(FakeDb):
+    """The new VIP holder's own database: a healthy read-only standby of 10.0.0.1."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.fixture
+def new_holder(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    otap_pair.record("state", "MASTER")
+    otap_pair.touch(otap_pair.REPLICA_HEALTHY)
+    db = LocalDb()
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
+    monkeypatch.setattr(otap_pair, "local_state", lambda _connection: dict(STANDBY))
+    return db
+
+
+CONFIG = {"peer_wait": 10, "healthy_within": 20, "catch_up_timeout": 30, "peer_port": 80, "retry_after": 5}
+
+
+def test_a_primary_whose_host_answers_but_whose_database_does_not_is_never_doubled(monkeypatch, new_holder):
+    monkeypatch.setattr(otap_pair, "peer_state", lambda *_a, **_k: None)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "open")
+    monkeypatch.setattr(otap_pair, "witness_allows_promotion", lambda *_a: pytest.fail("waited for the witness"))
+    outcome = otap_pair.on_master(CONFIG)
+    assert outcome.startswith("refuse") and "database does not" in outcome and "every 5s" in outcome
+    assert not any("read_only = 0" in sql for sql in new_holder.executed)
+
+
+@pytest.mark.parametrize("answer", ["silent", "refused"])
+def test_a_primary_nobody_reaches_is_left_to_the_witness(monkeypatch, new_holder, answer):
+    monkeypatch.setattr(otap_pair, "peer_state", lambda *_a, **_k: None)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: answer)
+    monkeypatch.setattr(otap_pair, "witness_allows_promotion", lambda *_a: (True, "the witness cannot reach it"))
+    outcome = otap_pair.on_master(CONFIG)
+    assert outcome.startswith("promoted") and "the witness cannot reach it" in outcome
+    assert new_holder.executed[-1] == "SET GLOBAL read_only = 0"
+
+
+def test_a_primary_back_read_only_is_caught_up_to_then_replaced(monkeypatch, new_holder):
+    monkeypatch.setattr(otap_pair, "peer_state", lambda *_a, **_k: {"read_only": True, "binlog_pos": "0-1-50"})
+    outcome = otap_pair.on_master(CONFIG)
+    assert outcome.startswith("promoted") and "0-1-50" in outcome
+    assert new_holder.executed[-3:] == ["STOP SLAVE", "RESET SLAVE ALL", "SET GLOBAL read_only = 0"]
+
+
+def test_a_holder_that_gave_up_the_vip_while_catching_up_stays_read_only(monkeypatch, new_holder):
+    def peer_then_leaving(*_a, **_k):
+        otap_pair.record("state", "BACKUP")  # keepalived moved on while it waited
+        return {"read_only": True, "binlog_pos": "0-1-50"}
+    monkeypatch.setattr(otap_pair, "peer_state", peer_then_leaving)
+    outcome = otap_pair.on_master(CONFIG)
+    assert outcome.startswith("refused") and "gave up the VIP" in outcome
+    assert not any("read_only = 0" in sql for sql in new_holder.executed)
+
+
+def test_an_operator_s_pause_stops_deciding_again_until_resumed_or_old(monkeypatch, master, new_holder, capsys):
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: pytest.fail("decided while paused"))
+    assert otap_pair.pause_decisions() == 0
+    assert capsys.readouterr().out == "1\n", "it says whether this node is still read-only"
+    otap_pair.decide_again()
+    assert not otap_pair.paused(otap_pair.time.time() + otap_pair.PAUSE_FOR), "a pause left behind ends"
+    otap_pair.resume_decisions()
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: "refuse: still")
+    assert not otap_pair.paused(otap_pair.time.time())
+    assert otap_pair.resume_decisions() == 0, "resuming twice is no error"
+
+
+def test_a_pause_waits_for_the_decision_under_way(monkeypatch, new_holder, tmp_path, capsys):
+    started, release = multiprocessing.Event(), multiprocessing.Event()
+    other = multiprocessing.Process(target=hold_the_decision, args=(str(tmp_path), started, release))
+    other.start()
+    try:
+        assert started.wait(10)
+        pausing = multiprocessing.Process(target=otap_pair.pause_decisions)
+        pausing.start()
+        pausing.join(1)
+        assert pausing.is_alive(), "it paused while a decision was under way"
+        release.set()
+        pausing.join(10)
+        assert pausing.exitcode == 0
+    finally:
+        release.set()
+        other.join(10)
+    assert otap_pair.paused(otap_pair.time.time())
+
+
+def test_leaving_the_vip_ends_a_pause(monkeypatch, master):
+    otap_pair.touch(otap_pair.PAUSED)
+    monkeypatch.setattr(otap_pair, "on_leaving", lambda: "demoted: this node gave up the VIP")
+    assert otap_pair.decide_on({"services": []}, "STOP").startswith("demoted")
+    assert not otap_pair.paused(otap_pair.time.time())
