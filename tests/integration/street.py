@@ -150,7 +150,7 @@ def vip_holder() -> str | None:
 
 
 def vip() -> str:
-    return hostvar(group("production")[0], "keepalived_vip").split("/")[0]
+    return hostvar(group("production")[0], "otap_vip")
 
 
 @dataclass
