@@ -171,7 +171,8 @@ def test_the_standby_promotes_once_the_primary_is_read_only_at_its_last_position
     assert promoted and outcome.startswith("promoted:")
     assert standby["log"] == [
         ("new", ("SELECT MASTER_GTID_WAIT(%s, %s) AS result", ("0-1-77", 30))),
-        ("new", "STOP SLAVE"), ("new", "RESET SLAVE ALL"), ("new", "SET GLOBAL read_only = 0")]
+        ("new", "STOP SLAVE SQL_THREAD"), ("new", "SET GLOBAL read_only = 0"), ("new", "STOP SLAVE"),
+        ("new", "RESET SLAVE ALL")]
 
 
 @pytest.mark.parametrize("primary", ["writable", "silent"])
