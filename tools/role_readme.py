@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cell(text: object) -> str:
+    """A table cell: a description given as a list (its paragraphs) is joined by spaces."""
+    if isinstance(text, list):
+        text = " ".join(str(part) for part in text)
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 

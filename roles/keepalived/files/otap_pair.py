@@ -7,10 +7,10 @@
                                         mail operations (the hooks start it, and do not wait)
   otap-pair decide-again                the VIP holder whose database stayed read-only decides
                                         again, by the same rules (the check starts it)
-  otap-pair pause-decisions             an operator opens the other node: no deciding again here
-                                        (once any decision under way has ended) until
-                                        resume-decisions, this node leaving the VIP, or 10 minutes;
-                                        prints this node's read_only (1: it did not promote)
+  otap-pair pause-decisions             an operator opens the other node: no promotion here (once
+                                        any decision under way has ended) until resume-decisions
+                                        or 10 minutes; prints this node's read_only (1: it did
+                                        not promote)
   otap-pair resume-decisions            deciding again allowed again
   otap-pair take-over --wait SECONDS    a planned switchover, on the standby: promote once the
                                         primary has turned read-only, at its last position
@@ -106,6 +106,7 @@ def settings(path: str = SETTINGS) -> dict:
         "fence_after": parser.getfloat("promotion", "fence_after", fallback=8.0),
         "services": parser.get("primary", "services", fallback="").split(),
         "peers": parser.get("pair", "peers", fallback="").split(),
+        "vip": parser.get("pair", "vip", fallback=""),
         "peer_port": parser.getint("pair", "port", fallback=80),
         "witness": parser.get("witness", "host", fallback=""),
         "witness_ssh": parser.get("witness", "ssh_config", fallback=""),
@@ -377,6 +378,9 @@ def on_master(config: dict) -> str:
         healthy = modified(REPLICA_HEALTHY)
         healthy_age = None if healthy is None else time.time() - healthy
         action, position, reason = decide(local, peer, healthy_age, config["healthy_within"])
+        if action == "promote" and paused(time.time()):
+            action, reason = "refuse", ("an operator is opening the other node (otap-pair pause-decisions): "
+                                        "this node does not promote itself until that is done")
         if action == "promote" and peer is None:
             if knock(local["replica_of"], config["peer_port"]) == "open":
                 # Not dead, not cut off: its host answers, its database does not (or not this node).
@@ -393,7 +397,7 @@ def on_master(config: dict) -> str:
                 action, reason = "refuse", word
         if action == "promote":
             promoted, outcome = promote(connection, position, config["catch_up_timeout"],
-                                        holding=lambda: previous_state() == "MASTER")
+                                        holding=lambda: holds_vip(config))
             action, reason = ("promoted" if promoted else "refused"), f"{reason}; {outcome}"
     return f"{action}: {reason}"
 
@@ -423,26 +427,69 @@ def deciding(wait: bool = True):
                 touch(DECIDED)
 
 
-def should_decide_again(local: dict, vrrp_state: str, decided: float | None, now: float, retry_after: int) -> bool:
-    """Whether this node should decide again: it holds the VIP (MASTER) but its database stayed a
-    read-only standby, and the last decision ended `retry_after` seconds ago or more."""
-    return (vrrp_state == "MASTER" and local["read_only"] and bool(local["replica_of"])
+def should_decide_again(local: dict, holding: bool, decided: float | None, now: float, retry_after: int) -> bool:
+    """Whether this node should decide again: it holds the VIP (`holding`: MASTER, and the VIP on
+    its interface) but its database stayed a read-only standby, or was opened by a promotion that
+    could not clear its replication settings; and the last decision ended `retry_after` seconds
+    ago or more."""
+    return (holding and bool(local["replica_of"])
             and (decided is None or now - decided >= retry_after))
 
 
+def holds_vip(config: dict) -> bool:
+    """Whether this node holds the VIP: keepalived's state is MASTER (its notify wrote it) and the
+    address is on an interface here (a state file left by a crash says MASTER too)."""
+    if previous_state() != "MASTER":
+        return False
+    if not config.get("vip"):
+        return True
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=2, check=False)
+    return f" inet {config['vip']}/" in shown.stdout
+
+
+def tidy(connection) -> str:
+    """Clear what a promotion could not: the replication settings of a writable node."""
+    with connection.cursor() as cursor:
+        cursor.execute("STOP SLAVE")
+        cursor.execute("RESET SLAVE ALL")
+    return "cleared the replication settings a promotion had left behind"
+
+
+def worth_saying(outcome: str) -> bool:
+    """Whether a refusal on deciding again differs from the last one said (numbers aside)."""
+    kind = "".join(c for c in outcome if not c.isdigit())
+    path = os.path.join(STATE_DIR, "refusal")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read().strip() == kind:
+                return False
+    except OSError:
+        pass
+    record("refusal", kind)
+    return True
+
+
 def decide_again() -> int:
-    """The VIP holder whose database stayed read-only decides again (on_master's rules). Only a
-    promotion is told (record, mail, syslog): the refusal was told when it was first made."""
+    """The VIP holder whose database stayed read-only decides again (on_master's rules); one that
+    a promotion opened but could not clear of its replication settings has them cleared. A
+    promotion is told (record, mail, syslog); a refusal goes to syslog when it differs from the
+    last one (the first was told when it was made)."""
     config = settings()
     syslog.openlog("otap-pair")
     with deciding(wait=False) as mine:
-        if not mine or previous_state() != "MASTER" or paused(time.time()):
+        if not mine or not holds_vip(config) or paused(time.time()):
             return 0
         try:
+            with connect() as connection:
+                if not local_state(connection)["read_only"]:
+                    syslog.syslog(syslog.LOG_INFO | syslog.LOG_DAEMON, tidy(connection))
+                    return 0
             outcome = on_master(config)
-        except Exception as error:  # noqa: BLE001 - it stays read-only; asked again later
+        except Exception as error:  # noqa: BLE001 - it stays as it is; asked again later
             outcome = f"refused: {error}"
         if not outcome.startswith("promoted"):
+            if worth_saying(outcome):
+                syslog.syslog(syslog.LOG_INFO | syslog.LOG_DAEMON, f"decided again: {outcome}")
             return 0
         outcome = f"{outcome} (decided again while holding the VIP)" + follow_role(config["services"], True)
         record("promotion", json.dumps({"time": int(time.time()), "state": "MASTER", "outcome": outcome}))
@@ -464,7 +511,8 @@ def pause_decisions() -> int:
     """An operator is about to open the other node's database (a primary that came back after
     a crash, which this node still follows): wait for a decision under way, pause deciding again,
     and print this node's read_only. Printed 1, this node did not promote itself, and will not
-    until resumed: opening the other node then makes one writer. A VRRP change still decides."""
+    until resumed (nor when keepalived hands it the VIP meanwhile): opening the other node then
+    makes one writer. A pause left behind by a run cut off midway ends after PAUSE_FOR seconds."""
     with deciding():
         touch(PAUSED)
         with connect() as connection:
@@ -492,7 +540,12 @@ def on_leaving() -> str:
     with connection:
         if local_state(connection)["read_only"]:
             return "kept: the database was already read-only"
-        query(connection, "SET GLOBAL read_only = 1")
+        query(connection, "SET SESSION lock_wait_timeout = 1")
+        try:
+            query(connection, "SET GLOBAL read_only = 1")
+        except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
+            close_clients(connection)
+            query(connection, "SET GLOBAL read_only = 1")
     return "demoted: this node gave up the VIP, its database is now read-only"
 
 
@@ -651,7 +704,10 @@ def notify(state: str) -> int:
 
 def decide_on(config: dict, state: str) -> str:
     """The database's role for VRRP `state` (MASTER, or leaving it), the primary's services made
-    to follow, and the outcome recorded."""
+    to follow, and the outcome recorded. A notify that a later one overtook while it waited for
+    the decision (MASTER then leaving, or leaving then MASTER) leaves the decision to that one."""
+    if (state == "MASTER") != (previous_state() == "MASTER"):
+        return f"skipped: keepalived went on to {previous_state()} meanwhile, whose notify decides"
     try:
         if state == "MASTER":
             # A switchover's hold that outlived its hand-over (a run cut off midway) would drop
@@ -664,7 +720,6 @@ def decide_on(config: dict, state: str) -> str:
                 syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, f"cannot look for a switchover's hold: {error}")
             outcome = on_master(config)
         else:
-            resume_decisions()
             outcome = on_leaving()
     except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
         outcome = f"failed: {error}"
@@ -706,7 +761,8 @@ def check() -> int:
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced)
     if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         touch(REPLICA_HEALTHY)
-    if should_decide_again(local, previous_state(), modified(DECIDED), time.time(), config["retry_after"]):
+    if local["replica_of"] and should_decide_again(local, holds_vip(config), modified(DECIDED), time.time(),
+                                                   config["retry_after"]):
         start_deciding_again()
     report_lasting_conditions(config, local)
     return 0 if fit else 1

@@ -18,17 +18,30 @@ STANDBY = {"read_only": True, "replica_of": "10.0.0.1", "io_running": "Connectin
            "lag": None, "received": "0-1-42"}
 
 
-@pytest.mark.parametrize(("local", "state", "decided", "again"), [
-    (STANDBY, "MASTER", None, True),
-    (STANDBY, "MASTER", 94.0, True),      # ended 6 s ago, asked every 5
-    (STANDBY, "MASTER", 97.0, False),     # ended 3 s ago
-    (STANDBY, "BACKUP", None, False),     # not the VIP holder: nothing to decide
-    (STANDBY, "FAULT", None, False),
-    (STANDBY | {"read_only": False}, "MASTER", None, False),  # already the writable primary
-    (STANDBY | {"replica_of": None}, "MASTER", None, False),  # a stray or fenced node never promotes
+@pytest.mark.parametrize(("local", "holding", "decided", "again"), [
+    (STANDBY, True, None, True),
+    (STANDBY, True, 94.0, True),      # ended 6 s ago, asked every 5
+    (STANDBY, True, 97.0, False),     # ended 3 s ago
+    (STANDBY, False, None, False),    # not the VIP holder: nothing to decide
+    (STANDBY | {"read_only": False}, True, None, True),  # opened, its replication settings left behind
+    (STANDBY | {"replica_of": None}, True, None, False),  # a stray, a fenced node or the primary: nothing
 ])
-def test_only_a_vip_holder_whose_database_stayed_a_read_only_standby_decides_again(local, state, decided, again):
-    assert otap_pair.should_decide_again(local, state, decided, 100.0, 5) is again
+def test_only_a_vip_holder_that_still_replicates_decides_again(local, holding, decided, again):
+    assert otap_pair.should_decide_again(local, holding, decided, 100.0, 5) is again
+
+
+@pytest.mark.parametrize(("state", "addresses", "holds"), [
+    ("MASTER", " inet 10.0.0.20/24 brd", True),
+    ("MASTER", " inet 10.0.0.22/24 brd", False),  # a state file a crash left behind
+    ("BACKUP", " inet 10.0.0.20/24 brd", False),
+])
+def test_the_vip_is_held_only_when_keepalived_says_so_and_the_address_is_here(monkeypatch, tmp_path, state,
+                                                                              addresses, holds):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    otap_pair.record("state", state)
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda *_a, **_k: type("Shown", (), {"stdout": f"2: eth0{addresses} scope global"})())
+    assert otap_pair.holds_vip({"vip": "10.0.0.20"}) is holds
 
 
 def hold_the_decision(state_dir: str, started, release) -> None:
@@ -105,7 +118,12 @@ def master(monkeypatch, tmp_path):
     monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
     otap_pair.record("state", "MASTER")
     told = {"mails": [], "services": []}
-    monkeypatch.setattr(otap_pair, "settings", lambda: {"name": "prod2", "services": ["otap-uploads.service"]})
+    monkeypatch.setattr(otap_pair, "settings",
+                        lambda: {"name": "prod2", "services": ["otap-uploads.service"], "vip": ""})
+    db = LocalDb()
+    told["db"] = db
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
+    monkeypatch.setattr(otap_pair, "local_state", lambda _connection: dict(STANDBY))
     monkeypatch.setattr(otap_pair, "send_later", lambda subject, body, condition="": told["mails"].append(subject))
     monkeypatch.setattr(otap_pair, "follow_role",
                         lambda services, primary: told["services"].append(primary) or "; start them")
@@ -250,11 +268,81 @@ def test_a_pause_waits_for_the_decision_under_way(monkeypatch, new_holder, tmp_p
     assert otap_pair.paused(otap_pair.time.time())
 
 
-def test_leaving_the_vip_ends_a_pause(monkeypatch, master):
+def test_a_pause_holds_even_the_promotion_of_a_node_keepalived_hands_the_vip(monkeypatch, master):
+    otap_pair.record("state", "BACKUP")
     otap_pair.touch(otap_pair.PAUSED)
+    monkeypatch.setattr(otap_pair, "on_leaving", lambda: "kept: the database was already read-only")
+    assert otap_pair.decide_on({"services": []}, "BACKUP").startswith("kept")
+    assert otap_pair.paused(otap_pair.time.time()), "leaving the VIP does not end an operator's pause"
+    otap_pair.record("state", "MASTER")
+    monkeypatch.setattr(otap_pair, "peer_state", lambda *_a, **_k: {"read_only": True, "binlog_pos": "0-1-50"})
+    outcome = otap_pair.decide_on({"services": [], "peer_wait": 10, "healthy_within": 20, "catch_up_timeout": 30,
+                                   "peer_port": 80, "retry_after": 5, "vip": ""}, "MASTER")
+    assert outcome.startswith("refuse") and "pause-decisions" in outcome
+    assert not any("read_only = 0" in sql for sql in master["db"].executed)
+
+
+@pytest.mark.parametrize(("notified", "now"), [("MASTER", "BACKUP"), ("FAULT", "MASTER"), ("BACKUP", "MASTER")])
+def test_a_notify_overtaken_while_it_waited_leaves_the_decision_to_the_later_one(monkeypatch, master, notified, now):
+    otap_pair.record("state", now)
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: pytest.fail("promoted on a stale notify"))
+    monkeypatch.setattr(otap_pair, "on_leaving", lambda: pytest.fail("demoted on a stale notify"))
+    assert otap_pair.decide_on({"services": []}, notified).startswith("skipped")
+
+
+def test_two_notifies_of_leaving_both_demote(monkeypatch, master):
+    otap_pair.record("state", "BACKUP")
     monkeypatch.setattr(otap_pair, "on_leaving", lambda: "demoted: this node gave up the VIP")
-    assert otap_pair.decide_on({"services": []}, "STOP").startswith("demoted")
-    assert not otap_pair.paused(otap_pair.time.time())
+    assert otap_pair.decide_on({"services": []}, "FAULT").startswith("demoted")
+
+
+def test_a_promotion_left_half_done_is_finished_on_deciding_again(monkeypatch, master):
+    monkeypatch.setattr(otap_pair, "local_state", lambda _connection: STANDBY | {"read_only": False})
+    monkeypatch.setattr(otap_pair, "on_master", lambda config: pytest.fail("decided on a writable node"))
+    otap_pair.decide_again()
+    assert master["db"].executed == ["STOP SLAVE", "RESET SLAVE ALL"]
+
+
+def test_a_refusal_on_deciding_again_is_said_when_it_differs_from_the_last(monkeypatch, master):
+    said = []
+    monkeypatch.setattr(otap_pair.syslog, "syslog", lambda _priority, text: said.append(text))
+    for outcome in ["refuse: the primary is gone; healthy 21s ago", "refuse: the primary is gone; healthy 26s ago",
+                    "refuse: the witness cannot be asked"]:
+        monkeypatch.setattr(otap_pair, "on_master", lambda config, outcome=outcome: outcome)
+        otap_pair.decide_again()
+    assert said == ["decided again: refuse: the primary is gone; healthy 21s ago",
+                    "decided again: refuse: the witness cannot be asked"]
+
+
+class HeldServer(LocalDb):
+    """A writable database whose read lock a long write holds once (lock_wait_timeout)."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = 1
+
+    def cursor(self):
+        cursor = FakeCursor(self)
+        execute = cursor.execute
+
+        def held_once(sql, args=None):
+            execute(sql, args)
+            if sql == "SET GLOBAL read_only = 1" and self.held:
+                self.held -= 1
+                raise RuntimeError(1205, "Lock wait timeout exceeded")
+            cursor.row = {"read_only": 0} if "read_only AS" in sql else {}
+        cursor.execute = held_once
+        cursor.fetchall = lambda: []
+        return cursor
+
+
+def test_giving_up_the_vip_waits_a_second_at_most_for_the_read_lock(monkeypatch):
+    db = HeldServer()
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
+    monkeypatch.setattr(otap_pair, "local_state", lambda _connection: STANDBY | {"read_only": False})
+    assert otap_pair.on_leaving().startswith("demoted")
+    assert db.executed[0] == "SET SESSION lock_wait_timeout = 1"
+    assert db.executed.count("SET GLOBAL read_only = 1") == 2
 
 
 class ReceiverHangs(FakeDb):
