@@ -540,13 +540,19 @@ def on_leaving() -> str:
     with connection:
         if local_state(connection)["read_only"]:
             return "kept: the database was already read-only"
-        query(connection, "SET SESSION lock_wait_timeout = 1")
-        try:
-            query(connection, "SET GLOBAL read_only = 1")
-        except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
-            close_clients(connection)
-            query(connection, "SET GLOBAL read_only = 1")
+        turn_read_only(connection)
     return "demoted: this node gave up the VIP, its database is now read-only"
+
+
+def turn_read_only(connection) -> None:
+    """SET GLOBAL read_only, waiting a second at most for the read lock: a long write that holds
+    it up has its client closed, and then it is set again."""
+    query(connection, "SET SESSION lock_wait_timeout = 1")
+    try:
+        query(connection, "SET GLOBAL read_only = 1")
+    except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
+        close_clients(connection)
+        query(connection, "SET GLOBAL read_only = 1")
 
 
 def holds_primary(outcome: str) -> bool:
@@ -795,12 +801,7 @@ def fence(connection, config: dict) -> str:
     """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
     standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
     before that, stop the primary's services, record and mail it; what was done."""
-    query(connection, "SET SESSION lock_wait_timeout = 1")
-    try:
-        query(connection, "SET GLOBAL read_only = 1")
-    except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
-        close_clients(connection)
-        query(connection, "SET GLOBAL read_only = 1")
+    turn_read_only(connection)
     # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
     close_clients(connection)
     touch(FENCED)
