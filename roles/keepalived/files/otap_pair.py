@@ -334,10 +334,8 @@ def promote(connection, position: str, timeout: int, holding=None) -> tuple[bool
     # primary to end its connection there: two seconds when that primary is gone. Until then the
     # receiver can at most fetch into the relay log, which nothing applies and the reset drops.
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("STOP SLAVE")
-            cursor.execute("RESET SLAVE ALL")
-    except Exception as error:  # noqa: BLE001 - promoted all the same; said, for an operator to finish
+        tidy(connection)
+    except Exception as error:  # noqa: BLE001 - promoted all the same; deciding again finishes it
         return True, f"{promoted}, but its replication settings remain ({error}): run RESET SLAVE ALL on it"
     return True, promoted
 
@@ -493,11 +491,7 @@ def decide_again() -> int:
             return 0
         outcome = f"{outcome} (decided again while holding the VIP)" + follow_role(config["services"], True)
         record("promotion", json.dumps({"time": int(time.time()), "state": "MASTER", "outcome": outcome}))
-    try:
-        send_later(*decision_mail(config["name"], outcome))
-    except OSError as error:
-        outcome += f"; cannot mail operations: {error}"
-    syslog.syslog(syslog.LOG_INFO | syslog.LOG_DAEMON, outcome)
+    tell(config, outcome)
     return 0
 
 
@@ -697,6 +691,12 @@ def notify(state: str) -> int:
             outcome = decide_on(config, state)
     except Exception as error:  # noqa: BLE001 - keepalived must hear of every failure, then carry on
         outcome = f"failed: {error}"
+    tell(config, outcome)
+    return 0
+
+
+def tell(config: dict, outcome: str) -> None:
+    """A decision's outcome to operations (a mail, when it decided something) and to syslog."""
     decided = decision_mail(config["name"], outcome)
     if decided:
         try:
@@ -705,7 +705,6 @@ def notify(state: str) -> int:
             outcome += f"; cannot mail operations: {error}"
     syslog.syslog((syslog.LOG_WARNING if outcome.startswith(("refused", "refuse", "failed")) else syslog.LOG_INFO)
                   | syslog.LOG_DAEMON, outcome)
-    return 0
 
 
 def decide_on(config: dict, state: str) -> str:

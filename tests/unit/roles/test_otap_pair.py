@@ -82,7 +82,9 @@ class FakeCursor:
 
 
 class FakeDb:
-    def __init__(self, wait_result):
+    """A database that records what it was told; MASTER_GTID_WAIT answers `wait_result`."""
+
+    def __init__(self, wait_result=0):
         self.wait_result, self.executed = wait_result, []
 
     def cursor(self):

@@ -2,17 +2,12 @@
 whose database stayed read-only decides again, one decision at a time, and never promotes once
 it has given up the VIP."""
 
-import importlib.util
 import json
 import multiprocessing
 from pathlib import Path
 
 import pytest
-
-PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / "otap_pair.py"
-spec = importlib.util.spec_from_file_location("otap_pair", PATH)
-otap_pair = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(otap_pair)
+from test_otap_pair import FakeCursor, FakeDb, otap_pair  # the hook, and the same fakes of MariaDB
 
 STANDBY = {"read_only": True, "replica_of": "10.0.0.1", "io_running": "Connecting", "sql_running": "Yes",
            "lag": None, "received": "0-1-42"}
@@ -76,32 +71,6 @@ def test_without_its_lock_turning_read_only_still_runs_and_deciding_again_does_n
         assert mine is True
     with otap_pair.deciding(wait=False) as mine:
         assert mine is False
-
-
-class FakeCursor:
-    def __init__(self, db):
-        self.db = db
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def execute(self, sql, args=None):
-        self.db.executed.append(sql)
-        self.row = {"result": 0} if "MASTER_GTID_WAIT" in sql else {}
-
-    def fetchone(self):
-        return self.row
-
-
-class FakeDb:
-    def __init__(self):
-        self.executed = []
-
-    def cursor(self):
-        return FakeCursor(self)
 
 
 @pytest.mark.parametrize("position", ["0-1-50", ""])
