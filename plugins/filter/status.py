@@ -71,16 +71,25 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description: >-
-    C(generated), C(environments) (list, in street order), C(production) (the pair), C(drift) (all messages),
-    C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours)), C(hospital_copy)
-    (C(snapshot), C(date) of its last snapshot, C(checked) when it was last found level with the store, C(age_hours)
-    since then; none when there is no copy), C(laptop_snapshot) (the agency's last laptop snapshot, recorded with the
+    C(generated), C(environments) (list, in street order), C(production) (the pair, and its C(summary) in words),
+    C(drift) (all messages),
+    C(open_requests) (incidents and requests not closed, oldest first, each with C(age_hours), its C(name) and
+    C(overdue), an incident open longer than a day), C(hospital_copy) (C(snapshot), C(date) of its last snapshot,
+    C(checked) when it was last found level with the store, C(age_hours) since then, C(late) beyond
+    I(hospital_copy_age_max); none when there is no copy); each environment's C(last_backup) is C(late) when older
+    than 26 hours (a night missed), C(laptop_snapshot) (the agency's last laptop snapshot, recorded with the
     syncs as environment C(laptop): C(date), C(release), C(file), C(age_hours); none when there is none).
   type: dict
 """
 
 import json
 from datetime import datetime, timezone
+
+from ansible_collections.otap.street.plugins.filter.uploads_summary import uploads_summary
+
+# A nightly backup older than this missed a night; an incident open longer than this is overdue.
+BACKUP_HOURS = 26
+INCIDENT_HOURS = 24
 
 
 def _utc(moment: str) -> datetime:
@@ -126,6 +135,35 @@ def _hospital_copy(record, moment: datetime) -> tuple[dict | None, str]:
         return None, f"{type(error).__name__}: {error}"
 
 
+def _open_request(request: dict, age_hours: float) -> dict:
+    """An open incident or request as the report lists it: named (C(Incident 3), C(Change request 4)),
+    and C(overdue) when an incident has been open longer than INCIDENT_HOURS."""
+    kind = request["kind"]
+    return {"kind": kind, "number": request["number"], "title": request["title"], "state": request["state"],
+            "owner": request.get("owner", ""), "opened_by": request["opened_by"], "opened_at": request["opened_at"],
+            "age_hours": age_hours,
+            "name": f"{'Incident' if kind == 'incident' else kind.capitalize() + ' request'} {request['number']}",
+            "overdue": kind == "incident" and age_hours > INCIDENT_HOURS}
+
+
+def _pair_summary(pair: dict) -> str:
+    """The pair in one sentence: where the VIP and the primary are, each node's role (a standby's
+    replication and lag), the uploads' replication; '' without a pair."""
+    if not pair.get("nodes"):
+        return ""
+    nodes = []
+    for name, node in pair["nodes"].items():
+        said = f"{name} {node.get('role')}"
+        if node.get("role") == "standby":
+            running = "running" if node.get("io_running") == "Yes" and node.get("sql_running") == "Yes" else "stopped"
+            said += f" (replication {running}, lag {node.get('lag_seconds')} s)"
+        nodes.append(said)
+    summary = (f"VIP on {pair.get('vip_holder') or 'no node'}, database primary {pair.get('primary') or 'none'}; "
+               f"{'; '.join(nodes)}.")
+    uploads = uploads_summary(pair.get("uploads"))
+    return f"{summary} Uploads: {uploads}." if uploads else summary
+
+
 def street_status(hosts: dict, store: dict, pair: dict, now: str,
                   order: list[str] | None = None, uploads_lag_max: int = 60, backup_age_max: int = 0,
                   hospital_copy_age_max: int = 0) -> dict:
@@ -137,7 +175,7 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
     production_release = max((h["release"] for h in production_hosts), default=0)
     production_trees = {h["tree"] for h in production_hosts}
     snapshots = store.get("snapshots", [])
-    report = {"generated": now, "environments": [], "production": pair, "drift": []}
+    report = {"generated": now, "environments": [], "production": pair | {"summary": _pair_summary(pair)}, "drift": []}
     for env in envs:
         members = {name: h for name, h in sorted(hosts.items()) if h["env"] == env}
         releases = sorted({h["release"] for h in members.values()})
@@ -179,7 +217,8 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
             "last_snapshot": snapshot,
             "last_sync": {"date": sync["date"], "release": sync.get("release"),
                           "age_hours": _age_hours(sync["date"], moment)} if sync else None,
-            "last_backup": {"id": backup["id"], "date": backup["date"], "age_hours": backup_age} if backup else None,
+            "last_backup": {"id": backup["id"], "date": backup["date"], "age_hours": backup_age,
+                            "late": backup_age > BACKUP_HOURS} if backup else None,
             "drift": drift,
         })
         report["drift"] += [f"{env}: {d}" for d in drift]
@@ -191,15 +230,15 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
         elif node.get("last_error"):
             report["drift"].append(f"production: {name}'s replication: {node['last_error']}")
     uploads = pair.get("uploads") or {}
-    if uploads.get("error"):
-        report["drift"].append(f"production: the standby's uploads cannot be compared with the primary's: {uploads['error']}")
+    if uploads and (uploads.get("error") or uploads.get("differences") is None):
+        report["drift"].append(f"production: {uploads_summary(uploads)}")
     elif (uploads.get("lag_seconds") or 0) > uploads_lag_max:
         report["drift"].append(f"production: the standby's uploads are {uploads['lag_seconds']}s behind "
                                f"({uploads['differences']} differences)")
     if production_hosts and not pair.get("vip_holder"):
         report["drift"].append("production: no node holds the VIP")
     copy, unreadable = _hospital_copy(store.get("hospital_copy"), moment)
-    report["hospital_copy"] = copy
+    report["hospital_copy"] = copy and copy | {"late": bool(hospital_copy_age_max) and copy["age_hours"] > hospital_copy_age_max}
     if unreadable:
         report["drift"].append(f"the record of the hospital's copy cannot be read ({unreadable})")
     elif hospital_copy_age_max and not copy:
@@ -212,9 +251,7 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
     report["laptop_snapshot"] = {"date": laptop["date"], "release": laptop.get("release"), "file": laptop.get("file"),
                                  "age_hours": _age_hours(laptop["date"], moment)} if laptop else None
     report["open_requests"] = sorted(
-        ({"kind": r["kind"], "number": r["number"], "title": r["title"], "state": r["state"], "owner": r.get("owner", ""),
-          "opened_by": r["opened_by"], "opened_at": r["opened_at"], "age_hours": _age_hours(r["opened_at"], moment)}
-         for r in store.get("requests", []) if r.get("state") != "closed"),
+        (_open_request(r, _age_hours(r["opened_at"], moment)) for r in store.get("requests", []) if r.get("state") != "closed"),
         key=lambda r: r["opened_at"])
     return report
 

@@ -2,6 +2,7 @@ import base64
 import json
 
 from ansible_collections.otap.street.plugins.filter.failover_report import failover_report
+from ansible_collections.otap.street.plugins.filter.failover_summary import failover_summary
 
 
 def db(role, read_only, source="", lag=None, error=""):
@@ -60,3 +61,25 @@ def test_each_node_s_last_decision_and_an_unreadable_one():
     r = report(decisions=[decision("prod2", told), decision("prod1", b"{not json")])
     assert r["nodes"][1]["last_decision"] == told
     assert r["nodes"][0]["last_decision"]["outcome"].startswith("unreadable")
+
+
+def test_the_summary_says_the_pair_its_uploads_each_node_and_its_last_decision():
+    lines = failover_summary(report(decisions=[decision("prod2", {"time": 1764900000, "state": "BACKUP",
+                                                                  "outcome": "kept: read-only"})]))
+    assert lines == [
+        "Production pair: VIP 10.0.0.20 on prod1, database primary prod1; the VIP answers HTTP 200 with release 4",
+        "Uploads: level on the standby",
+        "prod1: holds the VIP, database primary (writable), site HTTP 200 release 4",
+        "prod2: database standby (read_only), replicating from prod1 io=Yes sql=Yes lag=0s, site HTTP 200 release 4",
+        "prod2: last failover decision (2025-12-05 02:00:00 UTC, on BACKUP): kept: read-only"]
+
+
+def test_the_summary_says_what_to_run_when_the_vip_and_the_primary_are_apart_and_what_is_unknown():
+    pair = {"primary": None, "nodes": {"prod1": db("stray", True, error="Error 1236"), "prod2": db("standby", True, "prod1")}}
+    lines = failover_summary(report(pair=pair, vip_holders=[], sites=[page("10.0.0.21", -1, "")]) | {"uploads": None})
+    assert lines[0] == ("Production pair: VIP 10.0.0.20 on no node, database primary none (VIP and primary apart: run "
+                        "failover.yml -e otap_action=switchover); the VIP answers HTTP -1 with release ?")
+    assert lines[1:] == [
+        "prod1: database stray (read_only), error: Error 1236, site HTTP -1 release ?",
+        "prod2: database standby (read_only), replicating from prod1 io=Yes sql=Yes lag=?s, site HTTP -1 release ?"], \
+        "no uploads line when they were not read"

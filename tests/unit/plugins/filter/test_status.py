@@ -112,6 +112,10 @@ def test_incidents_and_requests_not_closed_are_listed_oldest_first_with_their_ag
                 "opened_by": "anna", "opened_at": "2026-11-23T12:00:00Z"}]
     listed = street_status(HOSTS, STORE | {"requests": records}, PAIR, NOW)["open_requests"]
     assert [(r["kind"], r["number"], r["age_hours"]) for r in listed] == [("incident", 2, 24.0), ("change", 2, 4.0)]
+    assert [(r["name"], r["overdue"]) for r in listed] == [("Incident 2", False), ("Change request 2", False)]
+    a_day_and_more = [dict(r, opened_at="2026-11-23T11:00:00Z") for r in records]
+    overdue = {r["name"]: r["overdue"] for r in street_status(HOSTS, STORE | {"requests": a_day_and_more}, PAIR, NOW)["open_requests"]}
+    assert overdue == {"Incident 2": True, "Change request 2": False}, "only an incident open longer than a day is overdue"
     assert street_status(HOSTS, STORE, PAIR, NOW)["open_requests"] == []
 
 
@@ -123,10 +127,11 @@ def test_the_hospital_s_copy_shows_its_age_and_a_missed_or_missing_one_is_drift_
     record = '{"snapshot": "43f8b769", "date": "2026-11-23T02:00:00+00:00", "checked": "2026-11-24T02:00:00+00:00"}'
     shown = report(record, 26)
     assert shown["hospital_copy"] == {"snapshot": "43f8b769", "date": "2026-11-23T02:00:00+00:00",
-                                      "checked": "2026-11-24T02:00:00+00:00", "age_hours": 10.0}
+                                      "checked": "2026-11-24T02:00:00+00:00", "age_hours": 10.0, "late": False}
     assert shown["drift"] == [], "the copy's age counts from when it was last level with the store"
-    stale = report(record.replace("2026-11-24T02", "2026-11-22T12"), 26)["drift"]
-    assert stale == ["the hospital's copy was last level with the store 48 hours ago (at most 26: a copy was missed)"]
+    stale = report(record.replace("2026-11-24T02", "2026-11-22T12"), 26)
+    assert stale["drift"] == ["the hospital's copy was last level with the store 48 hours ago (at most 26: a copy was missed)"]
+    assert stale["hospital_copy"]["late"] and not report(record.replace("2026-11-24T02", "2026-11-22T12"), 0)["hospital_copy"]["late"]
     assert report("", 26)["drift"] == ["the store has no copy at the hospital"] and report("", 26)["hospital_copy"] is None
     assert report("", 0)["drift"] == [] and report(None, 0)["hospital_copy"] is None
     for junk in ("{cut sh", '"a string"', '{"snapshot": "x"}', '{"checked": "yesterday"}', '{"checked": null}', "[1]"):
@@ -153,3 +158,33 @@ def test_the_agency_s_laptop_snapshot_shows_its_age_and_is_no_environment_s_sync
     assert "laptop" not in [e["env"] for e in report["environments"]]
     assert env(report, "test")["last_sync"]["release"] == 4
     assert street_status(HOSTS, STORE, PAIR, NOW)["laptop_snapshot"] is None
+
+
+def test_a_backup_older_than_a_night_and_two_hours_is_late():
+    def late(date):
+        store = STORE | {"backups": [dict(STORE["backups"][0], date=date)]}
+        return env(street_status(HOSTS, store, PAIR, NOW), "production")["last_backup"]["late"]
+
+    assert not late("2026-11-24T02:00:00+00:00") and not late("2026-11-23T10:00:00+00:00")
+    assert late("2026-11-23T09:50:00+00:00")
+
+
+def test_the_pair_is_summed_up_in_one_sentence_with_its_uploads():
+    pair = PAIR | {"nodes": {"prod1": {"role": "primary"},
+                             "prod2": {"role": "standby", "io_running": "Yes", "sql_running": "Yes", "lag_seconds": 0}},
+                   "uploads": {"differences": 2, "lag_seconds": 3, "error": ""}}
+    assert street_status(HOSTS, STORE, pair, NOW)["production"]["summary"] == (
+        "VIP on prod1, database primary prod1; prod1 primary; prod2 standby (replication running, lag 0 s). "
+        "Uploads: 2 differences not yet on the standby, the oldest saved 3 s ago.")
+    stopped = pair | {"vip_holder": "", "primary": None, "uploads": None,
+                      "nodes": {"prod1": {"role": "stray"}, "prod2": {"role": "standby", "io_running": "No"}}}
+    assert street_status(HOSTS, STORE, stopped, NOW)["production"]["summary"] == (
+        "VIP on no node, database primary none; prod1 stray; prod2 standby (replication stopped, lag None s).")
+    assert street_status(HOSTS, STORE, {}, NOW)["production"]["summary"] == ""
+    assert "summary" not in pair, "the pair given is not changed"
+
+
+def test_an_uploads_comparison_that_failed_without_a_word_is_drift_too():
+    pair = PAIR | {"uploads": {"differences": None, "lag_seconds": None, "error": ""}}
+    assert street_status(HOSTS, STORE, pair, NOW)["drift"] == [
+        "production: the standby's uploads cannot be compared with the primary's: the comparison failed without a word"]
