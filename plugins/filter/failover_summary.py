@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: failover_summary
 author: otap.street maintainers (!UNKNOWN)
-version_added: 0.6.0
+version_added: 0.5.0
 short_description: The production pair's report in lines an operator reads
 description:
   - Says the record of P(otap.street.failover_report#filter) in lines - the VIP, where it is and

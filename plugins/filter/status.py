@@ -36,7 +36,7 @@ options:
   pair:
     description: >-
       C(vip_holder), C(primary), per node C(role), C(lag_seconds), C(last_error), and C(uploads), how far the
-      standby's uploads are behind (C(differences), C(lag_seconds), C(error); see P(otap.street.uploads_pending#filter)).
+      standby's uploads are behind (C(differences), C(lag_seconds), C(error); the failover role's C(failover_uploads)).
     type: dict
     required: true
   now:

@@ -7,12 +7,12 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: uploads_summary
 author: otap.street maintainers (!UNKNOWN)
-version_added: 0.6.0
+version_added: 0.5.0
 short_description: How far the standby's uploads are behind, in words
 description:
-  - Says the record that P(otap.street.uploads_pending#filter) makes (or one with only C(error),
-    when the primary could not compare its uploads with the standby's) as one phrase, the same in
-    C(failover.yml -e otap_action=status) and in the street's report.
+  - Says the record of the primary's measure (C(failover_uploads), from the failover role's entry point
+    C(uploads_state); C(error) when the primary could not compare its uploads with the standby's) as one
+    phrase, the same in C(failover.yml -e otap_action=status) and in the street's report.
 options:
   _input:
     description: C(differences), C(lag_seconds), C(error); none or empty when the uploads were not read.

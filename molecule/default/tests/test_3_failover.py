@@ -256,6 +256,10 @@ def test_reseed_keeps_what_only_the_failed_node_holds_and_goes_on_only_when_conf
     # Its node told operations it is a stray, once, when that had lasted keepalived_report_after seconds.
     (stray,) = street.wait_for(lambda: mailed(operations_mail, f"{failed} is a stray node"), 60, "the stray's mail")
     assert "otap_action=reseed" in stray["body"]
+    # And the primary, whose uploads the stray refuses, told them that its uploads reach no standby.
+    behind = street.wait_for(lambda: mailed(operations_mail, f"{street.primary()}'s uploads are not reaching the standby"),
+                             60, "the primary's mail about its uploads")[0]
+    assert "cannot compare them with the standby's" in behind["body"], behind["body"]
 
 
 def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
@@ -269,7 +273,8 @@ def test_reseed_rebuilds_the_failed_node_as_the_standby(tmp_path):
     report = status(tmp_path)
     node = {n["node"]: n for n in report["nodes"]}[failed]
     assert (node["database"], node["io_running"], node["sql_running"]) == ("standby", "Yes", "Yes")
-    assert report["uploads"] == {"differences": 0, "lag_seconds": None, "error": ""}, report["uploads"]
+    assert (report["uploads"]["differences"], report["uploads"]["lag_seconds"], report["uploads"]["error"]) == \
+        (0, None, ""), report["uploads"]
     # Production's full dump (every account, all personal data) is left nowhere.
     assert not list(Path(tempfile.gettempdir()).glob("otap-reseed*")), "the dump stayed on the controller"
     for name in street.group("production"):
@@ -289,6 +294,27 @@ def test_the_report_says_how_long_the_oldest_upload_has_waited_for_the_standby(t
         primary.check_output("systemctl start otap-uploads.service")
     assert uploads["differences"] >= 1 and 180 <= uploads["lag_seconds"] < 300, uploads  # the file (and its folder)
     street.wait_for(street.uploads_level, 30, "lsyncd's start-up copy brings the standby level")
+
+
+def test_uploads_the_standby_cannot_take_are_mailed_though_lsyncd_runs_on(operations_mail):
+    """A folder restored by hand as root on the standby: the web user there cannot write into it,
+    rsync gives up on the file and lsyncd runs on. The primary's own measure finds the file
+    waiting and mails operations once that has lasted."""
+    primary, standby = street.primary(), other(street.primary())
+    folder = f"{street.Editor.FOLDER}/restored-by-hand"
+    street.host(standby).check_output(f"mkdir -p {folder} && chown root:root {folder} && chmod 0755 {folder}")
+    try:
+        street.host(primary).check_output(f"runuser -u www-data -- sh -c 'mkdir -p {folder} && echo saved > "
+                                          f"{folder}/report.pdf && touch -d \"-3 minutes\" {folder}/report.pdf'")
+        behind = street.wait_for(lambda: mailed(operations_mail, f"{primary}'s uploads are not reaching the standby"),
+                                 90, "the primary's mail about its uploads")[0]
+        assert "the oldest saved" in behind["body"], behind["body"]
+        assert street.host(primary).service("otap-uploads.service").is_running, "lsyncd ran on all the while"
+        assert not street.host(standby).file(f"{folder}/report.pdf").exists
+    finally:
+        street.host(standby).check_output(f"rm -rf {folder}")
+        street.host(primary).check_output(f"rm -rf {folder}")
+    street.wait_for(street.uploads_level, 30, "the standby level again")
 
 
 def test_a_standby_too_far_behind_is_not_promoted_when_the_primary_dies(tmp_path):

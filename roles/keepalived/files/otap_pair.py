@@ -50,8 +50,10 @@ primary, stopped when it refuses to promote or gives up the VIP.
 
 Every automatic decision reaches operations by mail (`[mail]`): a promotion, a refusal to
 promote, a demotion, a failed hook; and, once they have lasted `report_after` seconds, a stray
-node (read-only, replicating from nobody, with data of its own) and a primary whose services
-are not running (the uploads then reach only it). A mail is sent by a process of its own:
+node (read-only, replicating from nobody, with data of its own), a primary whose services
+are not running (the uploads then reach only it), and a primary whose uploads do not reach the
+standby by its own measure (`[primary] uploads_state`: a lag beyond `uploads_lag_max` seconds, or
+a standby it cannot compare with). A mail is sent by a process of its own:
 keepalived's hooks never wait on a mail server.
 """
 
@@ -85,6 +87,8 @@ NO_ANSWER = (2002, 2003, 2006, 2013)
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
 DECIDING = "deciding.lock"
+# A measure of the uploads' replication older than this is not read (its timer stopped).
+UPLOADS_FRESH = 60
 # Marker of an operator's pause of deciding again, and how long it lasts at most (a playbook cut
 # off midway leaves it behind).
 PAUSED, PAUSE_FOR = "decisions-paused", 600
@@ -105,6 +109,8 @@ def settings(path: str = SETTINGS) -> dict:
         "retry_after": parser.getint("promotion", "retry_after", fallback=5),
         "fence_after": parser.getfloat("promotion", "fence_after", fallback=8.0),
         "services": parser.get("primary", "services", fallback="").split(),
+        "uploads_state": parser.get("primary", "uploads_state", fallback=""),
+        "uploads_lag_max": parser.getint("primary", "uploads_lag_max", fallback=60),
         "peers": parser.get("pair", "peers", fallback="").split(),
         "vip": parser.get("pair", "vip", fallback=""),
         "peer_port": parser.getint("pair", "port", fallback=80),
@@ -582,11 +588,37 @@ def decision_mail(name: str, outcome: str) -> tuple[str, str] | None:
                      "ansible-playbook playbooks/failover.yml -e otap_action=status\n")
 
 
-def condition_mails(config: dict, local: dict, inactive: list[str]) -> dict[str, tuple[str, str] | None]:
-    """The lasting conditions check() watches: name to its mail while it holds, else None."""
+def uploads_behind(config: dict, now: float) -> str | None:
+    """What is wrong with the uploads' replication by the primary's last measure of it (role
+    pair_uploads' timer, `[primary] uploads_state`): a failure to compare them with the standby's,
+    or a file waiting longer than `uploads_lag_max` seconds. None when all is well or there is no
+    fresh measure (the timer runs with the uploads' service, whose stop is a condition of its own)."""
+    if not config.get("uploads_state"):
+        return None
+    try:
+        with open(config["uploads_state"], encoding="utf-8") as handle:
+            measured = json.load(handle)
+        if now - float(measured["time"]) > UPLOADS_FRESH:
+            return None
+        error, lag = measured.get("error"), measured.get("lag_seconds")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if error or measured.get("differences") is None:
+        return f"it cannot compare them with the standby's: {error or 'the measure failed without a word'}"
+    if lag is not None and lag > config["uploads_lag_max"]:
+        return (f"{measured['differences']} differences are not on the standby, the oldest saved {lag} s ago "
+                f"(more than {config['uploads_lag_max']} s)")
+    return None
+
+
+def condition_mails(config: dict, local: dict, inactive: list[str],
+                    behind: str | None = None) -> dict[str, tuple[str, str] | None]:
+    """The lasting conditions check() watches: name to its mail while it holds, else None.
+    `behind`: what uploads_behind() found wrong with the uploads' replication."""
     name = config["name"]
     stray = local["read_only"] and not local["replica_of"] and bool(local.get("binlog_pos"))
     stopped = not local["read_only"] and bool(inactive)
+    behind = behind if not local["read_only"] and not inactive else None
     return {
         "stray": (f"{name} is a stray node: read-only, replicating from nobody", (
             f"{name}'s database is read-only, replicates from nobody and has data of its own: a primary "
@@ -598,6 +630,12 @@ def condition_mails(config: dict, local: dict, inactive: list[str]) -> dict[str,
             f"{name} holds the primary role, but {' '.join(inactive)} is not running: uploads saved now "
             f"reach only {name}. See journalctl -u {inactive[0] if inactive else ''}.\n"))
         if stopped else None,
+        "uploads": (f"{name}'s uploads are not reaching the standby", (
+            f"{name} holds the primary role and its uploads' replication runs, but {behind}. Uploads saved "
+            f"now may reach only {name}: see failover.yml -e otap_action=status, and on {name} journalctl -u "
+            "otap-uploads and /var/log/otap-uploads/lsyncd.log (a standby's folder the web user cannot write, a "
+            "full disk, a standby that refuses or cannot be reached).\n"))
+        if behind else None,
     }
 
 
@@ -815,11 +853,13 @@ def fence(connection, config: dict) -> str:
 
 
 def report_lasting_conditions(config: dict, local: dict) -> None:
-    """Mail what has lasted (a stray node, a primary without its services). Bounded to about a
+    """Mail what has lasted (a stray node, a primary without its services or whose uploads do not
+    reach the standby). Bounded to about a
     second and never raising: a report never makes a node unfit."""
     try:
         inactive = inactive_services(config["services"]) if not local["read_only"] else []
-        for condition, message in condition_mails(config, local, inactive).items():
+        behind = uploads_behind(config, time.time()) if not local["read_only"] else None
+        for condition, message in condition_mails(config, local, inactive, behind).items():
             if lasting(condition, message is not None, config["report_after"], time.time()):
                 send_later(*message, condition=condition)
     except Exception as error:  # noqa: BLE001 - reported in syslog, the check's answer stands

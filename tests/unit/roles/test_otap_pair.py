@@ -3,6 +3,7 @@ VIP holder promotes its database, and when it refuses to."""
 
 import importlib.util
 import io
+import json
 import socket
 from pathlib import Path
 
@@ -289,6 +290,62 @@ def test_stray_nodes_and_a_primary_without_its_services_are_conditions_to_report
     assert (found["stray"] is not None, found["services"] is not None) == (stray, stopped)
     if stopped:
         assert "otap-uploads.service" in found["services"][0] and "reach only prod1" in found["services"][1]
+
+
+def measured(tmp_path, **record):
+    path = tmp_path / "lag.json"
+    path.write_text(json.dumps({"time": 1000, "differences": 0, "lag_seconds": None, "error": ""} | record))
+    return {"uploads_state": str(path), "uploads_lag_max": 60}
+
+
+@pytest.mark.parametrize(("record", "now", "said"), [
+    ({}, 1005, None),                                                   # level
+    ({"differences": 3, "lag_seconds": 60}, 1005, None),                # a file in flight, not yet too old
+    ({"differences": 3, "lag_seconds": 61}, 1005, "3 differences are not on the standby, the oldest saved 61 s ago"),
+    ({"differences": 1, "lag_seconds": None}, 1005, None),              # a deletion under way has no age
+    ({"differences": None, "error": "rsync error: 12"}, 1005, "cannot compare them with the standby's: rsync error: 12"),
+    ({"differences": None}, 1005, "the measure failed without a word"),
+    ({"differences": 3, "lag_seconds": 900}, 1061, None),               # stale: its timer stopped with lsyncd
+])
+def test_the_primary_s_own_measure_says_when_its_uploads_do_not_reach_the_standby(tmp_path, record, now, said):
+    found = otap_pair.uploads_behind(measured(tmp_path, **record), now)
+    assert (found is None) if said is None else (said in found), found
+
+
+@pytest.mark.parametrize("content", ["", "{cut", "[]", '{"differences": 0}', '{"time": "soon"}'])
+def test_an_unreadable_or_missing_measure_is_no_alarm_and_no_failure(tmp_path, content):
+    config = measured(tmp_path)
+    Path(config["uploads_state"]).write_text(content)
+    assert otap_pair.uploads_behind(config, 1005) is None
+    assert otap_pair.uploads_behind(config | {"uploads_state": str(tmp_path / "none")}, 1005) is None
+    assert otap_pair.uploads_behind({"uploads_state": ""}, 1005) is None
+
+
+def test_uploads_behind_are_mailed_only_by_a_primary_whose_replication_runs():
+    primary = {"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}
+    behind = "3 differences are not on the standby, the oldest saved 200 s ago (more than 60 s)"
+    subject, body = otap_pair.condition_mails(CONFIG, primary, [], behind)["uploads"]
+    assert subject == "prod1's uploads are not reaching the standby" and behind in body
+    assert otap_pair.condition_mails(CONFIG, primary, ["otap-uploads.service"], behind)["uploads"] is None, \
+        "a stopped replication is mailed as that"
+    standby = {"read_only": True, "replica_of": "10.0.0.2", "binlog_pos": "0-1-9"}
+    assert otap_pair.condition_mails(CONFIG, standby, [], behind)["uploads"] is None
+
+
+def test_a_primary_mails_its_uploads_lag_once_it_has_lasted(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    sent = []
+    monkeypatch.setattr(otap_pair, "send_later", lambda *mail, condition="": sent.append((mail[0], condition)))
+    monkeypatch.setattr(otap_pair, "inactive_services", lambda services: [])
+    config = {"name": "prod1", "services": ["otap-uploads.service"], "report_after": 30} | \
+        measured(tmp_path, differences=2, lag_seconds=180)
+    primary = {"read_only": False, "replica_of": None, "binlog_pos": "0-1-9"}
+    for now in (1000, 1031):
+        monkeypatch.setattr(otap_pair.time, "time", lambda now=now: now)
+        Path(config["uploads_state"]).write_text(json.dumps({"time": now - 5, "differences": 2, "lag_seconds": 180,
+                                                             "error": ""}))
+        otap_pair.report_lasting_conditions(config, primary)
+    assert sent == [("prod1's uploads are not reaching the standby", "uploads")]
 
 
 def test_a_condition_is_reported_once_when_it_has_lasted_and_again_after_it_ended(monkeypatch, tmp_path):
