@@ -156,7 +156,8 @@ def _pair_summary(pair: dict) -> str:
         said = f"{name} {node.get('role')}"
         if node.get("role") == "standby":
             running = "running" if node.get("io_running") == "Yes" and node.get("sql_running") == "Yes" else "stopped"
-            said += f" (replication {running}, lag {node.get('lag_seconds')} s)"
+            lag = node.get("lag_seconds")
+            said += f" (replication {running}, lag {'unknown' if lag is None else f'{lag} s'})"
         nodes.append(said)
     summary = (f"VIP on {pair.get('vip_holder') or 'no node'}, database primary {pair.get('primary') or 'none'}; "
                f"{'; '.join(nodes)}.")
@@ -218,7 +219,7 @@ def street_status(hosts: dict, store: dict, pair: dict, now: str,
             "last_sync": {"date": sync["date"], "release": sync.get("release"),
                           "age_hours": _age_hours(sync["date"], moment)} if sync else None,
             "last_backup": {"id": backup["id"], "date": backup["date"], "age_hours": backup_age,
-                            "late": backup_age > BACKUP_HOURS} if backup else None,
+                            "late": backup_age is None or backup_age > BACKUP_HOURS} if backup else None,
             "drift": drift,
         })
         report["drift"] += [f"{env}: {d}" for d in drift]

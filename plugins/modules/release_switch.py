@@ -14,7 +14,8 @@ description:
   - The node's step of role joomla_site's entry point C(switch), in one call - the release's code
     tree becomes live by an atomic swap of the link C(current) (a new link renamed over the old, so a
     request sees the old tree or the new, never none); PHP-FPM reloads where the link moved (or
-    always, with I(reload)), so no cached path or opcode of the old tree is served; then the given
+    always, with I(reload), and whenever a setting changes), so no cached path or opcode of the old
+    tree is served; then the given
     C(configuration.php) settings are applied (for example C(offline=false), which ends the
     maintenance window only once the new tree is served).
   - Fails, changing nothing, when the release is not staged on the node.
@@ -92,12 +93,14 @@ from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFi
 _RELEASE_LINK = re.compile(r"^releases/(\d+)/?$")
 
 
-def current_release(link: str) -> int | None:
-    """The release `link` (current) points at; None when it is missing or points elsewhere."""
+def current_release(link: str, root: str) -> int | None:
+    """The release `link` (current) points at, written relative to `root` or absolute; None when it
+    is missing or points elsewhere."""
     try:
-        found = _RELEASE_LINK.match(os.readlink(link))
+        target = os.readlink(link)
     except OSError:
         return None
+    found = _RELEASE_LINK.match(os.path.relpath(target, root) if os.path.isabs(target) else target)
     return int(found.group(1)) if found else None
 
 
@@ -138,9 +141,11 @@ def main():
         except (OSError, JoomlaFileError) as error:
             module.fail_json(msg=f"cannot read the settings in {config}: {error}; nothing was changed")
 
-    previous = current_release(link)
+    previous = current_release(link, root)
     moved = previous != release
-    reload = moved or module.params["reload"]
+    # Settings that change (leaving maintenance) reload too: a run after one whose reload failed
+    # finds the link moved already, and must not serve the old tree's cached code out of maintenance.
+    reload = moved or module.params["reload"] or bool(changed_settings)
     result = dict(changed=moved or reload or bool(changed_settings), previous=previous, moved=moved,
                   reloaded=reload, changed_settings=changed_settings)
     if module.check_mode:
@@ -148,7 +153,7 @@ def main():
     if moved:
         swap_link(root, release)
     if reload:
-        rc, _, err = module.run_command(["systemctl", "reload", module.params["service"]])
+        rc, dummy, err = module.run_command(["systemctl", "reload", module.params["service"]])
         if rc != 0:
             module.fail_json(msg=f"current points at release {release}, but {module.params['service']} did not "
                                  f"reload: {err.strip()}", **result)

@@ -52,8 +52,8 @@ Every automatic decision reaches operations by mail (`[mail]`): a promotion, a r
 promote, a demotion, a failed hook; and, once they have lasted `report_after` seconds, a stray
 node (read-only, replicating from nobody, with data of its own), a primary whose services
 are not running (the uploads then reach only it), and a primary whose uploads do not reach the
-standby by its own measure (`[primary] uploads_state`: a lag beyond `uploads_lag_max` seconds, or
-a standby it cannot compare with). A mail is sent by a process of its own:
+standby by its own measure (`[primary] uploads_state`: a lag beyond `uploads_lag_max` seconds, a
+standby it has not been able to compare with for as long, or no measure that still stands). A mail is sent by a process of its own:
 keepalived's hooks never wait on a mail server.
 """
 
@@ -87,8 +87,8 @@ NO_ANSWER = (2002, 2003, 2006, 2013)
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
 DECIDING = "deciding.lock"
-# A measure of the uploads' replication older than this is not read (its timer stopped).
-UPLOADS_FRESH = 60
+# How long a measure of the uploads' replication stands when it does not say (older records).
+UPLOADS_FRESH = 80
 # Marker of an operator's pause of deciding again, and how long it lasts at most (a playbook cut
 # off midway leaves it behind).
 PAUSED, PAUSE_FOR = "decisions-paused", 600
@@ -589,23 +589,34 @@ def decision_mail(name: str, outcome: str) -> tuple[str, str] | None:
 
 
 def uploads_behind(config: dict, now: float) -> str | None:
-    """What is wrong with the uploads' replication by the primary's last measure of it (role
-    pair_uploads' timer, `[primary] uploads_state`): a failure to compare them with the standby's,
-    or a file waiting longer than `uploads_lag_max` seconds. None when all is well or there is no
-    fresh measure (the timer runs with the uploads' service, whose stop is a condition of its own)."""
+    """What is wrong with the uploads' replication by the primary's own measure of it (role
+    pair_uploads' timer writes `[primary] uploads_state`): a file waiting longer than
+    `uploads_lag_max` seconds, a standby it has not been able to compare with for as long, or no
+    measure that still stands (the timer runs with lsyncd, so it stopped or fails). None when all
+    is well. Only asked on a primary whose services run (their stop is a condition of its own)."""
     if not config.get("uploads_state"):
         return None
     try:
         with open(config["uploads_state"], encoding="utf-8") as handle:
             measured = json.load(handle)
-        if now - float(measured["time"]) > UPLOADS_FRESH:
-            return None
+        age = now - float(measured["time"])
+        stands = age <= float(measured.get("fresh_for", UPLOADS_FRESH))
         error, lag = measured.get("error"), measured.get("lag_seconds")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    if error or measured.get("differences") is None:
-        return f"it cannot compare them with the standby's: {error or 'the measure failed without a word'}"
-    if lag is not None and lag > config["uploads_lag_max"]:
+        failed = bool(error) or measured.get("differences") is None
+        failing_for = now - float(measured.get("error_since", measured["time"])) if failed else 0.0
+        lagging = lag is not None and float(lag) > config["uploads_lag_max"]
+    except FileNotFoundError:
+        return f"no measure of them is there ({config['uploads_state']}: is otap-uploads-lag.timer running?)"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        return f"its measure of them cannot be read ({config['uploads_state']}: {error})"
+    if not stands:
+        return f"its last measure of them is {age:.0f} s old (is otap-uploads-lag.timer running?)"
+    if failed:
+        if failing_for < config["uploads_lag_max"]:
+            return None  # a standby rebooting in an OS update is back within this
+        return (f"it has not been able to compare them with the standby's for {failing_for:.0f} s: "
+                f"{error or 'the measure failed without a word'}")
+    if lagging:
         return (f"{measured['differences']} differences are not on the standby, the oldest saved {lag} s ago "
                 f"(more than {config['uploads_lag_max']} s)")
     return None

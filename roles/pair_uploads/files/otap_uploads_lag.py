@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """How far the other nodes' uploads are behind this node's (installed by otap.street.pair_uploads).
 
-  otap-uploads-lag [--write PATH]
+  otap-uploads-lag [--write PATH --every SECONDS]
 
 Asks the push what it would copy now (otap-uploads-push --dry-run: one line per difference,
 rsync's item flags, the file's modification time in UTC, where it goes) and prints one JSON record:
@@ -12,10 +12,13 @@ rsync's item flags, the file's modification time in UTC, where it goes) and prin
   lag_seconds   the age of the oldest file they lack: saved that long ago and still not copied
                 (null when no file is pending; a pending deletion or folder has no age)
   error         why the dry run failed (a standby that refuses or cannot be reached), or ''
+  error_since   since when the dry run has failed, by the records before (with error)
+  fresh_for     seconds for which the record stands (with --write: the timer's next one is due)
 
-With --write the record also replaces PATH (a timer runs it so on the primary, every few seconds;
-keepalived's check mails operations when the lag lasts, see /usr/local/sbin/otap-pair). A failure
-to measure is part of the answer, not a failure of the command.
+With --write the record also replaces PATH (a timer runs it so on the primary every SECONDS;
+keepalived's check mails operations when a lag or an error lasts, or the records stop, see
+/usr/local/sbin/otap-pair). A failure to measure is part of the answer, not a failure of the
+command.
 """
 
 from __future__ import annotations
@@ -56,17 +59,34 @@ def measure(push: str = PUSH, run=subprocess.run, clock=time.time) -> dict:
     try:
         done = run([push, "--dry-run"], capture_output=True, text=True, timeout=TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
-        return {"time": int(clock()), "differences": None, "lag_seconds": None, "error": str(error)}
+        return {"time": round(clock(), 1), "differences": None, "lag_seconds": None, "error": str(error)}
     now = clock()
     if done.returncode != 0:
         said = done.stderr.strip().splitlines()
-        return {"time": int(now), "differences": None, "lag_seconds": None,
+        return {"time": round(now, 1), "differences": None, "lag_seconds": None,
                 "error": said[-1] if said else f"the dry run ended with status {done.returncode}"}
     try:
         differences, lag = pending([line for line in done.stdout.splitlines() if line.strip()], now)
     except ValueError as error:
-        return {"time": int(now), "differences": None, "lag_seconds": None, "error": str(error)}
-    return {"time": int(now), "differences": differences, "lag_seconds": lag, "error": ""}
+        return {"time": round(now, 1), "differences": None, "lag_seconds": None, "error": str(error)}
+    return {"time": round(now, 1), "differences": differences, "lag_seconds": lag, "error": ""}
+
+
+def carried(record: dict, previous: dict) -> dict:
+    """`record` with the time its error began: the previous record's, while the error goes on."""
+    if record["error"]:
+        since = previous.get("error_since") if previous.get("error") else None
+        record["error_since"] = since if isinstance(since, (int, float)) else record["time"]
+    return record
+
+
+def previous_record(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            found = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def write(path: str, record: dict) -> None:
@@ -77,13 +97,15 @@ def write(path: str, record: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] and (argv[1] != "--write" or len(argv) != 3):
+    if argv[1:] and (len(argv) != 5 or argv[1] != "--write" or argv[3] != "--every" or not argv[4].isdigit()):
         print(__doc__, file=sys.stderr)
         return 2
     record = measure()
-    print(json.dumps(record))
     if argv[1:]:
+        record = carried(record, previous_record(argv[2]))
+        record["fresh_for"] = 2 * int(argv[4]) + TIMEOUT
         write(argv[2], record)
+    print(json.dumps(record))
     return 0
 
 

@@ -303,21 +303,29 @@ def measured(tmp_path, **record):
     ({"differences": 3, "lag_seconds": 60}, 1005, None),                # a file in flight, not yet too old
     ({"differences": 3, "lag_seconds": 61}, 1005, "3 differences are not on the standby, the oldest saved 61 s ago"),
     ({"differences": 1, "lag_seconds": None}, 1005, None),              # a deletion under way has no age
-    ({"differences": None, "error": "rsync error: 12"}, 1005, "cannot compare them with the standby's: rsync error: 12"),
-    ({"differences": None}, 1005, "the measure failed without a word"),
-    ({"differences": 3, "lag_seconds": 900}, 1061, None),               # stale: its timer stopped with lsyncd
+    ({"differences": None, "error": "rsync error: 12"}, 1005, None),    # a standby rebooting: not yet
+    ({"differences": None, "error": "rsync error: 12", "error_since": 950}, 1005, None),
+    ({"differences": None, "error": "rsync error: 12", "error_since": 900}, 1005,
+     "has not been able to compare them with the standby's for 105 s: rsync error: 12"),
+    ({"differences": None, "error_since": 900}, 1005, "the measure failed without a word"),
+    ({"differences": 0, "fresh_for": 30}, 1031, "its last measure of them is 31 s old"),  # the timer stopped
+    ({"differences": 0}, 1081, "its last measure of them is 81 s old"),  # a record that does not say how long
 ])
 def test_the_primary_s_own_measure_says_when_its_uploads_do_not_reach_the_standby(tmp_path, record, now, said):
     found = otap_pair.uploads_behind(measured(tmp_path, **record), now)
     assert (found is None) if said is None else (said in found), found
 
 
-@pytest.mark.parametrize("content", ["", "{cut", "[]", '{"differences": 0}', '{"time": "soon"}'])
-def test_an_unreadable_or_missing_measure_is_no_alarm_and_no_failure(tmp_path, content):
+@pytest.mark.parametrize("content", ["", "{cut", "[]", '{"differences": 0}', '{"time": "soon"}',
+                                     '{"time": 1000, "lag_seconds": "many", "differences": 1}'])
+def test_an_unreadable_measure_is_said_and_never_raises(tmp_path, content):
     config = measured(tmp_path)
     Path(config["uploads_state"]).write_text(content)
-    assert otap_pair.uploads_behind(config, 1005) is None
-    assert otap_pair.uploads_behind(config | {"uploads_state": str(tmp_path / "none")}, 1005) is None
+    assert "its measure of them cannot be read" in otap_pair.uploads_behind(config, 1005)
+
+
+def test_a_missing_measure_is_said_and_none_is_looked_for_without_a_file_named(tmp_path):
+    assert "no measure of them" in otap_pair.uploads_behind(measured(tmp_path) | {"uploads_state": str(tmp_path / "none")}, 1005)
     assert otap_pair.uploads_behind({"uploads_state": ""}, 1005) is None
 
 

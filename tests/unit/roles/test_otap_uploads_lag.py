@@ -29,7 +29,7 @@ def dry_run(stdout="", returncode=0, stderr=""):
 
 def test_level_uploads_have_no_lag_and_the_push_only_says_what_it_would_do():
     run, calls = dry_run()
-    assert lag.measure("/push", run, lambda: NOW) == {"time": int(NOW), "differences": 0, "lag_seconds": None,
+    assert lag.measure("/push", run, lambda: NOW) == {"time": NOW, "differences": 0, "lag_seconds": None,
                                                       "error": ""}
     assert calls == [(["/push", "--dry-run"], lag.TIMEOUT)]
 
@@ -67,7 +67,7 @@ def test_output_that_is_not_the_push_s_is_an_error_not_a_number(stdout):
 ])
 def test_a_standby_that_refuses_or_cannot_be_reached_is_the_answer_not_a_failure(failure, said):
     run, _ = dry_run(**failure)
-    assert lag.measure("/push", run, lambda: NOW) == {"time": int(NOW), "differences": None, "lag_seconds": None,
+    assert lag.measure("/push", run, lambda: NOW) == {"time": NOW, "differences": None, "lag_seconds": None,
                                                       "error": said}
 
 
@@ -81,12 +81,26 @@ def test_a_push_that_hangs_or_is_missing_is_the_answer_too(error):
 
 
 def test_the_timer_s_run_replaces_the_record_whole(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(lag, "measure", lambda: {"time": 1, "differences": 0, "lag_seconds": None, "error": ""})
+    monkeypatch.setattr(lag, "measure", lambda: {"time": 1.0, "differences": 0, "lag_seconds": None, "error": ""})
     record = tmp_path / "lag.json"
     record.write_text("old")
-    assert lag.main(["otap-uploads-lag", "--write", str(record)]) == 0
+    assert lag.main(["otap-uploads-lag", "--write", str(record), "--every", "10"]) == 0
     written = json.loads(record.read_text())
-    assert written == {"time": 1, "differences": 0, "lag_seconds": None, "error": ""}
+    assert written == {"time": 1.0, "differences": 0, "lag_seconds": None, "error": "", "fresh_for": 20 + lag.TIMEOUT}
     assert json.loads(capsys.readouterr().out) == written, "what it prints is what it wrote"
     assert not (tmp_path / "lag.json.new").exists()
-    assert lag.main(["otap-uploads-lag", "--bogus"]) == 2
+    for wrong in (["--write", str(record)], ["--bogus"], ["--write", str(record), "--every", "often"]):
+        assert lag.main(["otap-uploads-lag", *wrong]) == 2
+
+
+def test_an_error_keeps_the_time_it_began_until_it_ends(monkeypatch, tmp_path, capsys):
+    record = tmp_path / "lag.json"
+    results = iter([{"time": t, "differences": None, "lag_seconds": None, "error": "refused"} for t in (100.0, 110.0)]
+                   + [{"time": 120.0, "differences": 0, "lag_seconds": None, "error": ""},
+                      {"time": 130.0, "differences": None, "lag_seconds": None, "error": "refused"}])
+    monkeypatch.setattr(lag, "measure", lambda: next(results))
+    since = []
+    for _ in range(4):
+        lag.main(["otap-uploads-lag", "--write", str(record), "--every", "10"])
+        since.append(json.loads(record.read_text()).get("error_since"))
+    assert since == [100.0, 100.0, None, 130.0]

@@ -179,7 +179,7 @@ def test_the_pair_is_summed_up_in_one_sentence_with_its_uploads():
     stopped = pair | {"vip_holder": "", "primary": None, "uploads": None,
                       "nodes": {"prod1": {"role": "stray"}, "prod2": {"role": "standby", "io_running": "No"}}}
     assert street_status(HOSTS, STORE, stopped, NOW)["production"]["summary"] == (
-        "VIP on no node, database primary none; prod1 stray; prod2 standby (replication stopped, lag None s).")
+        "VIP on no node, database primary none; prod1 stray; prod2 standby (replication stopped, lag unknown).")
     assert street_status(HOSTS, STORE, {}, NOW)["production"]["summary"] == ""
     assert "summary" not in pair, "the pair given is not changed"
 

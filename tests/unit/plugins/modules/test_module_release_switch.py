@@ -101,3 +101,19 @@ def test_settings_that_cannot_be_read_change_nothing(run_module, site):
 def test_without_settings_the_configuration_is_not_needed(run_module, site):
     os.unlink(site.root / "shared" / "configuration.php")
     assert switch(run_module, site)["moved"]
+
+
+def test_a_run_after_a_failed_reload_reloads_before_the_site_leaves_maintenance(run_module, site):
+    site.reload_rc = 1
+    assert switch(run_module, site, settings={"offline": False})["failed"]
+    site.reload_rc = 0
+    again = switch(run_module, site, settings={"offline": False})
+    assert not again["moved"] and again["reloaded"] and again["changed_settings"] == ["offline"]
+    assert site.calls == [["systemctl", "reload", "php8.2-fpm"]] * 2
+
+
+def test_an_absolute_current_is_read_as_its_release(run_module, site):
+    os.unlink(site.root / "current")
+    os.symlink(site.root / "releases" / "4", site.root / "current")
+    result = switch(run_module, site)
+    assert result["previous"] == 4 and not result["moved"] and not result["changed"]
