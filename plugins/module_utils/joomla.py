@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 
 # JConfig properties that hold secrets: never returned, never logged.
 SECRET_KEYS = frozenset({
@@ -101,3 +103,15 @@ def parse_version(text: str) -> dict:
     if constants.get("EXTRA_VERSION"):
         short += f"-{constants['EXTRA_VERSION']}"
     return {"version": short, **{k.lower(): v for k, v in constants.items()}}
+
+
+def replace_config(module, path: str, text: str) -> None:
+    """Replace the file at `path` with `text` atomically, keeping its owner, group and mode, so PHP
+    never reads a half-written configuration (`module`: the AnsibleModule that moves it)."""
+    info = os.stat(path)
+    fd, fresh = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".configuration.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chown(fresh, info.st_uid, info.st_gid)
+    os.chmod(fresh, info.st_mode & 0o7777)
+    module.atomic_move(fresh, path)

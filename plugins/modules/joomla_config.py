@@ -52,11 +52,8 @@ changed_settings:
   returned: success
 """
 
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils.joomla import SECRET_KEYS, JoomlaFileError, set_config
+from ansible_collections.otap.street.plugins.module_utils.joomla import SECRET_KEYS, JoomlaFileError, replace_config, set_config
 
 
 def main():
@@ -75,13 +72,7 @@ def main():
     if changed and module._diff and not SECRET_KEYS.intersection(changed):
         result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
     if changed and not module.check_mode:
-        info = os.stat(path)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".configuration.")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(after)
-        os.chown(tmp, info.st_uid, info.st_gid)
-        os.chmod(tmp, info.st_mode & 0o7777)
-        module.atomic_move(tmp, path)
+        replace_config(module, path, after)
     module.exit_json(**result)
 
 

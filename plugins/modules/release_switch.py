@@ -85,10 +85,9 @@ changed_settings:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, set_config
+from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, replace_config, set_config
 
 _RELEASE_LINK = re.compile(r"^releases/(\d+)/?$")
 
@@ -158,19 +157,8 @@ def main():
             module.fail_json(msg=f"current points at release {release}, but {module.params['service']} did not "
                                  f"reload: {err.strip()}", **result)
     if changed_settings:
-        module.atomic_move(_written(config, after), config)
+        replace_config(module, config, after)
     module.exit_json(**result)
-
-
-def _written(path: str, text: str) -> str:
-    """`text` in a new file beside `path`, with its owner, group and mode."""
-    info = os.stat(path)
-    fd, fresh = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".configuration.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.chown(fresh, info.st_uid, info.st_gid)
-    os.chmod(fresh, info.st_mode & 0o7777)
-    return fresh
 
 
 if __name__ == "__main__":
