@@ -145,8 +145,8 @@ def main():
     # Settings that change (leaving maintenance) reload too: a run after one whose reload failed
     # finds the link moved already, and must not serve the old tree's cached code out of maintenance.
     reload = moved or module.params["reload"] or bool(changed_settings)
-    result = dict(changed=moved or reload or bool(changed_settings), previous=previous, moved=moved,
-                  reloaded=reload, changed_settings=changed_settings)
+    # Every change reloads, so whether it reloads is whether it changes anything.
+    result = dict(changed=reload, previous=previous, moved=moved, reloaded=reload, changed_settings=changed_settings)
     if module.check_mode:
         module.exit_json(**result)
     if moved:

@@ -56,20 +56,17 @@ def pending(lines: list[str], now: float) -> tuple[int, int | None]:
 def measure(push: str = PUSH, run=subprocess.run, clock=time.time) -> dict:
     """The record (see the module's text), timed when the dry run ended (a standby that cannot be
     reached takes its connection timeout)."""
+    differences, lag, error = None, None, ""
     try:
         done = run([push, "--dry-run"], capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return {"time": round(clock(), 1), "differences": None, "lag_seconds": None, "error": str(error)}
-    now = clock()
-    if done.returncode != 0:
-        said = done.stderr.strip().splitlines()
-        return {"time": round(now, 1), "differences": None, "lag_seconds": None,
-                "error": said[-1] if said else f"the dry run ended with status {done.returncode}"}
-    try:
-        differences, lag = pending([line for line in done.stdout.splitlines() if line.strip()], now)
-    except ValueError as error:
-        return {"time": round(now, 1), "differences": None, "lag_seconds": None, "error": str(error)}
-    return {"time": round(now, 1), "differences": differences, "lag_seconds": lag, "error": ""}
+        if done.returncode != 0:
+            said = done.stderr.strip().splitlines()
+            error = said[-1] if said else f"the dry run ended with status {done.returncode}"
+        else:
+            differences, lag = pending([line for line in done.stdout.splitlines() if line.strip()], clock())
+    except (OSError, subprocess.TimeoutExpired, ValueError) as failed:
+        error = str(failed)
+    return {"time": round(clock(), 1), "differences": differences, "lag_seconds": lag, "error": error}
 
 
 def carried(record: dict, previous: dict) -> dict:
