@@ -451,6 +451,44 @@ def test_a_primary_whose_database_crashes_is_replaced_once_it_is_back_read_only(
     street.wait_for(lambda: street.following(crashed), 60, f"{crashed} following {survivor}")
 
 
+# From the standby, connections to the primary's MariaDB that end before their handshake, spelled
+# two ways: closed at once (a port probe), and a few bytes that are no handshake (a half-started
+# server's, or a confused client's). Three times MariaDB's default limit of 100 in all.
+BARE_CONNECTIONS = """
+import socket, sys
+for n in range(300):
+    with socket.create_connection((sys.argv[1], 3306), timeout=5) as s:
+        if n % 2:
+            s.recv(1024)
+            s.sendall(b"\\x05\\x00\\x00\\x01junk")
+"""
+
+
+def test_connections_that_end_before_their_handshake_never_block_the_standbys_replication():
+    """The standby's deciding asks the old primary's MariaDB every few seconds while it refuses,
+    and a starting server ends such connections early. MariaDB blocks a host after
+    max_connect_errors of them, and with it that host's replication; the pair's limit is far above
+    what a day of deciding makes."""
+    primary = street.primary()
+    standby = other(primary)
+    address = street.hostvar(primary, "ansible_host")
+    aborted = "mysql -N -e \"SHOW GLOBAL STATUS LIKE 'Aborted_connects'\" | cut -f2"
+    before = int(street.on_node(primary, aborted))
+    try:
+        street.on_node(standby, f"python3 -c '{BARE_CONNECTIONS}' {address}")
+        counted = int(street.on_node(primary, aborted)) - before
+        street.on_node(standby, "mysql -e 'STOP SLAVE; START SLAVE'")
+        street.wait_for(lambda: street.following(standby), 30, f"{standby} replicating again from {primary}")
+        # A login from the standby's host gets as far as the password: the server did not block it.
+        login = subprocess.run(["docker", "exec", f"otap-{standby}", "mysql", "-h", address, "-u", "nobody",
+                                "-pwrong", "-e", "SELECT 1"], capture_output=True, text=True, timeout=20, check=False)
+        assert "Access denied" in login.stderr, login.stderr
+    finally:
+        street.on_node(primary, "mysql -e 'FLUSH HOSTS'")
+    print(f"{standby}: 300 bare connections to {primary}'s MariaDB, {counted} counted as aborted; replication "
+          "and logins from that host go on")
+
+
 def test_the_street_as_provisioned_again_changes_nothing_after_releases_and_failovers_and_shows_no_secret():
     """Molecule converged the street once; after the releases of test_2 and the failovers above, a
     second run of site changes nothing on any host. It runs with -v --diff, where a task that
