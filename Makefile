@@ -90,7 +90,8 @@ ee: collection ## The execution environment's build context in .street/ee (ansib
 	rm -rf .street/ee
 	ansible-builder create -f awx/execution-environment.yml --context .street/ee --output-filename Containerfile
 
-unit: tools ## pytest for the plugins (no Docker needed)
+unit: tools ## pytest for the plugins (no Docker; the release SQL's tests start a MariaDB of their own)
+	@street/controller.sh unit
 	pytest -q tests/unit
 
 molecule: setup ## Molecule against the simulated street

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Prepare the controller: the Debian packages the street needs (Docker engine, debootstrap
 # for the base image, rsync and ssh for deploying, Chromium for the tests of the status
-# report), and a Docker engine that answers.
+# report), and a Docker engine that answers. `controller.sh unit` installs only what the unit
+# tests need: MariaDB's server and its bootstrap tools, which the tests of the release SQL start
+# in a folder of their own (no service is set up or started).
 # Nothing assumes a daemon someone else left running. Installing needs root.
 set -euo pipefail
 
 needed=()
-command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
-command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)
-command -v rsync >/dev/null 2>&1 || needed+=(rsync)
-command -v ssh >/dev/null 2>&1 || needed+=(openssh-client)
-command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || needed+=(mariadb-server-core)
+command -v my_print_defaults >/dev/null 2>&1 || needed+=(mariadb-client-core)
+if [ "${1:-}" != unit ]; then
+  command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
+  command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)
+  command -v rsync >/dev/null 2>&1 || needed+=(rsync)
+  command -v ssh >/dev/null 2>&1 || needed+=(openssh-client)
+  command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+fi
 
 if [ ${#needed[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -21,6 +27,7 @@ if [ ${#needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
 fi
+[ "${1:-}" = unit ] && exit 0
 
 docker info >/dev/null 2>&1 && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -29,14 +29,17 @@ def argument_spec() -> dict:
     }
 
 
-def connect(module, database: str | None = None, autocommit: bool = True, dict_rows: bool = False):
-    """A connection with the module's login options, or the module fails saying what to check."""
+def connect(module, database: str | None = None, autocommit: bool = True, dict_rows: bool = False,
+            as_os_user: bool = False):
+    """A connection with the module's login options (or, `as_os_user`, as the user the module runs as,
+    through the socket: root on the nodes), or the module fails saying what to check."""
     if not HAS_PYMYSQL:
         module.fail_json(msg=missing_required_lib("PyMySQL"))
     p = module.params
-    user = p.get("login_user") or getpass.getuser()
+    user = getpass.getuser() if as_os_user else p.get("login_user") or getpass.getuser()
+    password = "" if as_os_user else p.get("login_password") or ""
     try:
-        return pymysql.connect(unix_socket=p["login_unix_socket"], user=user, password=p.get("login_password") or "",
+        return pymysql.connect(unix_socket=p["login_unix_socket"], user=user, password=password,
                                database=database, autocommit=autocommit, charset="utf8mb4",
                                cursorclass=pymysql.cursors.DictCursor if dict_rows else pymysql.cursors.Cursor)
     except pymysql.MySQLError as error:

@@ -5,19 +5,24 @@
 Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
 record, query) over a `Migration`, which holds the few statements the history and the table
 copies need. The scripts themselves are split by module_utils/release_sql and executed exactly as
-written (only `#__` replaced), under the account the module connects with: on the street the
-release account, whose rights are the site's database only.
+written (only `#__` replaced), under the release account: rights on the site's database only, and
+no DROP there (that right on a database includes dropping the database itself). A statement that
+drops, empties or renames tables gets DROP on exactly the tables it names, when they exist and
+are neither content nor this module's own, just before it runs; the rights go when the scripts
+end. The history, the copies and those rights are kept through a second connection, as the OS
+user (root on the nodes).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import Counter
 from pathlib import Path
 
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
-from ansible_collections.otap.street.plugins.module_utils.release_policy import is_content_table
+from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES, is_content_table
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
 
 HISTORY = "otap_schema_history"
@@ -30,6 +35,10 @@ SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUB
 # table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
 ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",
                 1091: "nothing to drop"}
+# The release account may not drop a table it was lent no right on; for DROP ... IF EXISTS of tables
+# that are not there, that is what the statement would have done anyway.
+DROP_DENIED = 1142
+DROP_IF_EXISTS = re.compile(r"^DROP\s+(TEMPORARY\s+)?TABLES?\s+IF\s+EXISTS\b", re.I)
 
 
 class MigrationError(Exception):
@@ -51,6 +60,11 @@ def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def is_machinery(name: str) -> bool:
+    """Whether `name` (without prefix) is one of this module's own tables: history, copies."""
+    return name in (HISTORY, RELEASES, SNAPSHOTS) or bool(re.match(r"otap_snap\d", name))
+
+
 def scripts_of(folder: Path) -> list[Path]:
     sql = folder / "sql"
     return sorted(sql.glob("*.sql")) if sql.is_dir() else []
@@ -62,8 +76,13 @@ def title_of(folder: Path) -> str:
 
 
 class Migration:
-    def __init__(self, connection, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street"):
+    """`connection` keeps the history, the copies and the lent rights; `scripts` (the release
+    account's, else the same connection) runs the release's statements."""
+
+    def __init__(self, connection, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
+                 scripts=None):
         self.db, self.schema, self.prefix = connection, schema, prefix
+        self.scripts = scripts or connection
         self.rollout, self.applied_by = rollout, applied_by
         self.history, self.releases, self.snapshots = (prefix + t for t in (HISTORY, RELEASES, SNAPSHOTS))
 
@@ -75,6 +94,40 @@ class Migration:
     def run(self, sql: str, args=None) -> int:
         with self.db.cursor() as cursor:
             return cursor.execute(sql, args)
+
+    def run_script(self, sql: str, args=None) -> int:
+        with self.scripts.cursor() as cursor:
+            return cursor.execute(sql, args)
+
+    def account(self) -> tuple[str, str] | None:
+        """The release account (user, host) the scripts run as; None when they run as the OS user."""
+        if self.scripts is self.db:
+            return None
+        with self.scripts.cursor() as cursor:
+            cursor.execute("SELECT CURRENT_USER()")
+            user, host = cursor.fetchone()[0].rsplit("@", 1)
+        return user, host
+
+    def lend_drop(self, tables: list[str], content_tables) -> list[str]:
+        """DROP on each of `tables` (with prefix) that exists and is neither content nor machinery."""
+        account, lent = self.account(), []
+        for table in tables:
+            name = table[len(self.prefix):] if table.startswith(self.prefix) else None
+            if account is None or name is None or is_machinery(name) or is_content_table(name, content_tables) \
+                    or not self.table_exists(table):
+                continue
+            self.run(f"GRANT DROP ON `{self.schema}`.`{table}` TO %s@%s", account)
+            lent.append(table)
+        return lent
+
+    def withdraw_drop(self) -> None:
+        """Take back every right on single tables of this database from the release account."""
+        account = self.account()
+        if account is None:
+            return
+        for row in self.query("SELECT Table_name FROM mysql.tables_priv WHERE Db = %s AND User = %s AND Host = %s",
+                              (self.schema, *account)):
+            self.run(f"REVOKE ALL PRIVILEGES ON `{self.schema}`.`{row['Table_name']}` FROM %s@%s", account)
 
     def table_exists(self, table: str) -> bool:
         return bool(self.query("SELECT 1 AS n FROM information_schema.tables WHERE table_schema = %s "
@@ -125,8 +178,11 @@ class Migration:
     def restore(self, releases: list[int]) -> list[str]:
         restored = []
         for release in sorted(releases, reverse=True):
-            for row in self.query(f"SELECT * FROM `{self.snapshots}` WHERE release_number = %s ORDER BY id DESC",
-                                  (release,)):
+            copies = self.query(f"SELECT * FROM `{self.snapshots}` WHERE release_number = %s ORDER BY id DESC",
+                                (release,))
+            if not copies:
+                continue  # finalised (its copies dropped), or it changed no table: its history stands
+            for row in copies:
                 table, copy = row["table_name"], row["snapshot_name"]
                 if row["existed"]:
                     if self.table_exists(table):
@@ -254,11 +310,25 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
     return changes
 
 
-def apply(migration: Migration, releases: list[dict], guard=None, declared=(), check_mode=False) -> dict:
+def forgiven(migration: Migration, statement, error) -> str | None:
+    """Why a failed statement counts as done: what it does was done already (with Joomla's
+    CAN FAIL hint), or a DROP ... IF EXISTS of tables that are not there; None: it failed."""
+    code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+    if statement.can_fail and code in ALREADY_DONE:
+        return f"{code} {ALREADY_DONE[code]}"
+    if code == DROP_DENIED and DROP_IF_EXISTS.match(statement.code()) and not any(
+            migration.table_exists(t.replace("#__", migration.prefix, 1)) for t in statement.tables()):
+        return f"{code} nothing to drop"
+    return None
+
+
+def apply(migration: Migration, releases: list[dict], guard=None, declared=(), check_mode=False,
+          content_tables=DEFAULT_CONTENT_TABLES) -> dict:
     """Run the scripts not yet applied; on a failure put every table this rollout changed back.
 
     With `guard` (content table patterns), the content tables are measured before and after, and
-    the result lists what changed beyond the tables `declared`.
+    the result lists what changed beyond the tables `declared`. Tables matching `content_tables`
+    are never lent the DROP right.
     """
     todo, skipped = plan(migration, releases)
     result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _digest in todo],
@@ -266,35 +336,42 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     if check_mode or not todo:
         return result
     migration.ensure_tables()
-    migration.run("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
+    migration.run_script("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
     before = migration.content_state(guard) if guard is not None else {}
     applied, touched = [], []
-    for release, script, digest in todo:
-        sql = script.read_text(encoding="utf-8")
-        tables = [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)]
-        touched += [t for t in tables if t not in touched]
-        migration.snapshot(release, tables)
-        started = time.monotonic()
-        for statement in split(sql):
-            try:
-                migration.run(statement.with_prefix(migration.prefix))
-            except Exception as error:  # pymysql's errors; the connection's module decides which
-                code = error.args[0] if error.args and isinstance(error.args[0], int) else None
-                if statement.can_fail and code in ALREADY_DONE:
-                    result["tolerated"].append({"release": release, "script": script.name, "line": statement.line,
-                                                "error": f"{code} {ALREADY_DONE[code]}"})
-                    continue
-                millis = int((time.monotonic() - started) * 1000)
-                migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
-                restored = migration.restore(sorted({r for r, _script, _digest in todo}))
-                raise MigrationError(
-                    f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1]}); the "
-                    "database was returned to where it was before this rollout "
-                    f"(restored: {', '.join(restored) or 'nothing to restore'})",
-                    applied=applied, restored=restored) from error
-        millis = int((time.monotonic() - started) * 1000)
-        migration.record(release, script.name, digest, millis, True)
-        applied.append({"release": release, "script": script.name, "ms": millis})
+    migration.withdraw_drop()  # what a rollout cut off midway may have left
+    try:
+        for release, script, digest in todo:
+            sql = script.read_text(encoding="utf-8")
+            tables = [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)]
+            touched += [t for t in tables if t not in touched]
+            migration.snapshot(release, tables)
+            started = time.monotonic()
+            for statement in split(sql):
+                if statement.drops:
+                    migration.lend_drop([t.replace("#__", migration.prefix, 1) for t in statement.tables()],
+                                        content_tables)
+                try:
+                    migration.run_script(statement.with_prefix(migration.prefix))
+                except Exception as error:  # pymysql's errors; the connection's module decides which
+                    reason = forgiven(migration, statement, error)
+                    if reason:
+                        result["tolerated"].append({"release": release, "script": script.name,
+                                                    "line": statement.line, "error": reason})
+                        continue
+                    millis = int((time.monotonic() - started) * 1000)
+                    migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
+                    restored = migration.restore(sorted({r for r, _script, _digest in todo}))
+                    raise MigrationError(
+                        f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1]}); the "
+                        "database was returned to where it was before this rollout "
+                        f"(restored: {', '.join(restored) or 'nothing to restore'})",
+                        applied=applied, restored=restored) from error
+            millis = int((time.monotonic() - started) * 1000)
+            migration.record(release, script.name, digest, millis, True)
+            applied.append({"release": release, "script": script.name, "ms": millis})
+    finally:
+        migration.withdraw_drop()
     result["applied"] = applied
     if guard is not None:
         result["content_changes"] = compare(before, migration.content_state(guard, before), declared)

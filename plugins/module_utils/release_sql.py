@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 JOOMLA_PREFIX = "#__"
 CAN_FAIL = "/** CAN FAIL **/"
 _READS = re.compile(r"^(SELECT|SET|SHOW|DESCRIBE|DESC|EXPLAIN|DO)\b", re.I)
+# Statements that need the DROP right on the tables they name: dropping, emptying or renaming one.
+_DROPS = re.compile(r"^(DROP|TRUNCATE|RENAME)\b|^ALTER\b.*\bRENAME\b", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,19 @@ class Statement:
     def code(self, prefix: str = JOOMLA_PREFIX) -> str:
         """The statement with its comments blanked out (what a parser reads), `#__` replaced by `prefix`."""
         return self._pieces(prefix, blank_comments=True)
+
+    def tables(self) -> list[str]:
+        """The tables the statement names (`#__name`, outside string literals and comments), in order."""
+        found: list[str] = []
+        for name in re.findall(r"#__[A-Za-z0-9_$]+", self._pieces(None, blank_comments=True, blank_strings=True)):
+            if name not in found:
+                found.append(name)
+        return found
+
+    @property
+    def drops(self) -> bool:
+        """Whether the statement drops, empties or renames the tables it names (the DROP right)."""
+        return bool(_DROPS.match(self.code()))
 
     @property
     def can_fail(self) -> bool:
@@ -180,8 +195,5 @@ def touched_tables(sql: str) -> list[str]:
     for statement in split(sql):
         if _READS.match(statement.code()):
             continue
-        names = statement._pieces(None, blank_comments=True, blank_strings=True)
-        for name in re.findall(r"#__[A-Za-z0-9_$]+", names):
-            if name not in found:
-                found.append(name)
+        found += [name for name in statement.tables() if name not in found]
     return found

@@ -16,8 +16,14 @@ description:
     written (split only at its boundaries); C(#__) is replaced by the site's C(dbprefix) outside
     string literals. A statement with Joomla's C(/** CAN FAIL **/) hint may fail because it was
     already done (table exists, duplicate column or key, nothing to drop); the rest must succeed.
-  - Connect as the release account (I(login_user)), whose rights are the site's database only, so
-    the database refuses what the package policy would miss.
+  - The scripts run as the release account (I(login_user)), whose rights are the site's database only
+    and no C(DROP) there (on a database, that right includes dropping the database), so the database
+    refuses what the package policy would miss. A statement that drops, empties or renames tables is
+    lent C(DROP) on exactly the tables it names that exist and are neither content nor this
+    module's own, just before it runs; the rights go when the scripts end. A C(DROP TABLE IF EXISTS)
+    of tables that are not there counts as done.
+  - The history, the copies and the lent rights are kept as the user the module runs as, through
+    the socket (root on the nodes).
   - Every script is recorded in C(#__otap_schema_history) in the site's own database (release,
     script, checksum, applied by, applied at, duration, success). A script already applied is
     skipped; a script whose checksum changed since it was applied is an error.
@@ -141,6 +147,7 @@ position:
   returned: state=applied
 """
 
+import getpass
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -177,9 +184,12 @@ def main():
             settings = parse_config(handle.read())
     except (OSError, JoomlaFileError) as error:
         module.fail_json(msg=f"cannot read the site's settings from {p['config']}: {error}")
-    connection = mariadb.connect(module, settings["db"], dict_rows=True)
+    # The history, the copies and the rights lent are kept as the OS user; the scripts run as the
+    # release account (login_user), when one is given.
+    connection = mariadb.connect(module, settings["db"], dict_rows=True, as_os_user=True)
+    scripts = mariadb.connect(module, settings["db"]) if p["login_user"] not in ("", getpass.getuser()) else None
     site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
-                               p["applied_by"] or os.environ.get("USER", "otap.street"))
+                               p["applied_by"] or os.environ.get("USER", "otap.street"), scripts)
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
     check = module.check_mode
     result = dict(changed=False)
@@ -187,8 +197,9 @@ def main():
         if p["state"] == "query":
             result["history"] = migration.history(site)
         elif p["state"] == "applied":
-            guard = DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]) if p["guard"] else None
-            result.update(migration.apply(site, releases, guard, p["declared"], check))
+            content = DEFAULT_CONTENT_TABLES + tuple(p["content_tables"])
+            result.update(migration.apply(site, releases, content if p["guard"] else None, p["declared"], check,
+                                          content))
         elif p["state"] == "finalized":
             result["changed"] = migration.finalize(site, releases, check)
         elif p["state"] == "rolled_back":

@@ -61,3 +61,18 @@ def test_a_comment_with_a_space_after_double_dash_is_a_comment():
 ])
 def test_touched_tables_are_found_conservatively(sql, tables):
     assert touched_tables(sql) == tables
+
+
+@pytest.mark.parametrize(("sql", "drops", "tables"), [
+    ("DROP TABLE IF EXISTS `#__a`, #__b", True, ["#__a", "#__b"]),
+    ("  truncate\n#__cache", True, ["#__cache"]),
+    ("RENAME TABLE #__old TO #__new", True, ["#__old", "#__new"]),
+    ("ALTER TABLE #__old\n  RENAME TO #__new", True, ["#__old", "#__new"]),
+    ("/* DROP TABLE #__content */ UPDATE #__menu SET a = 'DROP #__x' WHERE id = 1", False, ["#__menu"]),
+    ("ALTER TABLE #__content ADD COLUMN renamed INT", False, ["#__content"]),
+    ("ALTER TABLE #__content DROP COLUMN `x`", False, ["#__content"]),
+    ("INSERT INTO #__log (note) VALUES ('RENAME TABLE #__content')", False, ["#__log"]),
+])
+def test_a_statement_says_which_tables_it_names_and_whether_it_needs_the_drop_right(sql, drops, tables):
+    [statement] = split(sql + ";")
+    assert (statement.drops, statement.tables()) == (drops, tables)

@@ -1,0 +1,292 @@
+"""joomla_migrate's states against a real MariaDB (fixture `mariadb`), as the release account that
+site.yml makes: the rights it has on the street, read from the playbook itself."""
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.otap.street.plugins.modules import joomla_migrate
+
+SITE_YML = Path(__file__).resolve().parents[4] / "playbooks" / "site.yml"
+SITES = itertools.count(1)
+CONTENT = [(1, "Visiting hours", "Daily 10-20"), (2, "Parking", "Level -1"), (3, "Cardiology", "Ward B")]
+
+
+def release_account_rights(database: str) -> str:
+    """The privileges site.yml grants the release account, for `database`."""
+    plays = yaml.safe_load(SITE_YML.read_text())
+    users = next(p for p in plays if p["name"] == "Provision the database servers")["roles"][0]["vars"]["mariadb_users"]
+    priv = next(u for u in users if u["name"] == "{{ joomla_release_db_user }}")["priv"]
+    scope, rights = priv.replace("{{ joomla_site_db_name }}", database).split(":")
+    assert scope == f"{database}.*", priv
+    return ", ".join(r.strip() for r in rights.split(","))
+
+
+class Site:
+    """A site's database with a few content rows, its configuration.php and a folder of releases."""
+
+    def __init__(self, mariadb, tmp_path):
+        self.sql, self.tmp = mariadb, tmp_path
+        number = next(SITES)
+        self.db, self.user = f"site{number}", f"release{number}"
+        mariadb(f"CREATE DATABASE {self.db}")
+        mariadb(f"CREATE USER {self.user}@localhost IDENTIFIED BY 'pw'")
+        mariadb(f"GRANT {release_account_rights(self.db)} ON {self.db}.* TO {self.user}@localhost")
+        mariadb("CREATE TABLE jos_content (id INT PRIMARY KEY, title VARCHAR(100) NOT NULL, introtext TEXT)", self.db)
+        mariadb("INSERT INTO jos_content VALUES " + ", ".join(f"({i}, '{t}', '{x}')" for i, t, x in CONTENT), self.db)
+        mariadb("CREATE TABLE jos_extensions (id INT PRIMARY KEY, name VARCHAR(100))", self.db)
+        mariadb("INSERT INTO jos_extensions VALUES (1, 'com_content')", self.db)
+        self.config = tmp_path / "configuration.php"
+        self.config.write_text(f"<?php\nclass JConfig\n{{\n    public $db = '{self.db}';\n"
+                               "    public $dbprefix = 'jos_';\n}\n")
+        self.unpacked = tmp_path / "unpacked"
+
+    def release(self, number: int, title: str = "", **scripts: str) -> None:
+        folder = self.unpacked / str(number)
+        (folder / "sql").mkdir(parents=True, exist_ok=True)
+        (folder / "manifest.yml").write_text(yaml.safe_dump({"release": number, "title": title or f"release {number}"}))
+        for name, text in scripts.items():
+            (folder / "sql" / f"{name.replace('_', '-')}.sql").write_text(text)
+
+    def migrate(self, run_module, state="applied", releases=(), rollout="run-1", **more):
+        return run_module(joomla_migrate, config=str(self.config), state=state, releases=list(releases),
+                          unpacked_dir=str(self.unpacked), rollout=rollout, login_unix_socket=self.sql.socket,
+                          login_user=self.user, login_password="pw", **more)
+
+    def tables(self) -> set[str]:
+        return {row[0] for row in self.sql("SHOW TABLES", self.db)}
+
+    def state(self) -> dict:
+        """Every table but the migration's own: its definition and its rows."""
+        return {t: (self.sql(f"SHOW CREATE TABLE `{t}`", self.db)[0][1], self.sql(f"SELECT * FROM `{t}`", self.db))
+                for t in sorted(self.tables()) if not t.startswith("jos_otap_")}
+
+    def copies(self) -> set[str]:
+        """The copies of tables taken before a rollout (jos_otap_snap<N>_...)."""
+        return {t for t in self.tables() if re.match(r"jos_otap_snap\d", t)}
+
+    def history(self) -> list[tuple]:
+        return self.sql("SELECT release_number, script, success, rollout FROM jos_otap_schema_history "
+                        "ORDER BY installed_rank", self.db)
+
+
+@pytest.fixture
+def site(mariadb, tmp_path):
+    return Site(mariadb, tmp_path)
+
+
+def test_scripts_run_once_in_release_then_name_order_and_check_mode_only_says_which(site, run_module):
+    site.release(3, s001_badges="CREATE TABLE #__badges (id INT PRIMARY KEY, label VARCHAR(20));\n",
+                 s002_fill="INSERT INTO #__badges VALUES (1, 'new');\nALTER TABLE #__badges ADD COLUMN colour CHAR(7);\n")
+    site.release(4, s001_colour="UPDATE #__badges SET colour = '#00a0e0' WHERE label = 'new';\n")
+    before = site.state()
+
+    checked = site.migrate(run_module, releases=[4, 3], _ansible_check_mode=True)
+    assert checked["changed"] and [(a["release"], a["script"]) for a in checked["applied"]] == [
+        (3, "s001-badges.sql"), (3, "s002-fill.sql"), (4, "s001-colour.sql")]
+    assert site.state() == before and "jos_otap_schema_history" not in site.tables()
+
+    done = site.migrate(run_module, releases=[4, 3])
+    assert not done["failed"] and done["changed"], done
+    assert [(a["release"], a["script"]) for a in done["applied"]] == [
+        (3, "s001-badges.sql"), (3, "s002-fill.sql"), (4, "s001-colour.sql")]
+    assert site.sql("SELECT * FROM jos_badges", site.db) == [(1, "new", "#00a0e0")]
+    assert site.history() == [(3, "s001-badges.sql", 1, "run-1"), (3, "s002-fill.sql", 1, "run-1"),
+                              (4, "s001-colour.sql", 1, "run-1")]
+    assert set(done["checksums"]) == {"jos_badges", "jos_otap_schema_history"} and done["position"] is not None
+
+    again = site.migrate(run_module, releases=[3, 4], rollout="run-2")
+    assert not again["changed"] and len(again["skipped"]) == 3 and again["applied"] == []
+
+
+def test_a_failing_script_puts_back_every_table_this_rollout_changed_and_says_where(site, run_module):
+    site.release(5, s001_alter="ALTER TABLE #__content ADD COLUMN badge INT;\nUPDATE #__content SET title = 'x';\n",
+                 s002_new="CREATE TABLE #__badges (id INT);\nDROP TABLE #__extensions;\n",
+                 s003_broken="-- the third script\nUPDATE #__content SET badge = 1;\nUPDATE #__content SET nope = 2;\n")
+    before = site.state()
+
+    failed = site.migrate(run_module, releases=[5])
+    assert failed["failed"], failed
+    assert "release 5: sql/s003-broken.sql line 3 failed" in failed["msg"] and "Unknown column 'nope'" in failed["msg"]
+    assert site.state() == before  # content, the dropped table and the new one: as before the rollout
+    assert site.sql("SELECT COUNT(*) FROM jos_otap_snapshots", site.db) == [(0,)]
+    assert not site.copies()
+    assert site.history() == [(5, "s003-broken.sql", 0, "run-1")]
+
+    # Mended in a new package, the same release applies from its first script again.
+    site.release(5, s003_broken="UPDATE #__content SET badge = 1;\n")
+    assert site.migrate(run_module, releases=[5], rollout="run-2")["changed"]
+    assert site.sql("SELECT DISTINCT title, badge FROM jos_content", site.db) == [("x", 1)]
+
+
+def test_the_can_fail_hint_forgives_only_what_is_already_done(site, run_module):
+    site.release(6, s001_again="ALTER TABLE #__content ADD COLUMN introtext TEXT /** CAN FAIL **/;\n"
+                               "ALTER TABLE #__content DROP INDEX nope /** CAN FAIL **/;\n"
+                               "UPDATE #__content SET introtext = 'y' WHERE id > 0;\n")
+    done = site.migrate(run_module, releases=[6])
+    assert not done["failed"], done
+    assert [t["error"] for t in done["tolerated"]] == ["1060 duplicate column", "1091 nothing to drop"]
+
+    before = site.state()
+    site.release(7, s001_wrong="UPDATE #__content SET title = 'z';\nUPDATE #__content SET nope = 1 /** CAN FAIL **/;\n")
+    failed = site.migrate(run_module, releases=[7], rollout="run-2")
+    assert failed["failed"] and "line 2" in failed["msg"], failed
+    assert site.state() == before
+
+
+def test_a_script_changed_after_it_was_applied_is_refused(site, run_module):
+    site.release(8, s001_add="INSERT INTO #__extensions VALUES (2, 'com_badges');\n")
+    assert site.migrate(run_module, releases=[8])["changed"]
+    site.release(8, s001_add="INSERT INTO #__extensions VALUES (2, 'com_badges_v2');\n")
+    refused = site.migrate(run_module, releases=[8], rollout="run-2")
+    assert refused["failed"] and "must not change after it was applied" in refused["msg"], refused
+    assert site.sql("SELECT name FROM jos_extensions WHERE id = 2", site.db) == [("com_badges",)]
+
+
+def test_a_rollout_rolled_back_after_its_later_steps_failed_is_undone_and_can_run_again(site, run_module):
+    site.release(9, "New badges", s001_add="ALTER TABLE #__content ADD COLUMN badge INT;\n"
+                                           "CREATE TABLE #__badges (id INT);\n")
+    before = site.state()
+    assert site.migrate(run_module, releases=[9])["changed"]
+    assert site.state() != before
+
+    back = site.migrate(run_module, state="rolled_back", releases=[9])
+    assert back["changed"] and sorted(back["restored"]) == ["jos_badges", "jos_content"]
+    assert site.state() == before and site.history() == []
+    assert not site.migrate(run_module, state="rolled_back", releases=[9])["changed"]
+
+    assert site.migrate(run_module, releases=[9], rollout="run-2")["changed"]
+    final = site.migrate(run_module, state="finalized", releases=[9], rollout="run-2")
+    assert final["changed"] and final["current_release"] == 9
+    assert not site.copies()
+    assert site.sql("SELECT release_number, title, action FROM jos_otap_release_history", site.db) == [
+        (9, "New badges", "release")]
+    assert not site.migrate(run_module, state="finalized", releases=[9], rollout="run-2")["changed"]
+    # Finalised, the copies are gone: a later rollback of this rollout has nothing to restore.
+    assert site.migrate(run_module, state="rolled_back", releases=[9], rollout="run-2")["restored"] == []
+    assert "badge" in site.state()["jos_content"][0]
+
+    history = site.migrate(run_module, state="query")
+    assert [(h["release_number"], h["script"], h["success"]) for h in history["history"]] == [(9, "s001-add.sql", 1)]
+
+
+def test_recorded_notes_the_first_install_and_a_rollback_of_the_code_once(site, run_module):
+    assert site.migrate(run_module, state="recorded", releases=[1], _ansible_check_mode=True)["changed"]
+    assert "jos_otap_release_history" not in site.tables()
+    first = site.migrate(run_module, state="recorded", releases=[1])
+    assert first["changed"] and first["current_release"] == 1
+    assert not site.migrate(run_module, state="recorded", releases=[1])["changed"]
+    back = site.migrate(run_module, state="recorded", releases=[1], rollout="run-2")
+    assert not back["changed"]
+    site.migrate(run_module, state="recorded", releases=[4], rollout="run-3")
+    rolled = site.migrate(run_module, state="recorded", releases=[2], rollout="run-4")
+    assert rolled["changed"] and rolled["current_release"] == 2
+    assert site.sql("SELECT release_number, title, action FROM jos_otap_release_history ORDER BY id", site.db) == [
+        (1, "the site as installed", "install"), (4, "back from release 1", "rollback"),
+        (2, "back from release 4", "rollback")]
+
+
+def test_the_guard_names_content_changed_beyond_what_the_release_declared(site, run_module):
+    site.release(10, s001_titles="UPDATE #__content SET title = UPPER(title);\n"
+                                 "UPDATE #__extensions SET name = 'com_content2';\n")
+    undeclared = site.migrate(run_module, releases=[10], guard=True)
+    assert [(c["table"], c["rows_changed_or_removed"], c["declared"]) for c in undeclared["content_changes"]] == [
+        ("#__content", 3, False)]  # extensions are code, not content
+    site.migrate(run_module, state="rolled_back", releases=[10])
+    declared = site.migrate(run_module, releases=[10], rollout="run-2", guard=True, declared=["#__CONTENT"])
+    assert [(c["table"], c["declared"]) for c in declared["content_changes"]] == [("#__content", True)]
+
+
+# What the release account must be refused by the database itself, whatever a filter before it
+# missed: the database itself, content tables, another database, the server's accounts and
+# settings, files on the server, objects that would run later as someone else.
+ESCAPES = {
+    "dropping the database": "DROP DATABASE {db};",
+    "dropping it as a schema": "DROP SCHEMA IF EXISTS `{db}`;",
+    "dropping content": "DROP TABLE #__content;",
+    "dropping content among others": "DROP TABLE IF EXISTS #__extensions, #__content;",
+    "emptying content": "TRUNCATE TABLE #__content;",
+    "renaming content away": "RENAME TABLE #__content TO #__content_old;",
+    "renaming content by ALTER": "ALTER TABLE #__content RENAME TO #__gone;",
+    "dropping the history": "DROP TABLE #__otap_schema_history;",
+    "in an executable comment": "/*!50000 DROP TABLE #__content */;",
+    "another database": "CREATE TABLE mysql.otap_x (id INT);",
+    "the account table": "UPDATE mysql.global_priv SET Priv = '{{}}' WHERE User = 'root';",
+    "a new account": "CREATE USER intruder@'%' IDENTIFIED BY 'x';",
+    "a grant": "GRANT ALL ON *.* TO CURRENT_USER();",
+    "a server setting": "SET GLOBAL read_only = 1;",
+    "the binary log": "SET SESSION sql_log_bin = 0;",
+    "a file read": "LOAD DATA INFILE '/etc/passwd' INTO TABLE #__content;",
+    "a file written": "SELECT title FROM #__content INTO OUTFILE '/tmp/otap-escape';",
+    "a table file outside the data": "CREATE TABLE #__placed (id INT) DATA DIRECTORY = '/tmp';",
+    "a trigger": "CREATE TRIGGER #__t BEFORE INSERT ON #__content FOR EACH ROW SET NEW.title = 'x';",
+    "a routine": "CREATE PROCEDURE #__p() SQL SECURITY DEFINER SELECT 1;",
+    "an event": "CREATE EVENT #__e ON SCHEDULE EVERY 1 HOUR DO DELETE FROM #__content;",
+    "a view": "CREATE VIEW #__v AS SELECT * FROM #__content;",
+}
+
+
+def grants(site) -> list[tuple]:
+    return site.sql(f"SHOW GRANTS FOR {site.user}@localhost")
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_the_release_account_cannot_reach_beyond_the_sites_tables(site, run_module, escape):
+    site.release(11, s001_first="UPDATE #__content SET introtext = 'changed' WHERE id > 0;\n",
+                 s002_escape=ESCAPES[escape].format(db=site.db) + "\n")
+    before, accounts, rights = site.state(), site.sql("SELECT User, Host, Priv FROM mysql.global_priv"), grants(site)
+    refused = site.migrate(run_module, releases=[11])
+    assert refused["failed"] and "sql/s002-escape.sql line 1 failed" in refused["msg"], refused
+    assert site.state() == before
+    assert site.sql("SELECT User, Host, Priv FROM mysql.global_priv") == accounts and grants(site) == rights
+    assert site.sql("SELECT @@global.read_only") == [(0,)] and not Path("/tmp/otap-escape").exists()
+    assert site.sql("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'mysql' "
+                    "AND table_name = 'otap_x'") == [(0,)]
+
+
+def test_a_release_drops_empties_and_renames_its_own_tables_with_rights_lent_for_those_alone(site, run_module):
+    site.sql("CREATE TABLE jos_otap_cache (id INT)", site.db)
+    site.sql("CREATE TABLE jos_otap_legacy (id INT)", site.db)
+    site.sql("CREATE TABLE jos_otap_old (id INT)", site.db)
+    site.sql("INSERT INTO jos_otap_cache VALUES (1), (2)", site.db)
+    rights = grants(site)
+    site.release(13, s001_tidy="TRUNCATE TABLE #__otap_cache;\nDROP TABLE IF EXISTS #__otap_legacy;\n"
+                               "DROP TABLE IF EXISTS #__otap_never_made;\n"
+                               "RENAME TABLE #__otap_old TO #__otap_new;\nALTER TABLE #__otap_new RENAME TO #__otap_newer;\n"
+                               "UPDATE #__content SET introtext = 'kept' WHERE id = 1;\n")
+    done = site.migrate(run_module, releases=[13])
+    assert not done["failed"], done
+    assert [t["error"] for t in done["tolerated"]] == ["1142 nothing to drop"]
+    assert site.sql("SELECT COUNT(*) FROM jos_otap_cache", site.db) == [(0,)]
+    assert {"jos_otap_legacy", "jos_otap_old", "jos_otap_new"}.isdisjoint(site.tables())
+    assert "jos_otap_newer" in site.tables()
+    assert grants(site) == rights  # every right lent is taken back
+    assert site.sql("SELECT COUNT(*) FROM mysql.tables_priv WHERE User = %s" % repr(site.user)) == [(0,)]
+
+
+def test_a_right_left_by_a_rollout_cut_off_midway_is_taken_back(site, run_module):
+    site.sql(f"GRANT DROP ON {site.db}.jos_extensions TO {site.user}@localhost")
+    site.release(14, s001_drop="DROP TABLE #__content;\n")
+    assert site.migrate(run_module, releases=[14])["failed"]
+    assert "jos_content" in site.tables()
+    assert site.sql("SELECT COUNT(*) FROM mysql.tables_priv WHERE User = %s" % repr(site.user)) == [(0,)]
+
+
+def test_what_the_account_may_do_reads_no_file(site, run_module):
+    site.release(12, s001_quiet="UPDATE #__content SET introtext = LOAD_FILE('/etc/passwd') WHERE id > 0;\n")
+    done = site.migrate(run_module, releases=[12])
+    assert not done["failed"], done
+    assert site.sql("SELECT DISTINCT introtext FROM jos_content", site.db) == [(None,)]
+
+
+def test_bad_settings_say_what_to_check(site, run_module, tmp_path):
+    missing = run_module(joomla_migrate, config=str(tmp_path / "nope.php"), state="query",
+                         login_unix_socket=site.sql.socket, login_user=site.user, login_password="pw")
+    assert missing["failed"] and "nope.php" in missing["msg"]
+    wrong = run_module(joomla_migrate, config=str(site.config), state="query",
+                       login_unix_socket=site.sql.socket, login_user=site.user, login_password="not it")
+    assert wrong["failed"] and f"cannot connect to MariaDB as {site.user}" in wrong["msg"]
+    assert "not it" not in wrong["msg"]
