@@ -95,6 +95,7 @@ unit: tools ## pytest for the plugins (no Docker; the release SQL's tests start 
 	pytest -q tests/unit
 
 molecule: setup ## Molecule against the simulated street
+	@street/controller.sh molecule
 	molecule test --all
 
 test: lint sanity ee unit molecule ## Everything CI runs: lint, sanity, ee, unit, molecule

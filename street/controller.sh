@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
-# Prepare the controller: the Debian packages the street needs (Docker engine, debootstrap
-# for the base image, rsync and ssh for deploying, Chromium for the tests of the status
-# report), and a Docker engine that answers. `controller.sh unit` installs only what the unit
-# tests need: MariaDB's server and its bootstrap tools, which the tests of the release SQL start
-# in a folder of their own (no service is set up or started).
+# Prepare the controller with the Debian packages a target needs, and (for the street) a Docker
+# engine that answers:
+#   controller.sh unit      MariaDB's server and bootstrap tools: the release SQL's unit tests
+#                           start one in a folder of their own (no service is set up or started);
+#   controller.sh           the street: Docker engine, debootstrap for the base image, rsync and
+#                           ssh for deploying;
+#   controller.sh molecule  the street, and Chromium for the tests of the status report.
 # Nothing assumes a daemon someone else left running. Installing needs root.
 set -euo pipefail
+mode=${1:-street}
 
 needed=()
-command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || needed+=(mariadb-server-core)
-command -v my_print_defaults >/dev/null 2>&1 || needed+=(mariadb-client-core)
-if [ "${1:-}" != unit ]; then
+if [ "$mode" = unit ]; then
+  command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || needed+=(mariadb-server-core)
+  command -v my_print_defaults >/dev/null 2>&1 || needed+=(mariadb-client-core)
+else
   command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)
   command -v rsync >/dev/null 2>&1 || needed+=(rsync)
   command -v ssh >/dev/null 2>&1 || needed+=(openssh-client)
+fi
+if [ "$mode" = molecule ]; then
   command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 fi
 
@@ -27,7 +33,7 @@ if [ ${#needed[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${needed[@]}" >/dev/null
 fi
-[ "${1:-}" = unit ] && exit 0
+[ "$mode" = unit ] && exit 0
 
 docker info >/dev/null 2>&1 && exit 0
 if [ "$(id -u)" -ne 0 ]; then
