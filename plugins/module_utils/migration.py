@@ -3,14 +3,17 @@
 """Applying a release's SQL scripts to a site's database, with a history like Flyway's and a way back.
 
 Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
-record, query) over a `Migration`, which holds the few statements the history and the table
-copies need. The scripts themselves are split by module_utils/release_sql and executed exactly as
-written (only `#__` replaced), under the release account: rights on the site's database only, and
-no DROP there (that right on a database includes dropping the database itself). A statement that
-drops, empties or renames tables gets DROP on exactly the tables it names, when they exist and
-are neither content nor this module's own, just before it runs; the rights go when the scripts
-end. The history, the copies and those rights are kept through a second connection, as the OS
-user (root on the nodes).
+record, query) over a `Migration`. Two accounts, each kept to its part:
+- the release account runs the scripts, split by module_utils/release_sql and executed exactly as
+  written (only `#__` replaced), and reads the site's tables (the guard, the checksums). Its rights
+  are the site's database only, without DROP (on a database that right includes dropping the
+  database). A statement that drops, empties or renames tables is lent DROP (with CREATE, so a
+  table not there yet can be named) on exactly the tables it names that are neither content nor
+  the history; every lent right goes when the scripts end.
+- the OS user (root on the nodes) keeps the history, lends and takes back those rights, and keeps
+  the copies taken before a script changes a table: in a database of their own
+  (`otap_copies_<site database>`) that the release account cannot reach, so no script can change
+  what a failed rollout is put back from. Root touches only names it made itself or checked.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_sql import spl
 
 HISTORY = "otap_schema_history"
 RELEASES = "otap_release_history"
-SNAPSHOTS = "otap_snapshots"
+SNAPSHOTS = "snapshots"
 # The session reads scripts as the policy did (backslash escapes on, double quotes as strings),
 # refuses to truncate data silently (strict), and ignores DATA/INDEX DIRECTORY.
 SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_DIR_IN_CREATE"
@@ -35,16 +38,19 @@ SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUB
 # table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
 ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",
                 1091: "nothing to drop"}
-# The release account may not drop a table it was lent no right on; for DROP ... IF EXISTS of tables
-# that are not there, that is what the statement would have done anyway.
-DROP_DENIED = 1142
-DROP_IF_EXISTS = re.compile(r"^DROP\s+(TEMPORARY\s+)?TABLES?\s+IF\s+EXISTS\b", re.I)
+# A site table's name as the scripts can write it (`#__` + these characters, release_sql).
+TABLE_NAME = re.compile(r"[A-Za-z0-9_$]+")
 
 
 class MigrationError(Exception):
     def __init__(self, message: str, **result):
         super().__init__(message)
         self.result = result
+
+
+def quote(name: str) -> str:
+    """An identifier in backticks, whatever it holds (names come from information_schema too)."""
+    return "`" + name.replace("`", "``") + "`"
 
 
 def snapshot_name(prefix: str, release: int, table: str) -> str:
@@ -56,13 +62,19 @@ def snapshot_name(prefix: str, release: int, table: str) -> str:
     return f"{prefix}otap_snap{release}_{digest}"[:64]
 
 
+def copies_schema(schema: str) -> str:
+    """The database that holds the copies of `schema`'s tables; <= 64 chars."""
+    name = f"otap_copies_{schema}"
+    return name if len(name) <= 64 else f"otap_copies_{hashlib.sha256(schema.encode()).hexdigest()[:24]}"
+
+
 def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def is_machinery(name: str) -> bool:
-    """Whether `name` (without prefix) is one of this module's own tables: history, copies."""
-    return name in (HISTORY, RELEASES, SNAPSHOTS) or bool(re.match(r"otap_snap\d", name))
+def is_history(name: str) -> bool:
+    """Whether `name` (without prefix) is one of this module's history tables."""
+    return name.lower() in (HISTORY, RELEASES)
 
 
 def scripts_of(folder: Path) -> list[Path]:
@@ -76,18 +88,21 @@ def title_of(folder: Path) -> str:
 
 
 class Migration:
-    """`connection` keeps the history, the copies and the lent rights; `scripts` (the release
-    account's, else the same connection) runs the release's statements."""
+    """`admin` (the OS user) keeps the history, the copies and the lent rights; `scripts` (the
+    release account's connection; else `admin`) runs the scripts and reads the site's tables."""
 
-    def __init__(self, connection, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
+    def __init__(self, admin, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
                  scripts=None):
-        self.db, self.schema, self.prefix = connection, schema, prefix
-        self.scripts = scripts or connection
+        self.db, self.schema, self.prefix = admin, schema, prefix
+        self.scripts = scripts or admin
         self.rollout, self.applied_by = rollout, applied_by
-        self.history, self.releases, self.snapshots = (prefix + t for t in (HISTORY, RELEASES, SNAPSHOTS))
+        self.history, self.releases = prefix + HISTORY, prefix + RELEASES
+        self.copies = copies_schema(schema)
+        self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
+        self.account = self._account() if scripts is not None and scripts is not admin else None
 
-    def query(self, sql: str, args=()) -> list[dict]:
-        with self.db.cursor() as cursor:
+    def query(self, sql: str, args=(), connection=None) -> list[dict]:
+        with (connection or self.db).cursor() as cursor:
             cursor.execute(sql, args)
             return list(cursor.fetchall())
 
@@ -99,51 +114,59 @@ class Migration:
         with self.scripts.cursor() as cursor:
             return cursor.execute(sql, args)
 
-    def account(self) -> tuple[str, str] | None:
-        """The release account (user, host) the scripts run as; None when they run as the OS user."""
-        if self.scripts is self.db:
-            return None
-        with self.scripts.cursor() as cursor:
-            cursor.execute("SELECT CURRENT_USER()")
-            user, host = cursor.fetchone()[0].rsplit("@", 1)
+    def read(self, sql: str, args=()) -> list[dict]:
+        """A read of the site's tables, as the release account when there is one."""
+        return self.query(sql, args, self.scripts)
+
+    def _account(self) -> tuple[str, str]:
+        """The release account (user, host), asked once, before any script could change the session."""
+        row = self.query("SELECT CURRENT_USER() AS account", connection=self.scripts)[0]
+        user, host = row["account"].rsplit("@", 1)
         return user, host
 
+    def site(self, table: str) -> str:
+        return f"{quote(self.schema)}.{quote(table)}"
+
+    def copy(self, table: str) -> str:
+        return f"{quote(self.copies)}.{quote(table)}"
+
     def lend_drop(self, tables: list[str], content_tables) -> list[str]:
-        """DROP on each of `tables` (with prefix) that exists and is neither content nor machinery."""
-        account, lent = self.account(), []
+        """DROP (and CREATE, which MariaDB needs to grant on a table not there yet) on each of
+        `tables` (with prefix) that is the site's, and neither content nor the history."""
+        lent = []
         for table in tables:
-            name = table[len(self.prefix):] if table.startswith(self.prefix) else None
-            if account is None or name is None or is_machinery(name) or is_content_table(name, content_tables) \
-                    or not self.table_exists(table):
+            name = table[len(self.prefix):] if table.startswith(self.prefix) else ""
+            if self.account is None or not TABLE_NAME.fullmatch(name) or is_history(name) \
+                    or is_content_table(name, content_tables):
                 continue
-            self.run(f"GRANT DROP ON `{self.schema}`.`{table}` TO %s@%s", account)
+            self.run(f"GRANT CREATE, DROP ON {self.site(table)} TO %s@%s", self.account)
             lent.append(table)
         return lent
 
     def withdraw_drop(self) -> None:
-        """Take back every right on single tables of this database from the release account."""
-        account = self.account()
-        if account is None:
+        """Take back every right on single tables of the site's database from the release account."""
+        if self.account is None:
             return
         for row in self.query("SELECT Table_name FROM mysql.tables_priv WHERE Db = %s AND User = %s AND Host = %s",
-                              (self.schema, *account)):
-            self.run(f"REVOKE ALL PRIVILEGES ON `{self.schema}`.`{row['Table_name']}` FROM %s@%s", account)
+                              (self.schema, *self.account)):
+            self.run(f"REVOKE ALL PRIVILEGES ON {self.site(row['Table_name'])} FROM %s@%s", self.account)
 
-    def table_exists(self, table: str) -> bool:
+    def table_exists(self, table: str, schema: str | None = None) -> bool:
         return bool(self.query("SELECT 1 AS n FROM information_schema.tables WHERE table_schema = %s "
-                               "AND table_name = %s", (self.schema, table)))
+                               "AND table_name = %s", (schema or self.schema, table)))
 
     def ensure_tables(self) -> None:
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.history}` (
+        self.run(f"""CREATE TABLE IF NOT EXISTS {self.site(self.history)} (
             installed_rank INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL,
             script VARCHAR(255) NOT NULL, checksum CHAR(64) NOT NULL, applied_by VARCHAR(100) NOT NULL,
             applied_at DATETIME(3) NOT NULL, execution_ms INT NOT NULL, success TINYINT NOT NULL,
             rollout VARCHAR(64) NOT NULL DEFAULT '', message TEXT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.releases}` (
+        self.run(f"""CREATE TABLE IF NOT EXISTS {self.site(self.releases)} (
             id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, title VARCHAR(255) NOT NULL,
             action VARCHAR(20) NOT NULL, applied_by VARCHAR(100) NOT NULL, applied_at DATETIME(3) NOT NULL,
             rollout VARCHAR(64) NOT NULL DEFAULT '') ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
-        self.run(f"""CREATE TABLE IF NOT EXISTS `{self.snapshots}` (
+        self.run(f"CREATE DATABASE IF NOT EXISTS {quote(self.copies)} CHARACTER SET utf8mb4")
+        self.run(f"""CREATE TABLE IF NOT EXISTS {self.index} (
             id INT AUTO_INCREMENT PRIMARY KEY, release_number INT NOT NULL, table_name VARCHAR(64) NOT NULL,
             snapshot_name VARCHAR(64) NOT NULL, existed TINYINT NOT NULL, rollout VARCHAR(64) NOT NULL)
             ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
@@ -151,35 +174,52 @@ class Migration:
     def current_release(self) -> int:
         if not self.table_exists(self.releases):
             return 0
-        rows = self.query(f"SELECT release_number FROM `{self.releases}` ORDER BY id DESC LIMIT 1")
+        rows = self.query(f"SELECT release_number FROM {self.site(self.releases)} ORDER BY id DESC LIMIT 1")
         return int(rows[0]["release_number"]) if rows else 0
 
     def applied_checksum(self, release: int, script: str) -> str | None:
         if not self.table_exists(self.history):
             return None
-        rows = self.query(f"SELECT checksum FROM `{self.history}` WHERE release_number = %s AND script = %s "
+        rows = self.query(f"SELECT checksum FROM {self.site(self.history)} WHERE release_number = %s AND script = %s "
                           "AND success = 1", (release, script))
         return rows[0]["checksum"] if rows else None
 
+    def copies_of(self, release: int) -> list[dict]:
+        """This rollout's copies for `release`, newest first; each row checked against the names it must have."""
+        if not self.table_exists(SNAPSHOTS, self.copies):
+            return []
+        rows = self.query(f"SELECT * FROM {self.index} WHERE release_number = %s AND rollout = %s ORDER BY id DESC",
+                          (release, self.rollout))
+        for row in rows:
+            name = row["table_name"][len(self.prefix):]
+            if not row["table_name"].startswith(self.prefix) or not TABLE_NAME.fullmatch(name) \
+                    or row["snapshot_name"] != snapshot_name(self.prefix, release, row["table_name"]):
+                raise MigrationError(f"the list of copies in {self.copies} names {row['table_name']!r} as "
+                                     f"{row['snapshot_name']!r}, which this module did not write; nothing was restored")
+        return rows
+
     def snapshot(self, release: int, tables: list[str]) -> None:
-        taken = {r["table_name"] for r in self.query(
-            f"SELECT table_name FROM `{self.snapshots}` WHERE release_number = %s", (release,))}
+        taken = {row["table_name"] for row in self.copies_of(release)}
         for table in tables:
             if table in taken:
                 continue
             copy, existed = snapshot_name(self.prefix, release, table), self.table_exists(table)
             if existed:
-                self.run(f"DROP TABLE IF EXISTS `{copy}`")
-                self.run(f"CREATE TABLE `{copy}` LIKE `{table}`")
-                self.run(f"INSERT INTO `{copy}` SELECT * FROM `{table}`")
-            self.run(f"INSERT INTO `{self.snapshots}` (release_number, table_name, snapshot_name, existed, rollout) "
+                # Every stored column by name: invisible ones too (SELECT * leaves them out), and
+                # never a generated one (MariaDB computes those, and refuses values for them).
+                columns = ", ".join(quote(r["column_name"]) for r in self.query(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+                    "AND extra NOT LIKE %s ORDER BY ordinal_position", (self.schema, table, "%GENERATED%")))
+                self.run(f"DROP TABLE IF EXISTS {self.copy(copy)}")
+                self.run(f"CREATE TABLE {self.copy(copy)} LIKE {self.site(table)}")
+                self.run(f"INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
+            self.run(f"INSERT INTO {self.index} (release_number, table_name, snapshot_name, existed, rollout) "
                      "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
 
     def restore(self, releases: list[int]) -> list[str]:
         restored = []
         for release in sorted(releases, reverse=True):
-            copies = self.query(f"SELECT * FROM `{self.snapshots}` WHERE release_number = %s ORDER BY id DESC",
-                                (release,))
+            copies = self.copies_of(release)
             if not copies:
                 continue  # finalised (its copies dropped), or it changed no table: its history stands
             for row in copies:
@@ -187,45 +227,46 @@ class Migration:
                 if row["existed"]:
                     if self.table_exists(table):
                         aside = snapshot_name(self.prefix, 0, table)
-                        self.run(f"DROP TABLE IF EXISTS `{aside}`")
-                        self.run(f"RENAME TABLE `{table}` TO `{aside}`, `{copy}` TO `{table}`")
-                        self.run(f"DROP TABLE `{aside}`")
+                        self.run(f"DROP TABLE IF EXISTS {self.copy(aside)}")
+                        self.run(f"RENAME TABLE {self.site(table)} TO {self.copy(aside)}, "
+                                 f"{self.copy(copy)} TO {self.site(table)}")
+                        self.run(f"DROP TABLE {self.copy(aside)}")
                     else:
-                        self.run(f"RENAME TABLE `{copy}` TO `{table}`")
+                        self.run(f"RENAME TABLE {self.copy(copy)} TO {self.site(table)}")
                 else:
-                    self.run(f"DROP TABLE IF EXISTS `{table}`")
+                    self.run(f"DROP TABLE IF EXISTS {self.site(table)}")
                 restored.append(table)
-            self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
-            self.run(f"DELETE FROM `{self.history}` WHERE release_number = %s AND rollout = %s AND success = 1",
+            self.run(f"DELETE FROM {self.index} WHERE release_number = %s AND rollout = %s", (release, self.rollout))
+            self.run(f"DELETE FROM {self.site(self.history)} WHERE release_number = %s AND rollout = %s AND success = 1",
                      (release, self.rollout))
         return restored
 
     def drop_snapshots(self, release: int) -> None:
-        for row in self.query(f"SELECT snapshot_name, existed FROM `{self.snapshots}` WHERE release_number = %s",
-                              (release,)):
+        for row in self.copies_of(release):
             if row["existed"]:
-                self.run(f"DROP TABLE IF EXISTS `{row['snapshot_name']}`")
-        self.run(f"DELETE FROM `{self.snapshots}` WHERE release_number = %s", (release,))
+                self.run(f"DROP TABLE IF EXISTS {self.copy(row['snapshot_name'])}")
+        if self.table_exists(SNAPSHOTS, self.copies):
+            self.run(f"DELETE FROM {self.index} WHERE release_number = %s AND rollout = %s", (release, self.rollout))
 
     def record(self, release: int, script: str, digest: str, millis: int, success: bool, message=None) -> None:
-        self.run(f"INSERT INTO `{self.history}` (release_number, script, checksum, applied_by, applied_at, "
+        self.run(f"INSERT INTO {self.site(self.history)} (release_number, script, checksum, applied_by, applied_at, "
                  "execution_ms, success, rollout, message) VALUES (%s, %s, %s, %s, NOW(3), %s, %s, %s, %s)",
                  (release, script, digest, self.applied_by, millis, int(success), self.rollout, message))
 
     def note_release(self, release: int, title: str, action: str) -> bool:
-        if self.query(f"SELECT id FROM `{self.releases}` WHERE release_number = %s AND action = %s AND rollout = %s",
-                      (release, action, self.rollout)):
+        if self.query(f"SELECT id FROM {self.site(self.releases)} WHERE release_number = %s AND action = %s "
+                      "AND rollout = %s", (release, action, self.rollout)):
             return False
-        self.run(f"INSERT INTO `{self.releases}` (release_number, title, action, applied_by, applied_at, rollout) "
-                 "VALUES (%s, %s, %s, %s, NOW(3), %s)", (release, title, action, self.applied_by, self.rollout))
+        self.run(f"INSERT INTO {self.site(self.releases)} (release_number, title, action, applied_by, applied_at, "
+                 "rollout) VALUES (%s, %s, %s, %s, NOW(3), %s)", (release, title, action, self.applied_by, self.rollout))
         return True
 
     def checksums(self, tables: list[str]) -> dict[str, int | None]:
         """CHECKSUM TABLE of each table that exists (what replication must have copied exactly)."""
-        present = [t for t in tables if self.table_exists(t)]
+        present = list(dict.fromkeys(t for t in tables if self.table_exists(t)))
         if not present:
             return {}
-        rows = self.query("CHECKSUM TABLE " + ", ".join(f"`{t}`" for t in present))
+        rows = self.read("CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
         return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
 
     def content_tables(self, content_tables) -> list[str]:
@@ -244,8 +285,8 @@ class Migration:
         """The multiset of the rows of `table`, each as a digest of the values of `columns`."""
         if not columns:
             return Counter()
-        values = ", ".join(f"QUOTE(`{c}`)" for c in columns)
-        return Counter(r["d"] for r in self.query(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM `{table}`"))
+        values = ", ".join(f"QUOTE({quote(c)})" for c in columns)
+        return Counter(r["d"] for r in self.read(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM {self.site(table)}"))
 
     def content_state(self, content_tables, before: dict | None = None) -> dict[str, dict]:
         """Every content table's columns and rows (the Acceptance guard compares two of these).
@@ -268,6 +309,17 @@ class Migration:
         return self.query("SELECT @@global.gtid_binlog_pos AS pos")[0]["pos"]
 
 
+def refusal(statement, prefix: str) -> str | None:
+    """What this node will not run, whatever the controller's policy said: a statement MariaDB would
+    read otherwise than the splitter does (an executable comment, an unclosed quote), or one that
+    names a site table other than as `#__name` (only tables named so are copied before a script)."""
+    if statement.problems:
+        return statement.problems[0]
+    if prefix and re.search(rf"(?<![A-Za-z0-9_$#]){re.escape(prefix)}", statement.bare(), re.I):
+        return f"names a table with the literal prefix {prefix}: write #__name"
+    return None
+
+
 def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Path, str]], list[dict]]:
     """The scripts still to run (release, path, checksum) and those already applied."""
     todo, skipped = [], []
@@ -276,6 +328,11 @@ def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Pa
             digest = checksum(script.read_bytes())
             done = migration.applied_checksum(release["release"], script.name)
             if done is None:
+                for statement in split(script.read_text(encoding="utf-8")):
+                    why = refusal(statement, migration.prefix)
+                    if why:
+                        raise MigrationError(f"release {release['release']}: sql/{script.name} line {statement.line} "
+                                             f"is refused on the node ({why}); nothing was run")
                 todo.append((release["release"], script, digest))
             elif done != digest:
                 raise MigrationError(
@@ -310,16 +367,11 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
     return changes
 
 
-def forgiven(migration: Migration, statement, error) -> str | None:
-    """Why a failed statement counts as done: what it does was done already (with Joomla's
-    CAN FAIL hint), or a DROP ... IF EXISTS of tables that are not there; None: it failed."""
+def forgiven(statement, error) -> str | None:
+    """Why a failed statement counts as done: with Joomla's CAN FAIL hint, what it does was done
+    already; None: it failed."""
     code = error.args[0] if error.args and isinstance(error.args[0], int) else None
-    if statement.can_fail and code in ALREADY_DONE:
-        return f"{code} {ALREADY_DONE[code]}"
-    if code == DROP_DENIED and DROP_IF_EXISTS.match(statement.code()) and not any(
-            migration.table_exists(t.replace("#__", migration.prefix, 1)) for t in statement.tables()):
-        return f"{code} nothing to drop"
-    return None
+    return f"{code} {ALREADY_DONE[code]}" if statement.can_fail and code in ALREADY_DONE else None
 
 
 def apply(migration: Migration, releases: list[dict], guard=None, declared=(), check_mode=False,
@@ -353,8 +405,8 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                                         content_tables)
                 try:
                     migration.run_script(statement.with_prefix(migration.prefix))
-                except Exception as error:  # pymysql's errors; the connection's module decides which
-                    reason = forgiven(migration, statement, error)
+                except Exception as error:  # whatever the script did to its session, the copies put it back
+                    reason = forgiven(statement, error)
                     if reason:
                         result["tolerated"].append({"release": release, "script": script.name,
                                                     "line": statement.line, "error": reason})
@@ -363,7 +415,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                     migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
                     restored = migration.restore(sorted({r for r, _script, _digest in todo}))
                     raise MigrationError(
-                        f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1]}); the "
+                        f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1] if error.args else error!r}); the "
                         "database was returned to where it was before this rollout "
                         f"(restored: {', '.join(restored) or 'nothing to restore'})",
                         applied=applied, restored=restored) from error
@@ -397,7 +449,7 @@ def finalize(migration: Migration, releases: list[dict], check_mode=False) -> bo
 
 
 def roll_back(migration: Migration, releases: list[dict], check_mode=False) -> list[str]:
-    if check_mode or not migration.table_exists(migration.snapshots):
+    if check_mode:
         return []
     return migration.restore([r["release"] for r in releases])
 

@@ -64,10 +64,14 @@ class Statement:
         """The statement with its comments blanked out (what a parser reads), `#__` replaced by `prefix`."""
         return self._pieces(prefix, blank_comments=True)
 
+    def bare(self) -> str:
+        """The statement's code and names as written, comments and string literals blanked."""
+        return self._pieces(None, blank_comments=True, blank_strings=True)
+
     def tables(self) -> list[str]:
         """The tables the statement names (`#__name`, outside string literals and comments), in order."""
         found: list[str] = []
-        for name in re.findall(r"#__[A-Za-z0-9_$]+", self._pieces(None, blank_comments=True, blank_strings=True)):
+        for name in re.findall(r"#__[A-Za-z0-9_$]+", self.bare()):
             if name not in found:
                 found.append(name)
         return found

@@ -19,16 +19,18 @@ description:
   - The scripts run as the release account (I(login_user)), whose rights are the site's database only
     and no C(DROP) there (on a database, that right includes dropping the database), so the database
     refuses what the package policy would miss. A statement that drops, empties or renames tables is
-    lent C(DROP) on exactly the tables it names that exist and are neither content nor this
-    module's own, just before it runs; the rights go when the scripts end. A C(DROP TABLE IF EXISTS)
-    of tables that are not there counts as done.
+    lent C(DROP) on exactly the tables it names that are neither content nor this
+    module's history, just before it runs; the rights go when the scripts end.
+  - The node refuses, before anything runs, a statement MariaDB would read otherwise than the
+    splitter (an executable comment, an unclosed quote) or one that names a site table with the
+    literal prefix instead of C(#__).
   - The history, the copies and the lent rights are kept as the user the module runs as, through
-    the socket (root on the nodes).
+    the socket (root on the nodes); it touches only names it made itself or checked.
   - Every script is recorded in C(#__otap_schema_history) in the site's own database (release,
     script, checksum, applied by, applied at, duration, success). A script already applied is
     skipped; a script whose checksum changed since it was applied is an error.
-  - Before a script runs, every table it may change is copied aside (C(#__otap_snapshots) lists
-    the copies). When a script fails, everything this rollout applied is undone from those copies
+  - Before a script runs, every table it may change is copied aside, into the database
+    C(otap_copies_<site database>), which the release account cannot reach. When a script fails, everything this rollout applied is undone from those copies
     and the module fails naming the release, script, line and error; the database is as it was.
     MariaDB commits DDL implicitly, so this is the only way back a migration has.
   - I(state=finalized) records the releases in C(#__otap_release_history) and drops the copies;
@@ -186,8 +188,12 @@ def main():
         module.fail_json(msg=f"cannot read the site's settings from {p['config']}: {error}")
     # The history, the copies and the rights lent are kept as the OS user; the scripts run as the
     # release account (login_user), when one is given.
+    own_account = p["login_user"] not in ("", getpass.getuser())
+    if p["state"] == "applied" and not own_account:
+        module.fail_json(msg="state=applied runs the scripts as a release account of their own (login_user), never as "
+                             f"{getpass.getuser()}, the user that keeps the history and the copies")
     connection = mariadb.connect(module, settings["db"], dict_rows=True, as_os_user=True)
-    scripts = mariadb.connect(module, settings["db"]) if p["login_user"] not in ("", getpass.getuser()) else None
+    scripts = mariadb.connect(module, settings["db"], dict_rows=True) if own_account else None
     site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
                                p["applied_by"] or os.environ.get("USER", "otap.street"), scripts)
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]

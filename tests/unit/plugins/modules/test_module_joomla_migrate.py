@@ -64,9 +64,14 @@ class Site:
         return {t: (self.sql(f"SHOW CREATE TABLE `{t}`", self.db)[0][1], self.sql(f"SELECT * FROM `{t}`", self.db))
                 for t in sorted(self.tables()) if not t.startswith("jos_otap_")}
 
+    @property
+    def copies_db(self) -> str:
+        return f"otap_copies_{self.db}"
+
     def copies(self) -> set[str]:
-        """The copies of tables taken before a rollout (jos_otap_snap<N>_...)."""
-        return {t for t in self.tables() if re.match(r"jos_otap_snap\d", t)}
+        """The copies of tables taken before a rollout, in their own database."""
+        return {row[0] for row in self.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                                           f"'{self.copies_db}' AND table_name <> 'snapshots'")}
 
     def history(self) -> list[tuple]:
         return self.sql("SELECT release_number, script, success, rollout FROM jos_otap_schema_history "
@@ -112,7 +117,7 @@ def test_a_failing_script_puts_back_every_table_this_rollout_changed_and_says_wh
     assert failed["failed"], failed
     assert "release 5: sql/s003-broken.sql line 3 failed" in failed["msg"] and "Unknown column 'nope'" in failed["msg"]
     assert site.state() == before  # content, the dropped table and the new one: as before the rollout
-    assert site.sql("SELECT COUNT(*) FROM jos_otap_snapshots", site.db) == [(0,)]
+    assert site.sql("SELECT COUNT(*) FROM snapshots", site.copies_db) == [(0,)]
     assert not site.copies()
     assert site.history() == [(5, "s003-broken.sql", 0, "run-1")]
 
@@ -239,7 +244,8 @@ def test_the_release_account_cannot_reach_beyond_the_sites_tables(site, run_modu
                  s002_escape=ESCAPES[escape].format(db=site.db) + "\n")
     before, accounts, rights = site.state(), site.sql("SELECT User, Host, Priv FROM mysql.global_priv"), grants(site)
     refused = site.migrate(run_module, releases=[11])
-    assert refused["failed"] and "sql/s002-escape.sql line 1 failed" in refused["msg"], refused
+    assert refused["failed"] and re.search(r"sql/s002-escape.sql line 1 (failed|is refused on the node)",
+                                           refused["msg"]), refused
     assert site.state() == before
     assert site.sql("SELECT User, Host, Priv FROM mysql.global_priv") == accounts and grants(site) == rights
     assert site.sql("SELECT @@global.read_only") == [(0,)] and not Path("/tmp/otap-escape").exists()
@@ -253,13 +259,14 @@ def test_a_release_drops_empties_and_renames_its_own_tables_with_rights_lent_for
     site.sql("CREATE TABLE jos_otap_old (id INT)", site.db)
     site.sql("INSERT INTO jos_otap_cache VALUES (1), (2)", site.db)
     rights = grants(site)
-    site.release(13, s001_tidy="TRUNCATE TABLE #__otap_cache;\nDROP TABLE IF EXISTS #__otap_legacy;\n"
-                               "DROP TABLE IF EXISTS #__otap_never_made;\n"
+    site.release(13, s001_tidy="TRUNCATE TABLE #__otap_cache;\n"
+                               "DROP TABLE IF EXISTS #__otap_never_made, #__otap_legacy;\n"
+                               "DROP TABLE #__otap_gone /** CAN FAIL **/;\n"
                                "RENAME TABLE #__otap_old TO #__otap_new;\nALTER TABLE #__otap_new RENAME TO #__otap_newer;\n"
                                "UPDATE #__content SET introtext = 'kept' WHERE id = 1;\n")
     done = site.migrate(run_module, releases=[13])
     assert not done["failed"], done
-    assert [t["error"] for t in done["tolerated"]] == ["1142 nothing to drop"]
+    assert [(t["line"], t["error"]) for t in done["tolerated"]] == [(3, "1051 unknown table")]
     assert site.sql("SELECT COUNT(*) FROM jos_otap_cache", site.db) == [(0,)]
     assert {"jos_otap_legacy", "jos_otap_old", "jos_otap_new"}.isdisjoint(site.tables())
     assert "jos_otap_newer" in site.tables()
@@ -290,3 +297,99 @@ def test_bad_settings_say_what_to_check(site, run_module, tmp_path):
                        login_unix_socket=site.sql.socket, login_user=site.user, login_password="not it")
     assert wrong["failed"] and f"cannot connect to MariaDB as {site.user}" in wrong["msg"]
     assert "not it" not in wrong["msg"]
+
+
+# What a script may try against the copies a failed rollout is put back from: where they are
+# kept, and where they were kept before they moved out of the release account's reach.
+AGAINST_THE_COPIES = {
+    "emptying a copy": "DELETE FROM otap_copies_{db}.jos_otap_snap15_content WHERE id > 0;",
+    "emptying a copy where copies were once kept": "DELETE FROM #__otap_snap15_content WHERE id > 0;",
+    "forging the list of copies": "INSERT INTO otap_copies_{db}.snapshots (release_number, table_name, "
+                                  "snapshot_name, existed, rollout) VALUES (15, 'jos_x', 'jos_content', 1, 'run-1');",
+    "unmarking a copy": "UPDATE otap_copies_{db}.snapshots SET existed = 0 WHERE id > 0;",
+    "unmarking a copy where the list was once kept": "UPDATE #__otap_snapshots SET existed = 0 WHERE id > 0;",
+}
+
+
+@pytest.mark.parametrize("attack", AGAINST_THE_COPIES)
+def test_a_failed_rollout_is_put_back_from_copies_no_script_can_reach(site, run_module, attack):
+    site.release(15, s001_content="DELETE FROM #__content WHERE id > 1;\n",
+                 s002_attack=AGAINST_THE_COPIES[attack].format(db=site.db) + "\n",
+                 s003_fail="UPDATE #__content SET nope = 1 WHERE id = 1;\n")
+    before = site.state()
+    failed = site.migrate(run_module, releases=[15])
+    assert failed["failed"], failed
+    assert site.state() == before and site.copies() == set()
+
+
+# Content named otherwise than #__name would not be copied before the script: the node refuses it.
+CONTENT_UNCOPIED = {
+    "by its literal name": "DELETE FROM jos_content WHERE id > 0;",
+    "in backticks": "DELETE FROM `jos_content` WHERE id > 0;",
+    "with its database": "DELETE FROM {db}.jos_content WHERE id > 0;",
+    "in an executable comment": "DELETE FROM /*!jos_content*/ WHERE id > 0;",
+    "in MariaDB's executable comment": "DELETE /*M!100100 FROM jos_content WHERE id > 0 */;",
+}
+
+
+@pytest.mark.parametrize("spelling", CONTENT_UNCOPIED)
+def test_content_named_past_the_copies_is_refused_before_anything_runs(site, run_module, spelling):
+    site.release(22, s001_first="UPDATE #__extensions SET name = 'x' WHERE id = 1;\n",
+                 s002_content=CONTENT_UNCOPIED[spelling].format(db=site.db) + "\n",
+                 s003_fail="UPDATE #__extensions SET nope = 1;\n")
+    before = site.state()
+    refused = site.migrate(run_module, releases=[22])
+    assert refused["failed"] and "sql/s002-content.sql line 1 is refused on the node" in refused["msg"], refused
+    assert site.state() == before and "jos_otap_schema_history" not in site.tables()
+
+
+def test_names_made_by_a_script_reach_root_only_quoted(site, run_module, tmp_path):
+    evil = "x`)) AS d FROM mysql.global_priv INTO OUTFILE '/tmp/otap-evil'#"
+    site.release(16, s001_menu=f"CREATE TABLE #__menu_x (`{evil.replace('`', '``')}` INT);\n"
+                               "INSERT INTO #__menu_x VALUES (1);\n")
+    done = site.migrate(run_module, releases=[16], guard=True)
+    assert not done["failed"], done
+    assert not Path("/tmp/otap-evil").exists()
+    site.release(17, s001_more="INSERT INTO #__menu_x VALUES (2);\n", s002_fail="UPDATE #__content SET nope = 1;\n")
+    assert site.migrate(run_module, releases=[17], rollout="run-2", guard=True)["failed"]
+    assert site.sql("SELECT * FROM jos_menu_x", site.db) == [(1,)] and not Path("/tmp/otap-evil").exists()
+
+
+@pytest.mark.parametrize("sabotage", ["KILL CONNECTION_ID();", "SET character_set_results = binary;"])
+def test_a_script_that_breaks_its_own_session_is_put_back_and_keeps_no_right(site, run_module, sabotage):
+    site.sql("CREATE TABLE jos_otap_cache (id INT)", site.db)
+    site.sql("INSERT INTO jos_otap_cache VALUES (1)", site.db)
+    before = site.state()
+    site.release(18, s001_break=f"TRUNCATE TABLE #__otap_cache;\nTRUNCATE TABLE #__extensions;\n{sabotage}\n"
+                                "DELETE FROM #__content WHERE id > 0;\nUPDATE #__content SET nope = 1;\n")
+    assert site.migrate(run_module, releases=[18])["failed"]
+    assert site.state() == before
+    assert site.sql(f"SELECT COUNT(*) FROM mysql.tables_priv WHERE User = '{site.user}'") == [(0,)]
+
+
+def test_invisible_and_generated_columns_come_back_as_they_were(site, run_module):
+    site.sql("CREATE TABLE jos_tags (id INT PRIMARY KEY, title VARCHAR(20), note VARCHAR(20) INVISIBLE, "
+             "slug VARCHAR(20) AS (LOWER(title)) STORED)", site.db)
+    site.sql("INSERT INTO jos_tags (id, title, note) VALUES (1, 'Cardio', 'kept')", site.db)
+    before = site.state() | {"note": site.sql("SELECT id, note FROM jos_tags", site.db)}
+    site.release(19, s001_tags="UPDATE #__tags SET title = 'x' WHERE id = 1;\nUPDATE #__tags SET nope = 1;\n")
+    assert site.migrate(run_module, releases=[19])["failed"]
+    assert site.state() | {"note": site.sql("SELECT id, note FROM jos_tags", site.db)} == before
+
+
+def test_another_rollouts_copies_are_neither_restored_nor_dropped(site, run_module):
+    site.release(20, s001_add="ALTER TABLE #__content ADD COLUMN badge INT;\n")
+    assert site.migrate(run_module, releases=[20])["changed"]
+    after = site.state()
+    assert not site.migrate(run_module, state="rolled_back", releases=[20], rollout="run-other")["changed"]
+    assert not site.migrate(run_module, state="finalized", releases=[20], rollout="run-other")["failed"]
+    assert site.state() == after and site.copies()
+    assert site.migrate(run_module, state="rolled_back", releases=[20])["restored"] == ["jos_content"]
+
+
+def test_scripts_never_run_as_the_user_that_keeps_the_copies(site, run_module):
+    site.release(21, s001_drop="DROP TABLE #__content;\n")
+    refused = run_module(joomla_migrate, config=str(site.config), releases=[21], unpacked_dir=str(site.unpacked),
+                         rollout="run-1", login_unix_socket=site.sql.socket)
+    assert refused["failed"] and "release account of their own" in refused["msg"], refused
+    assert "jos_content" in site.tables()
