@@ -5,7 +5,7 @@
 Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
 record, query) over a `Migration`. Two accounts, each kept to its part:
 - the release account runs the scripts, split by module_utils/release_sql and executed exactly as
-  written (only `#__` replaced), and reads the site's tables (the guard, the checksums). Its rights
+  written (only `#__` replaced), only of the kinds the node knows it can copy for (`refusal`). Its rights
   are the site's database only, without DROP (on a database that right includes dropping the
   database). A statement that drops, empties or renames tables is lent DROP (with CREATE, so a
   table not there yet can be named) on exactly the tables it names that are neither content nor
@@ -13,7 +13,8 @@ record, query) over a `Migration`. Two accounts, each kept to its part:
 - the OS user (root on the nodes) keeps the history, lends and takes back those rights, and keeps
   the copies taken before a script changes a table: in a database of their own
   (`otap_copies_<site database>`) that the release account cannot reach, so no script can change
-  what a failed rollout is put back from. Root touches only names it made itself or checked.
+  what a failed rollout is put back from. Root touches only names it made itself or checked, and
+  quotes every name it reads from the server (the guard, the checksums).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class Migration:
         self.history, self.releases = prefix + HISTORY, prefix + RELEASES
         self.copies = copies_schema(schema)
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
+        self.scripts_id = None
         self.account = self._account() if scripts is not None and scripts is not admin else None
 
     def query(self, sql: str, args=(), connection=None) -> list[dict]:
@@ -115,14 +117,51 @@ class Migration:
             return cursor.execute(sql, args)
 
     def read(self, sql: str, args=()) -> list[dict]:
-        """A read of the site's tables, as the release account when there is one."""
-        return self.query(sql, args, self.scripts)
+        """A read of the site's tables, through root's own session: nothing a script did to its session
+        (temporary tables that hide real ones, the character set of results) changes what it sees."""
+        return self.query(sql, args)
 
     def _account(self) -> tuple[str, str]:
-        """The release account (user, host), asked once, before any script could change the session."""
-        row = self.query("SELECT CURRENT_USER() AS account", connection=self.scripts)[0]
+        """The release account (user, host), asked once, before any script could change the session;
+        refused when it may do more than the site's tables want (then nothing would stop a script)."""
+        row = self.query("SELECT CURRENT_USER() AS account, CONNECTION_ID() AS id", connection=self.scripts)[0]
         user, host = row["account"].rsplit("@", 1)
+        self.scripts_id = row["id"]
+        for grant in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts):
+            text = next(iter(grant.values()))
+            too_much = self.too_much(text)
+            if too_much:
+                raise MigrationError(f"the release account {user}@{host} {too_much}: it must have the site's database "
+                                     "only, without DROP (grant it as site.yml does); nothing was run")
+        # Root's statements wait for the scripts' locks a bounded time, never a day.
+        self.run("SET SESSION lock_wait_timeout = 60")
         return user, host
+
+    def too_much(self, grant: str) -> str | None:
+        """What a line of SHOW GRANTS gives beyond the site's tables, if anything."""
+        parsed = re.match(r"GRANT (.+?) ON (\S+) TO .*", grant)
+        if not parsed:
+            return f"has a role ({grant})"
+        rights, target = {r.strip().upper() for r in parsed.group(1).split(",")}, parsed.group(2)
+        if "WITH GRANT OPTION" in grant.upper():
+            return "may grant"
+        if target == "*.*":
+            return None if rights == {"USAGE"} else f"has rights on every database ({parsed.group(1)})"
+        if target == f"{quote(self.schema)}.*":
+            return f"has {', '.join(sorted(rights & {'DROP', 'ALL PRIVILEGES'}))} on the site's database" \
+                if rights & {"DROP", "ALL PRIVILEGES"} else None
+        if target.startswith(f"{quote(self.schema)}."):
+            return None  # rights on single tables: the lent ones, taken back before the scripts run
+        return f"has rights on {target}"
+
+    def end_scripts(self) -> None:
+        """End the scripts' session, and with it any lock or transaction it holds, before root restores."""
+        if self.scripts_id is None:
+            return
+        try:
+            self.run("KILL CONNECTION %s", (self.scripts_id,))
+        except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
+            pass
 
     def site(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -309,18 +348,44 @@ class Migration:
         return self.query("SELECT @@global.gtid_binlog_pos AS pos")[0]["pos"]
 
 
-def refusal(statement, prefix: str) -> str | None:
-    """What this node will not run, whatever the controller's policy said: a statement MariaDB would
-    read otherwise than the splitter does (an executable comment, an unclosed quote), or one that
-    names a site table other than as `#__name` (only tables named so are copied before a script)."""
+# What the node runs at all, whatever the controller's policy said: the kinds of statement that
+# policy allows (module_utils/sql_policy), known by their first words, and none of the words that
+# would let a script act where the copies do not reach (prepared or dynamic SQL, the session's
+# settings, transactions and locks, temporary tables that hide real ones, foreign keys and their
+# cascades, tablespaces, system versioning, files, waits).
+KINDS = re.compile(r"(CREATE\s+((UNIQUE|FULLTEXT|SPATIAL)\s+)?(TABLE|INDEX)|ALTER\s+TABLE|DROP\s+(TABLE|INDEX)|TRUNCATE"
+                   r"|RENAME\s+TABLE|INSERT|UPDATE|DELETE|SET)\b", re.I)
+FORBIDDEN = re.compile(r"@@|\b(TEMPORARY|FOREIGN|REFERENCES|VERSIONING|TABLESPACE|PARTITION|PREPARE|EXECUTE|STATEMENT"
+                       r"|SLEEP|BENCHMARK|GET_LOCK|LOCK|SHARE|FOR\s+UPDATE|OUTFILE|DUMPFILE|LOAD_FILE|INFILE)\b", re.I)
+# SET only of the connection's character set or of user variables (@name), never of a setting.
+SET_ALLOWED = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\b|SET\s+@[A-Za-z0-9_$.]+\s*:?=", re.I)
+SET_SETTING = re.compile(r",\s*[A-Za-z_][A-Za-z0-9_$.]*\s*:?=", re.I)
+
+
+def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> str | None:
+    """Why this node will not run `statement`: the copies a failure is put back from are taken of the
+    `#__name` tables a script names, so the node runs only what it can read the way MariaDB will,
+    naming its tables so; None: it may run."""
     if statement.problems:
         return statement.problems[0]
+    code = " ".join(statement.bare().split())
+    if not KINDS.match(code):
+        return f"{(code.split() or ['?'])[0].upper()} is not a statement a release may run"
+    word = FORBIDDEN.search(code)
+    if word:
+        return f"{word.group(0).upper()} is not allowed in a release's SQL"
+    if code.upper().startswith("SET") and (not SET_ALLOWED.match(code) or SET_SETTING.search(code)):
+        return "SET may set the character set or user variables (@name) only, never a setting"
+    if re.match(r"ALTER\s+TABLE\b", code, re.I) and re.search(r"\bENGINE\b", code, re.I) and any(
+            is_content_table(t[3:], content_tables) for t in statement.tables()):
+        return "changes the storage engine of a content table"
     if prefix and re.search(rf"(?<![A-Za-z0-9_$#]){re.escape(prefix)}", statement.bare(), re.I):
         return f"names a table with the literal prefix {prefix}: write #__name"
     return None
 
 
-def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Path, str]], list[dict]]:
+def plan(migration: Migration, releases: list[dict], content_tables=DEFAULT_CONTENT_TABLES
+         ) -> tuple[list[tuple[int, Path, str]], list[dict]]:
     """The scripts still to run (release, path, checksum) and those already applied."""
     todo, skipped = [], []
     for release in releases:
@@ -329,7 +394,7 @@ def plan(migration: Migration, releases: list[dict]) -> tuple[list[tuple[int, Pa
             done = migration.applied_checksum(release["release"], script.name)
             if done is None:
                 for statement in split(script.read_text(encoding="utf-8")):
-                    why = refusal(statement, migration.prefix)
+                    why = refusal(statement, migration.prefix, content_tables)
                     if why:
                         raise MigrationError(f"release {release['release']}: sql/{script.name} line {statement.line} "
                                              f"is refused on the node ({why}); nothing was run")
@@ -382,7 +447,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     the result lists what changed beyond the tables `declared`. Tables matching `content_tables`
     are never lent the DROP right.
     """
-    todo, skipped = plan(migration, releases)
+    todo, skipped = plan(migration, releases, content_tables)
     result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _digest in todo],
               "skipped": skipped, "tolerated": [], "content_changes": [], "checksums": {}, "position": ""}
     if check_mode or not todo:
@@ -392,36 +457,39 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     before = migration.content_state(guard) if guard is not None else {}
     applied, touched = [], []
     migration.withdraw_drop()  # what a rollout cut off midway may have left
+    where = ""
     try:
         for release, script, digest in todo:
+            where, started = f"release {release}: sql/{script.name}", time.monotonic()
             sql = script.read_text(encoding="utf-8")
             tables = [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)]
             touched += [t for t in tables if t not in touched]
             migration.snapshot(release, tables)
-            started = time.monotonic()
             for statement in split(sql):
+                where = f"release {release}: sql/{script.name} line {statement.line}"
                 if statement.drops:
                     migration.lend_drop([t.replace("#__", migration.prefix, 1) for t in statement.tables()],
                                         content_tables)
                 try:
                     migration.run_script(statement.with_prefix(migration.prefix))
-                except Exception as error:  # whatever the script did to its session, the copies put it back
+                except Exception as error:  # pylint: disable=broad-exception-caught  # judged below
                     reason = forgiven(statement, error)
-                    if reason:
-                        result["tolerated"].append({"release": release, "script": script.name,
-                                                    "line": statement.line, "error": reason})
-                        continue
-                    millis = int((time.monotonic() - started) * 1000)
-                    migration.record(release, script.name, digest, millis, False, f"line {statement.line}: {error}")
-                    restored = migration.restore(sorted({r for r, _script, _digest in todo}))
-                    raise MigrationError(
-                        f"release {release}: sql/{script.name} line {statement.line} failed ({error.args[-1] if error.args else error!r}); the "
-                        "database was returned to where it was before this rollout "
-                        f"(restored: {', '.join(restored) or 'nothing to restore'})",
-                        applied=applied, restored=restored) from error
-            millis = int((time.monotonic() - started) * 1000)
-            migration.record(release, script.name, digest, millis, True)
-            applied.append({"release": release, "script": script.name, "ms": millis})
+                    if not reason:
+                        migration.end_scripts()
+                        migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000),
+                                         False, f"line {statement.line}: {error}")
+                        raise
+                    result["tolerated"].append({"release": release, "script": script.name,
+                                                "line": statement.line, "error": reason})
+            migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
+            applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
+    except Exception as error:  # a statement, or a copy before it: whatever failed, the copies put it back
+        migration.end_scripts()
+        restored = migration.restore(sorted({r for r, _script, _digest in todo}))
+        raise MigrationError(
+            f"{where} failed ({error.args[-1] if error.args else error!r}); the database was returned to where it was "
+            f"before this rollout (restored: {', '.join(restored) or 'nothing to restore'})",
+            applied=applied, restored=restored) from error
     finally:
         migration.withdraw_drop()
     result["applied"] = applied

@@ -188,18 +188,20 @@ def main():
         module.fail_json(msg=f"cannot read the site's settings from {p['config']}: {error}")
     # The history, the copies and the rights lent are kept as the OS user; the scripts run as the
     # release account (login_user), when one is given.
+    if any(n < 1 for n in p["releases"]):
+        module.fail_json(msg=f"releases are numbered from 1: {p['releases']}")
     own_account = p["login_user"] not in ("", getpass.getuser())
     if p["state"] == "applied" and not own_account:
         module.fail_json(msg="state=applied runs the scripts as a release account of their own (login_user), never as "
                              f"{getpass.getuser()}, the user that keeps the history and the copies")
     connection = mariadb.connect(module, settings["db"], dict_rows=True, as_os_user=True)
     scripts = mariadb.connect(module, settings["db"], dict_rows=True) if own_account else None
-    site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
-                               p["applied_by"] or os.environ.get("USER", "otap.street"), scripts)
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
     check = module.check_mode
     result = dict(changed=False)
     try:
+        site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
+                                   p["applied_by"] or os.environ.get("USER", "otap.street"), scripts)
         if p["state"] == "query":
             result["history"] = migration.history(site)
         elif p["state"] == "applied":

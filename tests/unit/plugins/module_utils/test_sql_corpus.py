@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
+from ansible_collections.otap.street.plugins.module_utils.migration import refusal
+from ansible_collections.otap.street.plugins.module_utils.release_sql import split
 from ansible_collections.otap.street.plugins.module_utils.sql_policy import script_violations
 
 CORPUS = Path(__file__).resolve().parents[3] / "fixtures" / "sql-corpus"
@@ -62,3 +64,23 @@ def test_no_script_is_misjudged(capsys):
         print(f"\nSQL corpus: {counts['refused']} refused, {counts['accepted']} accepted, "
               f"{counts['misjudged']} misjudged")
     assert counts["misjudged"] == 0
+
+
+RELEASE_SQL = sorted((CORPUS.parents[2] / "examples" / "releases").glob("*/sql/*.sql")) + sorted(
+    (CORPUS.parent / "releases").glob("*/sql/*.sql"))
+ACCEPTED = [p for p in SCRIPTS if expectation(p.read_text())[0] is None] + [
+    p for p in RELEASE_SQL if not script_violations(p.name, p.read_text(), DEFAULT_CONTENT_TABLES, True)]
+
+
+def test_the_scripts_the_policy_accepts_include_every_release_of_the_street_but_the_hostile_one():
+    assert len(ACCEPTED) >= 30 and [p.parent.parent.name for p in RELEASE_SQL if p not in ACCEPTED] == [
+        "beyond-its-rights"]
+
+
+@pytest.mark.parametrize("path", ACCEPTED, ids=lambda p: f"{p.parent.parent.name}/{p.stem}")
+def test_what_the_policy_accepts_the_node_runs(path):
+    """The node's own refusals (module_utils/migration) never stop a script the controller's policy
+    accepts: they are a second line behind it, for what the database account and the copies would
+    miss, not a second policy."""
+    refused = [(s.line, why) for s in split(path.read_text()) if (why := refusal(s, "jos_"))]
+    assert refused == []

@@ -5,6 +5,7 @@ import itertools
 import re
 from pathlib import Path
 
+import pymysql
 import pytest
 import yaml
 
@@ -282,10 +283,15 @@ def test_a_right_left_by_a_rollout_cut_off_midway_is_taken_back(site, run_module
     assert site.sql("SELECT COUNT(*) FROM mysql.tables_priv WHERE User = %s" % repr(site.user)) == [(0,)]
 
 
-def test_what_the_account_may_do_reads_no_file(site, run_module):
-    site.release(12, s001_quiet="UPDATE #__content SET introtext = LOAD_FILE('/etc/passwd') WHERE id > 0;\n")
-    done = site.migrate(run_module, releases=[12])
-    assert not done["failed"], done
+def test_a_file_read_is_refused_on_the_node_and_would_read_nothing_as_the_release_account(site, run_module):
+    statement = "UPDATE #__content SET introtext = LOAD_FILE('/etc/passwd') WHERE id > 0;\n"
+    before = site.state()
+    site.release(12, s001_quiet=statement)
+    refused = site.migrate(run_module, releases=[12])
+    assert refused["failed"] and "LOAD_FILE is not allowed" in refused["msg"] and site.state() == before
+    with pymysql.connect(unix_socket=site.sql.socket, user=site.user, password="pw", database=site.db,
+                         autocommit=True) as connection, connection.cursor() as cursor:
+        cursor.execute(statement.replace("#__", "jos_"))
     assert site.sql("SELECT DISTINCT introtext FROM jos_content", site.db) == [(None,)]
 
 
@@ -329,6 +335,21 @@ CONTENT_UNCOPIED = {
     "with its database": "DELETE FROM {db}.jos_content WHERE id > 0;",
     "in an executable comment": "DELETE FROM /*!jos_content*/ WHERE id > 0;",
     "in MariaDB's executable comment": "DELETE /*M!100100 FROM jos_content WHERE id > 0 */;",
+    "behind SET STATEMENT": "SET STATEMENT max_statement_time = 0 FOR DELETE FROM #__content WHERE id > 1;",
+    "in dynamic SQL": "EXECUTE IMMEDIATE CONCAT('DELETE FROM ', 'jos', '_content WHERE id > 1');",
+    "in a prepared statement": "PREPARE s FROM 'DELETE FROM jos_content WHERE id > 1';",
+    "read otherwise by a changed mode": "SET SESSION sql_mode = 'ANSI_QUOTES';",
+    "read otherwise by a changed mode, spelled as a variable": "SET @x = 1, sql_mode = 'NO_BACKSLASH_ESCAPES';",
+    "read otherwise by a setting": "SET @@session.sql_mode = 'ANSI_QUOTES';",
+    "hidden behind a temporary table": "CREATE TEMPORARY TABLE #__content AS SELECT * FROM #__content WHERE id = 1;",
+    "through a cascade": "ALTER TABLE #__content ADD FOREIGN KEY (id) REFERENCES #__extensions (id) ON DELETE CASCADE;",
+    "with its tablespace discarded": "ALTER TABLE #__content DISCARD TABLESPACE;",
+    "in a memory table": "ALTER TABLE #__content ENGINE = MEMORY;",
+    "with system versioning": "ALTER TABLE #__content ADD SYSTEM VERSIONING;",
+    "held in a transaction": "START TRANSACTION;",
+    "locked": "LOCK TABLES #__content WRITE;",
+    "waited on": "DO SLEEP(3600);",
+    "read and locked": "INSERT INTO #__extensions SELECT id + 10, title FROM #__content FOR UPDATE;",
 }
 
 
@@ -344,15 +365,15 @@ def test_content_named_past_the_copies_is_refused_before_anything_runs(site, run
 
 
 def test_names_made_by_a_script_reach_root_only_quoted(site, run_module, tmp_path):
-    evil = "x`)) AS d FROM mysql.global_priv INTO OUTFILE '/tmp/otap-evil'#"
+    evil = "x`)) AS d FROM mysql.global_priv#"
     site.release(16, s001_menu=f"CREATE TABLE #__menu_x (`{evil.replace('`', '``')}` INT);\n"
                                "INSERT INTO #__menu_x VALUES (1);\n")
     done = site.migrate(run_module, releases=[16], guard=True)
     assert not done["failed"], done
-    assert not Path("/tmp/otap-evil").exists()
     site.release(17, s001_more="INSERT INTO #__menu_x VALUES (2);\n", s002_fail="UPDATE #__content SET nope = 1;\n")
-    assert site.migrate(run_module, releases=[17], rollout="run-2", guard=True)["failed"]
-    assert site.sql("SELECT * FROM jos_menu_x", site.db) == [(1,)] and not Path("/tmp/otap-evil").exists()
+    failed = site.migrate(run_module, releases=[17], rollout="run-2", guard=True)
+    assert failed["failed"] and "Unknown column 'nope'" in failed["msg"], failed  # not a syntax error of root's
+    assert site.sql("SELECT * FROM jos_menu_x", site.db) == [(1,)]
 
 
 @pytest.mark.parametrize("sabotage", ["KILL CONNECTION_ID();", "SET character_set_results = binary;"])
@@ -393,3 +414,19 @@ def test_scripts_never_run_as_the_user_that_keeps_the_copies(site, run_module):
                          rollout="run-1", login_unix_socket=site.sql.socket)
     assert refused["failed"] and "release account of their own" in refused["msg"], refused
     assert "jos_content" in site.tables()
+
+
+@pytest.mark.parametrize("extra", ["DROP ON {db}.*", "ALL PRIVILEGES ON {db}.*", "SELECT ON *.*", "SELECT ON mysql.*",
+                                   "SELECT ON {db}.* WITH GRANT OPTION"])
+def test_a_release_account_with_more_than_the_sites_tables_runs_nothing(site, run_module, extra):
+    site.sql(f"GRANT {extra.format(db=site.db).replace(' WITH GRANT OPTION', '')} TO {site.user}@localhost"
+             + (" WITH GRANT OPTION" if "GRANT OPTION" in extra else ""))
+    site.release(23, s001_drop="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+    refused = site.migrate(run_module, releases=[23])
+    assert refused["failed"] and f"the release account {site.user}@localhost" in refused["msg"], refused
+    assert site.sql("SELECT title FROM jos_content WHERE id = 1", site.db) == [("Visiting hours",)]
+
+
+def test_release_numbers_start_at_one(site, run_module):
+    refused = site.migrate(run_module, releases=[0])
+    assert refused["failed"] and "numbered from 1" in refused["msg"]
