@@ -294,6 +294,17 @@ def test_a_second_run_changes_nothing():
     assert "nothing to do" in run.output
 
 
+def test_nothing_is_packaged_or_rolled_out_without_the_agencys_public_keys():
+    """Without signers release_verify checks no signature: a forgotten otap_release_signers must stop
+    both packaging and a rollout, not let unsigned packages through."""
+    before, registered = everything(), register()
+    refused(street.playbook("release", otap_env="test", otap_release=4, otap_release_signers=[]),
+            "No signer is listed")
+    refused(street.playbook("package", otap_package_src=EXAMPLES / "02-footer", otap_release_signers=[]),
+            "list its public keys in otap_release_signers. Nothing was built.")
+    assert everything() == before and register() == registered
+
+
 def test_a_second_concurrent_run_is_refused_and_the_lock_can_be_broken():
     store = street.host("store")
     store.check_output("printf 'run_id: other-run\\nholder: ops@elsewhere\\nsince: \\0472026-11-24T09:00:00Z\\047\\n"
