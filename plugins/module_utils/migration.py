@@ -90,7 +90,8 @@ def title_of(folder: Path) -> str:
 
 class Migration:
     """`admin` (the OS user) keeps the history, the copies and the lent rights; `scripts` (the
-    release account's connection; else `admin`) runs the scripts and reads the site's tables."""
+    release account's connection; else `admin`) runs the scripts. Reads of the site's tables go through
+    `admin`'s own session, so nothing a script did to its session changes what they see."""
 
     def __init__(self, admin, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
                  scripts=None):
@@ -115,11 +116,6 @@ class Migration:
     def run_script(self, sql: str, args=None) -> int:
         with self.scripts.cursor() as cursor:
             return cursor.execute(sql, args)
-
-    def read(self, sql: str, args=()) -> list[dict]:
-        """A read of the site's tables, through root's own session: nothing a script did to its session
-        (temporary tables that hide real ones, the character set of results) changes what it sees."""
-        return self.query(sql, args)
 
     def _account(self) -> tuple[str, str]:
         """The release account (user, host), asked once, before any script could change the session;
@@ -169,18 +165,19 @@ class Migration:
     def copy(self, table: str) -> str:
         return f"{quote(self.copies)}.{quote(table)}"
 
-    def lend_drop(self, tables: list[str], content_tables) -> list[str]:
+    def named(self, tables: list[str]) -> list[str]:
+        """Tables as the scripts name them (`#__name`), with the site's prefix."""
+        return [t.replace("#__", self.prefix, 1) for t in tables]
+
+    def lend_drop(self, tables: list[str], content_tables) -> None:
         """DROP (and CREATE, which MariaDB needs to grant on a table not there yet) on each of
         `tables` (with prefix) that is the site's, and neither content nor the history."""
-        lent = []
         for table in tables:
             name = table[len(self.prefix):] if table.startswith(self.prefix) else ""
             if self.account is None or not TABLE_NAME.fullmatch(name) or is_history(name) \
                     or is_content_table(name, content_tables):
                 continue
             self.run(f"GRANT CREATE, DROP ON {self.site(table)} TO %s@%s", self.account)
-            lent.append(table)
-        return lent
 
     def withdraw_drop(self) -> None:
         """Take back every right on single tables of the site's database from the release account."""
@@ -305,7 +302,7 @@ class Migration:
         present = list(dict.fromkeys(t for t in tables if self.table_exists(t)))
         if not present:
             return {}
-        rows = self.read("CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
+        rows = self.query("CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
         return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
 
     def content_tables(self, content_tables) -> list[str]:
@@ -325,7 +322,7 @@ class Migration:
         if not columns:
             return Counter()
         values = ", ".join(f"QUOTE({quote(c)})" for c in columns)
-        return Counter(r["d"] for r in self.read(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM {self.site(table)}"))
+        return Counter(r["d"] for r in self.query(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM {self.site(table)}"))
 
     def content_state(self, content_tables, before: dict | None = None) -> dict[str, dict]:
         """Every content table's columns and rows (the Acceptance guard compares two of these).
@@ -462,14 +459,13 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
         for release, script, digest in todo:
             where, started = f"release {release}: sql/{script.name}", time.monotonic()
             sql = script.read_text(encoding="utf-8")
-            tables = [t.replace("#__", migration.prefix, 1) for t in touched_tables(sql)]
+            tables = migration.named(touched_tables(sql))
             touched += [t for t in tables if t not in touched]
             migration.snapshot(release, tables)
             for statement in split(sql):
                 where = f"release {release}: sql/{script.name} line {statement.line}"
                 if statement.drops:
-                    migration.lend_drop([t.replace("#__", migration.prefix, 1) for t in statement.tables()],
-                                        content_tables)
+                    migration.lend_drop(migration.named(statement.tables()), content_tables)
                 try:
                     migration.run_script(statement.with_prefix(migration.prefix))
                 except Exception as error:  # pylint: disable=broad-exception-caught  # judged below
