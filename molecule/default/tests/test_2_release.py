@@ -701,3 +701,33 @@ def test_a_joomla_update_travels_the_street_and_the_guard_stops_a_release_that_e
 
     assert street.playbook("rollback", otap_env="test", otap_release=update).rc == 0
     assert street.playbook("withdraw", otap_release=cleanup, otap_withdraw_reason="empties the contacts").rc == 0
+
+
+def test_a_failure_after_the_point_of_no_return_leaves_the_release_live_and_says_so(tmp_path):
+    """Once a release's SQL is final (the copies a failure is put back from are gone), returning its
+    code would leave the code older than its database. A later step that fails (here the audit log,
+    made a folder) ends the run failed, with the release live and writable, and the step named."""
+    source = tmp_path / "notes"
+    (source / "sql").mkdir(parents=True)
+    (source / "files" / "media" / "portal").mkdir(parents=True)
+    (source / "files" / "media" / "portal" / "notes.txt").write_text("notes\n")
+    (source / "RELEASE.md").write_text("# A table for notes\n\nAdds a table that a later release fills.\n")
+    (source / "sql" / "001-notes.sql").write_text("CREATE TABLE `#__otap_notes` (`id` INT NOT NULL PRIMARY KEY);\n")
+    assert street.playbook("package", otap_package_src=source).rc == 0
+    number, before = register()[-1]["release"], served("test")
+    store, log = street.host("store"), "/srv/otap-store/audit/releases.jsonl"
+    store.check_output(f"mv {log} {log}.kept && mkdir {log}")
+    try:
+        run = street.playbook("release", otap_env="test", otap_release=number)
+    finally:
+        store.check_output(f"rmdir {log} && mv {log}.kept {log}")
+    refused(run, f"Release {number} is live on test (every node serves it, its database is final), but")
+    assert "Add the rollout to the audit log" in run.output and "Nothing was undone" in run.output
+    assert set(served("test").values()) == {str(number)}
+    node = street.host(nodes("test")[0])
+    assert node.check_output("mysql -N portal -e \"SHOW TABLES LIKE 'jos_otap_notes'\"") == "jos_otap_notes"
+    assert node.check_output("mysql -N -e \"SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE "
+                             "GRANTEE LIKE '''portal''@%' AND PRIVILEGE_TYPE = 'INSERT'\"") != "0"
+    # As it was for what follows: Test's code back, the release withdrawn.
+    assert street.playbook("rollback", otap_env="test", otap_release=before[nodes("test")[0]]).rc == 0
+    assert street.playbook("withdraw", otap_release=number, otap_withdraw_reason="only the late failure's test").rc == 0
