@@ -5,11 +5,12 @@
 Each state of module joomla_migrate is one function here (plan, apply, finalize, roll_back,
 record, query) over a `Migration`. Two accounts, each kept to its part:
 - the release account runs the scripts, split by module_utils/release_sql and executed exactly as
-  written (only `#__` replaced), only of the kinds the node knows it can copy for (`refusal`). Its rights
-  are the site's database only, without DROP (on a database that right includes dropping the
-  database). A statement that drops, empties or renames tables is lent DROP (with CREATE, so a
-  table not there yet can be named) on exactly the tables it names that are neither content nor
-  the history; every lent right goes when the scripts end.
+  written (only `#__` replaced), only of the kinds the node knows it can copy for (`refusal`). It
+  has no right on the site's database of its own. Before a script runs, its tables are copied and
+  the account is lent rights on exactly the tables the script names as `#__name` (DROP too where a
+  statement drops, empties or renames one that is not content); never on the migration's own
+  tables. So whatever a filter misses, the database refuses a script every table that was not
+  copied before it, and the history. Every lent right goes when the scripts end.
 - the OS user (root on the nodes) keeps the history, lends and takes back those rights, and keeps
   the copies taken before a script changes a table: in a database of their own
   (`otap_copies_<site database>`) that the release account cannot reach, so no script can change
@@ -26,7 +27,11 @@ from collections import Counter
 from pathlib import Path
 
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
-from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES, is_content_table
+from ansible_collections.otap.street.plugins.module_utils.release_policy import (
+    DEFAULT_CONTENT_TABLES,
+    is_content_table,
+    is_machinery,
+)
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
 
 HISTORY = "otap_schema_history"
@@ -41,6 +46,10 @@ ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate co
                 1091: "nothing to drop"}
 # A site table's name as the scripts can write it (`#__` + these characters, release_sql).
 TABLE_NAME = re.compile(r"[A-Za-z0-9_$]+")
+# What a script is lent on each table it names (CREATE too: MariaDB grants on a table not there yet
+# only with it), and on those it drops, empties or renames, when they are not content.
+LENT = "SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX"
+LENT_TO_DROP = "DROP"
 
 
 class MigrationError(Exception):
@@ -71,11 +80,6 @@ def copies_schema(schema: str) -> str:
 
 def checksum(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def is_history(name: str) -> bool:
-    """Whether `name` (without prefix) is one of this module's history tables."""
-    return name.lower() in (HISTORY, RELEASES)
 
 
 def scripts_of(folder: Path) -> list[Path]:
@@ -127,8 +131,9 @@ class Migration:
             text = next(iter(grant.values()))
             too_much = self.too_much(text)
             if too_much:
-                raise MigrationError(f"the release account {user}@{host} {too_much}: it must have the site's database "
-                                     "only, without DROP (grant it as site.yml does); nothing was run")
+                raise MigrationError(f"the release account {user}@{host} {too_much}: it must have no right of its "
+                                     "own beyond logging in, every right on the site's tables is lent for the "
+                                     "scripts (grant it as site.yml does); nothing was run")
         # Root's statements wait for the scripts' locks a bounded time, never a day.
         self.run("SET SESSION lock_wait_timeout = 60")
         return user, host
@@ -144,8 +149,7 @@ class Migration:
         if target == "*.*":
             return None if rights == {"USAGE"} else f"has rights on every database ({parsed.group(1)})"
         if target == f"{quote(self.schema)}.*":
-            return f"has {', '.join(sorted(rights & {'DROP', 'ALL PRIVILEGES'}))} on the site's database" \
-                if rights & {"DROP", "ALL PRIVILEGES"} else None
+            return f"has {parsed.group(1)} on the whole of the site's database"
         if target.startswith(f"{quote(self.schema)}."):
             return None  # rights on single tables: the lent ones, taken back before the scripts run
         return f"has rights on {target}"
@@ -169,17 +173,28 @@ class Migration:
         """Tables as the scripts name them (`#__name`), with the site's prefix."""
         return [t.replace("#__", self.prefix, 1) for t in tables]
 
-    def lend_drop(self, tables: list[str], content_tables) -> None:
-        """DROP (and CREATE, which MariaDB needs to grant on a table not there yet) on each of
-        `tables` (with prefix) that is the site's, and neither content nor the history."""
+    def own(self, table: str) -> bool:
+        """Whether `table` (with prefix) is one of the migration's own, never copied nor lent."""
+        return table.startswith(self.prefix) and is_machinery(table[len(self.prefix):])
+
+    def lend(self, tables: list[str], dropped: list[str], content_tables) -> None:
+        """Lend the release account its rights on `tables` (with prefix; DROP on those of `dropped`
+        that are not content), when they are the site's and not the migration's own; then make the
+        site's database the scripts' default (allowed once the account holds a right in it)."""
+        if self.account is None:
+            return
         for table in tables:
             name = table[len(self.prefix):] if table.startswith(self.prefix) else ""
-            if self.account is None or not TABLE_NAME.fullmatch(name) or is_history(name) \
-                    or is_content_table(name, content_tables):
+            if not TABLE_NAME.fullmatch(name) or self.own(table):
                 continue
-            self.run(f"GRANT CREATE, DROP ON {self.site(table)} TO %s@%s", self.account)
+            rights = LENT + (f", {LENT_TO_DROP}" if table in dropped and not is_content_table(name, content_tables)
+                             else "")
+            self.run(f"GRANT {rights} ON {self.site(table)} TO %s@%s", self.account)
+        if self.query("SELECT 1 AS n FROM mysql.tables_priv WHERE Db = %s AND User = %s AND Host = %s LIMIT 1",
+                      (self.schema, *self.account)):
+            self.run_script(f"USE {quote(self.schema)}")
 
-    def withdraw_drop(self) -> None:
+    def withdraw(self) -> None:
         """Take back every right on single tables of the site's database from the release account."""
         if self.account is None:
             return
@@ -376,6 +391,9 @@ def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> st
     if re.match(r"ALTER\s+TABLE\b", code, re.I) and re.search(r"\bENGINE\b", code, re.I) and any(
             is_content_table(t[3:], content_tables) for t in statement.tables()):
         return "changes the storage engine of a content table"
+    own = [t for t in statement.tables() if is_machinery(t[3:])]
+    if own:
+        return f"names {own[0]}, the migration's own table"
     if prefix and re.search(rf"(?<![A-Za-z0-9_$#]){re.escape(prefix)}", statement.bare(), re.I):
         return f"names a table with the literal prefix {prefix}: write #__name"
     return None
@@ -453,19 +471,20 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     migration.run_script("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
     before = migration.content_state(guard) if guard is not None else {}
     applied, touched = [], []
-    migration.withdraw_drop()  # what a rollout cut off midway may have left
+    migration.withdraw()  # what a rollout cut off midway may have left
     where = ""
     try:
         for release, script, digest in todo:
             where, started = f"release {release}: sql/{script.name}", time.monotonic()
             sql = script.read_text(encoding="utf-8")
-            tables = migration.named(touched_tables(sql))
+            tables = [t for t in migration.named(touched_tables(sql)) if not migration.own(t)]
             touched += [t for t in tables if t not in touched]
+            statements = split(sql)
             migration.snapshot(release, tables)
-            for statement in split(sql):
+            migration.lend(tables, migration.named([t for s in statements if s.drops for t in s.tables()]),
+                           content_tables)
+            for statement in statements:
                 where = f"release {release}: sql/{script.name} line {statement.line}"
-                if statement.drops:
-                    migration.lend_drop(migration.named(statement.tables()), content_tables)
                 try:
                     migration.run_script(statement.with_prefix(migration.prefix))
                 except Exception as error:  # pylint: disable=broad-exception-caught  # judged below
@@ -487,7 +506,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             f"before this rollout (restored: {', '.join(restored) or 'nothing to restore'})",
             applied=applied, restored=restored) from error
     finally:
-        migration.withdraw_drop()
+        migration.withdraw()
     result["applied"] = applied
     if guard is not None:
         result["content_changes"] = compare(before, migration.content_state(guard, before), declared)

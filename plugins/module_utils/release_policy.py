@@ -85,6 +85,16 @@ def normalise(path: str) -> str:
     return posixpath.normpath(path) if path not in ("", ".") else path
 
 
+# The migration's own tables in a site's database (module_utils/migration): its history, and where
+# copies were kept before they moved to a database of their own. No release may name them.
+MACHINERY = ("otap_schema_history", "otap_release_history", "otap_snapshots", "otap_snap*")
+
+
+def is_machinery(name: str) -> bool:
+    """Whether a table, named without its prefix, is the migration's own."""
+    return is_content_table(name, MACHINERY)
+
+
 def is_content_table(name: str, content_tables=DEFAULT_CONTENT_TABLES) -> bool:
     """Whether a table, named without its prefix (`content`, `menu_types`), holds content."""
     return any(fnmatch.fnmatchcase(name.lower(), pattern.lower()) for pattern in content_tables)

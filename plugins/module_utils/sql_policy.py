@@ -31,6 +31,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     DEFAULT_CONTENT_TABLES,
     PolicyViolation,
     is_content_table,
+    is_machinery,
 )
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split
 
@@ -49,8 +50,6 @@ except ImportError:  # the nodes do not need it; the controller's virtualenv has
 # What `#__` becomes while parsing: a name no script may contain itself.
 MARK = "otap_joomla_prefix__"
 ENGINES = {"innodb", "myisam", "aria", "memory"}
-# The migration's own tables (module_utils/migration): its history and the copies it restores from.
-MACHINERY = ("otap_schema_history", "otap_release_history", "otap_snapshots", "otap_snap*")
 FUNCTIONS = {"load_file", "sleep", "benchmark", "get_lock", "release_lock", "release_all_locks", "is_used_lock",
              "master_pos_wait", "master_gtid_wait", "sys_exec", "sys_eval", "uuid_short"}
 
@@ -101,7 +100,7 @@ class _Checker:
         name, problems = _table(node, self.content_tables)
         for rule, message in problems:
             self.refuse(rule, message)
-        if name.startswith("#__") and is_content_table(name[3:], MACHINERY):
+        if name.startswith("#__") and is_machinery(name[3:]):
             self.refuse("migration-tables", f"{name} belongs to the migration's history and copies, not to a release")
         return name
 

@@ -16,14 +16,16 @@ description:
     written (split only at its boundaries); C(#__) is replaced by the site's C(dbprefix) outside
     string literals. A statement with Joomla's C(/** CAN FAIL **/) hint may fail because it was
     already done (table exists, duplicate column or key, nothing to drop); the rest must succeed.
-  - The scripts run as the release account (I(login_user)), whose rights are the site's database only
-    and no C(DROP) there (on a database, that right includes dropping the database), so the database
-    refuses what the package policy would miss. A statement that drops, empties or renames tables is
-    lent C(DROP) on exactly the tables it names that are neither content nor this
-    module's history, just before it runs; the rights go when the scripts end.
+  - The scripts run as the release account (I(login_user)), which has no right of its own in the
+    site's database. Before a script runs, the tables it names as C(#__name) are copied aside and
+    the account is lent its rights on exactly those tables (C(DROP) too on those a statement drops,
+    empties or renames, unless they hold content), never on this module's history; the rights go
+    when the scripts end. So the database refuses a script any table not copied before it,
+    whatever the package policy would miss, and dropping the database.
   - The node refuses, before anything runs, a statement MariaDB would read otherwise than the
-    splitter (an executable comment, an unclosed quote) or one that names a site table with the
-    literal prefix instead of C(#__).
+    splitter (an executable comment, an unclosed quote), a kind of statement it cannot copy for,
+    one that names this module's own tables, or one that names a site table with the literal
+    prefix instead of C(#__).
   - The history, the copies and the lent rights are kept as the user the module runs as, through
     the socket (root on the nodes); it touches only names it made itself or checked.
   - Every script is recorded in C(#__otap_schema_history) in the site's own database (release,
@@ -195,7 +197,8 @@ def main():
         module.fail_json(msg="state=applied runs the scripts as a release account of their own (login_user), never as "
                              f"{getpass.getuser()}, the user that keeps the history and the copies")
     connection = mariadb.connect(module, settings["db"], dict_rows=True, as_os_user=True)
-    scripts = mariadb.connect(module, settings["db"], dict_rows=True) if own_account else None
+    # The release account has no right in the site's database until rights are lent: it connects to none.
+    scripts = mariadb.connect(module, None, dict_rows=True) if own_account else None
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
     check = module.check_mode
     result = dict(changed=False)

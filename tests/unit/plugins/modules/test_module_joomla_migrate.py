@@ -9,6 +9,7 @@ import pymysql
 import pytest
 import yaml
 
+from ansible_collections.otap.street.plugins.module_utils import migration
 from ansible_collections.otap.street.plugins.modules import joomla_migrate
 
 SITE_YML = Path(__file__).resolve().parents[4] / "playbooks" / "site.yml"
@@ -16,14 +17,13 @@ SITES = itertools.count(1)
 CONTENT = [(1, "Visiting hours", "Daily 10-20"), (2, "Parking", "Level -1"), (3, "Cardiology", "Ward B")]
 
 
-def release_account_rights(database: str) -> str:
-    """The privileges site.yml grants the release account, for `database`."""
+def release_account_grant(database: str) -> str:
+    """The privileges site.yml grants the release account, for `database`, as GRANT's `... ON ...`."""
     plays = yaml.safe_load(SITE_YML.read_text())
     users = next(p for p in plays if p["name"] == "Provision the database servers")["roles"][0]["vars"]["mariadb_users"]
     priv = next(u for u in users if u["name"] == "{{ joomla_release_db_user }}")["priv"]
     scope, rights = priv.replace("{{ joomla_site_db_name }}", database).split(":")
-    assert scope == f"{database}.*", priv
-    return ", ".join(r.strip() for r in rights.split(","))
+    return f"{', '.join(r.strip() for r in rights.split(','))} ON {scope}"
 
 
 class Site:
@@ -35,7 +35,7 @@ class Site:
         self.db, self.user = f"site{number}", f"release{number}"
         mariadb(f"CREATE DATABASE {self.db}")
         mariadb(f"CREATE USER {self.user}@localhost IDENTIFIED BY 'pw'")
-        mariadb(f"GRANT {release_account_rights(self.db)} ON {self.db}.* TO {self.user}@localhost")
+        mariadb(f"GRANT {release_account_grant(self.db)} TO {self.user}@localhost")
         mariadb("CREATE TABLE jos_content (id INT PRIMARY KEY, title VARCHAR(100) NOT NULL, introtext TEXT)", self.db)
         mariadb("INSERT INTO jos_content VALUES " + ", ".join(f"({i}, '{t}', '{x}')" for i, t, x in CONTENT), self.db)
         mariadb("CREATE TABLE jos_extensions (id INT PRIMARY KEY, name VARCHAR(100))", self.db)
@@ -73,6 +73,11 @@ class Site:
         """The copies of tables taken before a rollout, in their own database."""
         return {row[0] for row in self.sql("SELECT table_name FROM information_schema.tables WHERE table_schema = "
                                            f"'{self.copies_db}' AND table_name <> 'snapshots'")}
+
+    def machinery(self) -> dict:
+        """The migration's own tables: the history of scripts and of releases."""
+        return {t: self.sql(f"SELECT * FROM `{t}`", self.db) for t in ("jos_otap_schema_history",
+                                                                        "jos_otap_release_history")}
 
     def history(self) -> list[tuple]:
         return self.sql("SELECT release_number, script, success, rollout FROM jos_otap_schema_history "
@@ -218,6 +223,8 @@ ESCAPES = {
     "renaming content away": "RENAME TABLE #__content TO #__content_old;",
     "renaming content by ALTER": "ALTER TABLE #__content RENAME TO #__gone;",
     "dropping the history": "DROP TABLE #__otap_schema_history;",
+    "forging the history": "UPDATE #__otap_schema_history SET checksum = REPEAT('0', 64) WHERE installed_rank > 0;",
+    "forging the releases, by literal name": "DELETE FROM jos_otap_release_history WHERE id > 0;",
     "in an executable comment": "/*!50000 DROP TABLE #__content */;",
     "another database": "CREATE TABLE mysql.otap_x (id INT);",
     "the account table": "UPDATE mysql.global_priv SET Priv = '{{}}' WHERE User = 'root';",
@@ -289,6 +296,7 @@ def test_a_file_read_is_refused_on_the_node_and_would_read_nothing_as_the_releas
     site.release(12, s001_quiet=statement)
     refused = site.migrate(run_module, releases=[12])
     assert refused["failed"] and "LOAD_FILE is not allowed" in refused["msg"] and site.state() == before
+    site.sql(f"GRANT {migration.LENT} ON {site.db}.jos_content TO {site.user}@localhost")  # as a rollout lends
     with pymysql.connect(unix_socket=site.sql.socket, user=site.user, password="pw", database=site.db,
                          autocommit=True) as connection, connection.cursor() as cursor:
         cursor.execute(statement.replace("#__", "jos_"))
@@ -364,6 +372,45 @@ def test_content_named_past_the_copies_is_refused_before_anything_runs(site, run
     assert site.state() == before and "jos_otap_schema_history" not in site.tables()
 
 
+# With the node's refusals switched off (a filter that misses), the account itself refuses every
+# table a script does not name as #__name, so was not copied before it, and the migration's own.
+PAST_THE_NODE = {
+    "content by its literal name": "DELETE FROM jos_content WHERE id > 0;",
+    "content in backticks": "DELETE FROM `jos_content` WHERE id > 0;",
+    "content with its database": "DELETE FROM {db}.jos_content WHERE id > 0;",
+    "content in an executable comment": "DELETE FROM /*!jos_content*/ WHERE id > 0;",
+    "content in dynamic SQL": "EXECUTE IMMEDIATE CONCAT('DELETE FROM ', 'jos', '_content WHERE id > 1');",
+    "content in a prepared statement": "PREPARE s FROM 'DELETE FROM jos_content WHERE id > 1';\nEXECUTE s;",
+    "content hidden behind a temporary table": "CREATE TEMPORARY TABLE #__content (id INT);",
+    "content locked": "LOCK TABLES jos_content WRITE;",
+    "the history, named": "UPDATE #__otap_schema_history SET checksum = REPEAT('0', 64) WHERE installed_rank > 0;",
+    "the history, by literal name": "DELETE FROM jos_otap_schema_history WHERE installed_rank > 0;",
+    "the releases, named": "INSERT INTO #__otap_release_history (release_number, title, action, applied_by, "
+                           "applied_at) VALUES (99, 'forged', 'release', 'agency', NOW());",
+    "the releases, with their database": "UPDATE {db}.jos_otap_release_history SET release_number = 99;",
+}
+
+
+@pytest.mark.parametrize("spelling", PAST_THE_NODE)
+def test_what_the_node_would_miss_the_release_account_is_refused(site, run_module, monkeypatch, spelling):
+    site.release(30, s001_first="ALTER TABLE #__extensions ADD COLUMN version INT;\n")
+    assert not site.migrate(run_module, releases=[30])["failed"]
+    assert not site.migrate(run_module, state="finalized", releases=[30])["failed"]
+    monkeypatch.setattr(migration, "refusal", lambda *_args, **_kwargs: None)
+    site.release(31, s001_first="UPDATE #__extensions SET version = 2 WHERE id = 1;\n",
+                 s002_attack=PAST_THE_NODE[spelling].format(db=site.db) + "\n",
+                 s003_fail="UPDATE #__extensions SET nope = 1;\n")
+    before, history = site.state(), site.machinery()
+    failed = site.migrate(run_module, releases=[31], rollout="run-2")
+    assert failed["failed"] and re.search(r"sql/s002-attack.sql line \d+ failed", failed["msg"]), failed
+    assert re.search(r"command denied|Access denied", failed["msg"]), failed
+    assert site.state() == before
+    after = site.machinery()  # as before, and the failure noted
+    assert after["jos_otap_release_history"] == history["jos_otap_release_history"]
+    assert after["jos_otap_schema_history"][:-1] == history["jos_otap_schema_history"]
+    assert after["jos_otap_schema_history"][-1][1:3] == (31, "s002-attack.sql") and after["jos_otap_schema_history"][-1][7] == 0
+
+
 def test_names_made_by_a_script_reach_root_only_quoted(site, run_module, tmp_path):
     evil = "x`)) AS d FROM mysql.global_priv#"
     site.release(16, s001_menu=f"CREATE TABLE #__menu_x (`{evil.replace('`', '``')}` INT);\n"
@@ -416,7 +463,7 @@ def test_scripts_never_run_as_the_user_that_keeps_the_copies(site, run_module):
     assert "jos_content" in site.tables()
 
 
-@pytest.mark.parametrize("extra", ["DROP ON {db}.*", "ALL PRIVILEGES ON {db}.*", "SELECT ON *.*", "SELECT ON mysql.*",
+@pytest.mark.parametrize("extra", ["SELECT ON {db}.*", "INSERT, UPDATE, DELETE ON {db}.*", "DROP ON {db}.*", "ALL PRIVILEGES ON {db}.*", "SELECT ON *.*", "SELECT ON mysql.*",
                                    "SELECT ON {db}.* WITH GRANT OPTION"])
 def test_a_release_account_with_more_than_the_sites_tables_runs_nothing(site, run_module, extra):
     site.sql(f"GRANT {extra.format(db=site.db).replace(' WITH GRANT OPTION', '')} TO {site.user}@localhost"
