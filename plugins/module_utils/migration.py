@@ -105,7 +105,7 @@ class Migration:
         self.history, self.releases = prefix + HISTORY, prefix + RELEASES
         self.copies = copies_schema(schema)
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
-        self.scripts_id = None
+        self.scripts_id, self.excess = None, None
         self.account = self._account() if scripts is not None and scripts is not admin else None
 
     def query(self, sql: str, args=(), connection=None) -> list[dict]:
@@ -122,21 +122,25 @@ class Migration:
             return cursor.execute(sql, args)
 
     def _account(self) -> tuple[str, str]:
-        """The release account (user, host), asked once, before any script could change the session;
-        refused when it may do more than the site's tables want (then nothing would stop a script)."""
+        """The release account (user, host) and what it may do beyond the site's tables, if anything:
+        asked once, before any script could change the session."""
         row = self.query("SELECT CURRENT_USER() AS account, CONNECTION_ID() AS id", connection=self.scripts)[0]
         user, host = row["account"].rsplit("@", 1)
         self.scripts_id = row["id"]
-        for grant in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts):
-            text = next(iter(grant.values()))
-            too_much = self.too_much(text)
-            if too_much:
-                raise MigrationError(f"the release account {user}@{host} {too_much}: it must have no right of its "
-                                     "own beyond logging in, every right on the site's tables is lent for the "
-                                     "scripts (grant it as site.yml does); nothing was run")
+        self.excess = next(filter(None, (self.too_much(next(iter(grant.values()))) for grant in self.query(
+            "SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts))), None)
         # Root's statements wait for the scripts' locks a bounded time, never a day.
         self.run("SET SESSION lock_wait_timeout = 60")
         return user, host
+
+    def check_account(self) -> None:
+        """Refuse to run scripts as an account that may do more than it is lent (then nothing would
+        stop a script); restoring and recording need no such check."""
+        if self.account and self.excess:
+            user, host = self.account
+            raise MigrationError(f"the release account {user}@{host} {self.excess}: it must have no right of its own "
+                                 "beyond logging in, every right on the site's tables is lent for the scripts (grant "
+                                 "it as site.yml does); nothing was run")
 
     def too_much(self, grant: str) -> str | None:
         """What a line of SHOW GRANTS gives beyond the site's tables, if anything."""
@@ -264,6 +268,12 @@ class Migration:
                 self.run(f"DROP TABLE IF EXISTS {self.copy(copy)}")
                 self.run(f"CREATE TABLE {self.copy(copy)} LIKE {self.site(table)}")
                 self.run(f"INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
+                # The counter too: restored, the table never hands out again an id it gave a row
+                # deleted before (a menu item or a link may still name it).
+                counter = self.query("SELECT auto_increment AS n FROM information_schema.tables WHERE table_schema = %s "
+                                     "AND table_name = %s", (self.schema, table))[0]["n"]
+                if counter:
+                    self.run(f"ALTER TABLE {self.copy(copy)} AUTO_INCREMENT = {int(counter)}")
             self.run(f"INSERT INTO {self.index} (release_number, table_name, snapshot_name, existed, rollout) "
                      "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
 
@@ -402,6 +412,7 @@ def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> st
 def plan(migration: Migration, releases: list[dict], content_tables=DEFAULT_CONTENT_TABLES
          ) -> tuple[list[tuple[int, Path, str]], list[dict]]:
     """The scripts still to run (release, path, checksum) and those already applied."""
+    migration.check_account()
     todo, skipped = [], []
     for release in releases:
         for script in scripts_of(Path(release["dir"])):
@@ -528,12 +539,15 @@ def finalize(migration: Migration, releases: list[dict], check_mode=False) -> bo
         migration.ensure_tables()
         changed |= migration.note_release(release["release"], title_of(Path(release["dir"])), "release")
         migration.drop_snapshots(release["release"])
+    if not check_mode:
+        migration.withdraw()  # whatever the scripts were lent, should their end not have taken it back
     return changed
 
 
 def roll_back(migration: Migration, releases: list[dict], check_mode=False) -> list[str]:
     if check_mode:
         return []
+    migration.withdraw()  # the scripts may have been cut off with rights lent
     return migration.restore([r["release"] for r in releases])
 
 

@@ -303,6 +303,16 @@ def test_a_file_read_is_refused_on_the_node_and_would_read_nothing_as_the_releas
     assert site.sql("SELECT DISTINCT introtext FROM jos_content", site.db) == [(None,)]
 
 
+def test_a_restore_takes_back_the_rights_of_scripts_that_were_cut_off(site, run_module):
+    site.release(34, s001_add="ALTER TABLE #__extensions ADD COLUMN version INT;\n")
+    assert not site.migrate(run_module, releases=[34])["failed"]
+    # As if the module had been killed between lending and taking back.
+    site.sql(f"GRANT {migration.LENT} ON {site.db}.jos_content TO {site.user}@localhost")
+    back = site.migrate(run_module, state="rolled_back", releases=[34])
+    assert back["restored"] == ["jos_extensions"]
+    assert site.sql(f"SELECT COUNT(*) FROM mysql.tables_priv WHERE User = '{site.user}'") == [(0,)]
+
+
 def test_bad_settings_say_what_to_check(site, run_module, tmp_path):
     missing = run_module(joomla_migrate, config=str(tmp_path / "nope.php"), state="query",
                          login_unix_socket=site.sql.socket, login_user=site.user, login_password="pw")
@@ -443,6 +453,16 @@ def test_invisible_and_generated_columns_come_back_as_they_were(site, run_module
     site.release(19, s001_tags="UPDATE #__tags SET title = 'x' WHERE id = 1;\nUPDATE #__tags SET nope = 1;\n")
     assert site.migrate(run_module, releases=[19])["failed"]
     assert site.state() | {"note": site.sql("SELECT id, note FROM jos_tags", site.db)} == before
+
+
+def test_a_restored_table_never_hands_out_an_id_it_gave_before(site, run_module):
+    site.sql("CREATE TABLE jos_notes (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(20))", site.db)
+    site.sql("INSERT INTO jos_notes (note) VALUES ('a'), ('b'), ('c')", site.db)
+    site.sql("DELETE FROM jos_notes WHERE id = 3", site.db)  # an editor deleted the newest: id 3 is spent
+    site.release(33, s001_notes="UPDATE #__notes SET note = UPPER(note);\nUPDATE #__notes SET nope = 1;\n")
+    assert site.migrate(run_module, releases=[33])["failed"]
+    site.sql("INSERT INTO jos_notes (note) VALUES ('d')", site.db)
+    assert site.sql("SELECT id, note FROM jos_notes ORDER BY id", site.db) == [(1, "a"), (2, "b"), (4, "d")]
 
 
 def test_another_rollouts_copies_are_neither_restored_nor_dropped(site, run_module):
