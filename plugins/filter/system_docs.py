@@ -50,6 +50,11 @@ options:
     description: Production's service address (the VIP), when there is a pair.
     type: str
     default: ""
+  environments:
+    description: The environments in the order of the street (the inventory's otap_environments).
+    type: list
+    elements: str
+    default: [development, test, acceptance, production]
 """
 
 EXAMPLES = r"""
@@ -57,7 +62,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     docs: >-
       {{ hosts_seen | otap.street.system_docs(otap_people | otap.street.contacts(['webmaster', 'operations', 'developer']),
-         access_parties, access_people, awx_schedules, now(utc=true).isoformat(), keepalived_vip) }}
+         access_parties, access_people, awx_schedules, now(utc=true).isoformat(), otap_vip, otap_environments) }}
 """
 
 RETURN = r"""
@@ -70,6 +75,7 @@ _value:
 
 import re
 
+# The street of the procedure, when the inventory names none.
 ENVIRONMENTS = ["development", "test", "acceptance", "production"]
 # The versions the documentation names, and the Debian packages they are read from.
 SOFTWARE = {"MariaDB": r"mariadb-server", "PHP": r"php[0-9.]+-fpm", "Apache": r"apache2",
@@ -150,7 +156,7 @@ def _sudo(rules: list[str]) -> str:
 
 
 def system_docs(hosts: dict, people: list[dict], parties: dict, accounts: list[dict], schedules: list[dict],
-                now: str, vip: str = "") -> dict:
+                now: str, vip: str = "", environments: list[str] | None = None) -> dict:
     """The documentation; see DOCUMENTATION."""
     def host_record(name: str) -> dict:
         seen = hosts[name]
@@ -161,8 +167,9 @@ def system_docs(hosts: dict, people: list[dict], parties: dict, accounts: list[d
                 "versions": {k: v for k, v in versions.items() if v} | ({"Joomla": seen["joomla"]} if seen.get("joomla") else {}),
                 "firewall": seen.get("firewall", [])}
 
+    street = list(environments or ENVIRONMENTS)
     environments = []
-    for env in ENVIRONMENTS:
+    for env in street:
         members = sorted(n for n, h in hosts.items() if env in h.get("groups", []))
         if members:
             environments.append({"env": env, "hosts": [host_record(n) for n in members],
@@ -174,7 +181,7 @@ def system_docs(hosts: dict, people: list[dict], parties: dict, accounts: list[d
         access.append({
             "party": party,
             "accounts": sorted(a["name"] for a in accounts if a.get("party") == party and a.get("state", "present") == "present"),
-            "where": [g for g in ENVIRONMENTS if g in where or ("joomla" in where)] + (["store"] if "release_store" in where else []),
+            "where": [g for g in street if g in where or ("joomla" in where)] + (["store"] if "release_store" in where else []),
             "login": "SSH with a key" if grant.get("ssh", True) else "no SSH login",
             "shell": grant.get("shell", "/bin/bash") not in ("/usr/sbin/nologin", "/bin/false"),
             "sudo": _sudo(grant.get("sudo", [])),

@@ -97,3 +97,10 @@ def test_schedules_read_in_words_and_contacts_say_who_is_called_first():
         ("Status watch", "every one", "every 30 minutes")]
     assert [(c["party"], c["name"], c["called"]) for c in docs()["contacts"]] == [
         ("operations", "anna", "first"), ("operations", "olaf", "on escalation"), ("webmaster", "carla", "first")]
+
+
+def test_the_environments_come_in_the_order_the_inventory_names_them():
+    street = ["production", "acceptance", "test"]
+    result = system_docs(HOSTS, PEOPLE, PARTIES, ACCOUNTS, SCHEDULES, "2026-12-05T03:00:00+00:00", "", street)
+    assert [e["env"] for e in result["environments"]] == ["production", "test"]
+    assert all(set(a["where"]) <= set(street) | {"store"} for a in result["access"])
