@@ -46,7 +46,8 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: full
+    details: The link's target, and the settings' lines unless a secret is among them.
   platform:
     platforms: posix
 """
@@ -87,7 +88,12 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, replace_config, set_config
+from ansible_collections.otap.street.plugins.module_utils.joomla import (
+    SECRET_KEYS,
+    JoomlaFileError,
+    replace_config,
+    set_config,
+)
 
 _RELEASE_LINK = re.compile(r"^releases/(\d+)/?$")
 
@@ -132,11 +138,12 @@ def main():
     if os.path.lexists(link) and not os.path.islink(link):
         module.fail_json(msg=f"{link} is not a link; nothing was changed")
     config = os.path.join(root, "shared", "configuration.php")
-    after, changed_settings = "", []
+    before, after, changed_settings = "", "", []
     if settings:
         try:
             with open(config, encoding="utf-8") as handle:
-                after, changed_settings = set_config(handle.read(), settings)
+                before = handle.read()
+            after, changed_settings = set_config(before, settings)
         except (OSError, JoomlaFileError) as error:
             module.fail_json(msg=f"cannot read the settings in {config}: {error}; nothing was changed")
 
@@ -147,6 +154,11 @@ def main():
     reload = moved or module.params["reload"] or bool(changed_settings)
     # Every change reloads, so whether it reloads is whether it changes anything.
     result = dict(changed=reload, previous=previous, moved=moved, reloaded=reload, changed_settings=changed_settings)
+    if module._diff:
+        result["diff"] = [dict(before=f"{os.readlink(link) if os.path.islink(link) else '(none)'}\n",
+                               after=f"releases/{release}\n", before_header=link, after_header=link)] if moved else []
+        if changed_settings and not SECRET_KEYS.intersection(changed_settings):
+            result["diff"].append(dict(before=before, after=after, before_header=config, after_header=config))
     if module.check_mode:
         module.exit_json(**result)
     if moved:

@@ -61,6 +61,15 @@ def test_check_mode_says_what_would_change_and_changes_nothing(run_module, site)
     assert (site.root / "shared" / "configuration.php").read_text() == CONFIG
 
 
+def test_diff_mode_shows_the_link_and_the_settings_but_never_a_secret(run_module, site):
+    shown = switch(run_module, site, settings={"offline": False}, _ansible_diff=True, _ansible_check_mode=True)
+    link, config = shown["diff"]
+    assert (link["before"], link["after"]) == ("releases/3\n", "releases/4\n")
+    assert "$offline = 1;" in config["before"] and "$offline = 0;" in config["after"]
+    secret = switch(run_module, site, release=3, settings={"password": "n3w"}, _ansible_diff=True)
+    assert secret["changed"] and secret["diff"] == [] and "n3w" not in str(secret)
+
+
 @pytest.mark.parametrize("release", [5, -1])
 def test_a_release_not_staged_changes_nothing(run_module, site, release):
     result = switch(run_module, site, release=release, settings={"offline": False})
