@@ -40,6 +40,9 @@ SNAPSHOTS = "snapshots"
 # The session reads scripts as the policy did (backslash escapes on, double quotes as strings),
 # refuses to truncate data silently (strict), and ignores DATA/INDEX DIRECTORY.
 SESSION_SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_DIR_IN_CREATE"
+# Root's own session, whatever the server's mode: a name too long is an error, never cut short, and a
+# row whose id is 0 is copied and put back with id 0.
+ADMIN_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION"
 # Errors that mean "already done"; a statement with Joomla's /** CAN FAIL **/ hint may meet them:
 # table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
 ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",
@@ -63,13 +66,10 @@ def quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def snapshot_name(prefix: str, release: int, table: str) -> str:
-    """Name of the copy of `table` (with prefix) taken before release `release` changes it; <= 64 chars."""
-    name = f"{prefix}otap_snap{release}_{table[len(prefix):]}"
-    if len(name) <= 64:
-        return name
-    digest = hashlib.sha256(table.encode()).hexdigest()[:12]
-    return f"{prefix}otap_snap{release}_{digest}"[:64]
+def snapshot_name(rollout: str, release: int, table: str) -> str:
+    """Name of the copy of `table` (with prefix) taken before `release` changes it in `rollout`: one
+    name per rollout, release and exact spelling of the table, so no copy ever stands in for another."""
+    return "c" + hashlib.sha256(f"{rollout}\0{release}\0{table}".encode()).hexdigest()[:63]
 
 
 def copies_schema(schema: str) -> str:
@@ -105,7 +105,8 @@ class Migration:
         self.history, self.releases = prefix + HISTORY, prefix + RELEASES
         self.copies = copies_schema(schema)
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
-        self.scripts_id, self.excess = None, None
+        self.scripts_id, self.excess, self.transactions = None, None, set()
+        self.run("SET SESSION sql_mode = %s", (ADMIN_SQL_MODE,))
         self.account = self._account() if scripts is not None and scripts is not admin else None
 
     def query(self, sql: str, args=(), connection=None) -> list[dict]:
@@ -127,11 +128,24 @@ class Migration:
         row = self.query("SELECT CURRENT_USER() AS account, CONNECTION_ID() AS id", connection=self.scripts)[0]
         user, host = row["account"].rsplit("@", 1)
         self.scripts_id = row["id"]
-        self.excess = next(filter(None, (self.too_much(next(iter(grant.values()))) for grant in self.query(
-            "SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts))), None)
+        grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
+        self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
         # Root's statements wait for the scripts' locks a bounded time, never a day.
         self.run("SET SESSION lock_wait_timeout = 60")
         return user, host
+
+    def public_excess(self) -> str | None:
+        """What every account holds through PUBLIC (MariaDB 10.11) beyond logging in, if anything:
+        nothing lent is taken back from PUBLIC, so even a single table counts."""
+        try:
+            grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR PUBLIC")]
+        except Exception:  # pylint: disable=broad-exception-caught  # no PUBLIC (older server), or none granted
+            return None
+        for grant in grants:
+            parsed = re.match(r"GRANT (.+?) ON (\S+) TO ", grant)
+            if parsed and not (parsed.group(1) == "USAGE" and parsed.group(2) == "*.*"):
+                return f"has {parsed.group(1)} on {parsed.group(2)} through PUBLIC, as every account does"
+        return None
 
     def check_account(self) -> None:
         """Refuse to run scripts as an account that may do more than it is lent (then nothing would
@@ -158,14 +172,21 @@ class Migration:
             return None  # rights on single tables: the lent ones, taken back before the scripts run
         return f"has rights on {target}"
 
+    def prepared_transactions(self) -> set[str]:
+        """The XA transactions prepared on the server (they outlive their session, and its locks with them)."""
+        return {row["data"] for row in self.query("XA RECOVER FORMAT='SQL'")}
+
     def end_scripts(self) -> None:
-        """End the scripts' session, and with it any lock or transaction it holds, before root restores."""
+        """End the scripts' session, and with it any lock or transaction it holds, before root restores;
+        and roll back every XA transaction prepared since the scripts began."""
         if self.scripts_id is None:
             return
         try:
             self.run("KILL CONNECTION %s", (self.scripts_id,))
         except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
             pass
+        for xid in sorted(self.prepared_transactions() - self.transactions):
+            self.run(f"XA ROLLBACK {xid}")  # as the server wrote it (FORMAT='SQL'): literals only
 
     def site(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -248,7 +269,7 @@ class Migration:
         for row in rows:
             name = row["table_name"][len(self.prefix):]
             if not row["table_name"].startswith(self.prefix) or not TABLE_NAME.fullmatch(name) \
-                    or row["snapshot_name"] != snapshot_name(self.prefix, release, row["table_name"]):
+                    or row["snapshot_name"] != snapshot_name(self.rollout, release, row["table_name"]):
                 raise MigrationError(f"the list of copies in {self.copies} names {row['table_name']!r} as "
                                      f"{row['snapshot_name']!r}, which this module did not write; nothing was restored")
         return rows
@@ -258,15 +279,14 @@ class Migration:
         for table in tables:
             if table in taken:
                 continue
-            copy, existed = snapshot_name(self.prefix, release, table), self.table_exists(table)
+            copy, existed = snapshot_name(self.rollout, release, table), self.table_exists(table)
             if existed:
                 # Every stored column by name: invisible ones too (SELECT * leaves them out), and
                 # never a generated one (MariaDB computes those, and refuses values for them).
                 columns = ", ".join(quote(r["column_name"]) for r in self.query(
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
                     "AND extra NOT LIKE %s ORDER BY ordinal_position", (self.schema, table, "%GENERATED%")))
-                self.run(f"DROP TABLE IF EXISTS {self.copy(copy)}")
-                self.run(f"CREATE TABLE {self.copy(copy)} LIKE {self.site(table)}")
+                self.run(f"CREATE TABLE {self.copy(copy)} LIKE {self.site(table)}")  # one there already: an error
                 self.run(f"INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
                 # The counter too: restored, the table never hands out again an id it gave a row
                 # deleted before (a menu item or a link may still name it).
@@ -278,6 +298,14 @@ class Migration:
                      "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
 
     def restore(self, releases: list[int]) -> list[str]:
+        # A key a script chained between its tables holds no table back (each goes back as copied).
+        self.run("SET SESSION foreign_key_checks = 0")
+        try:
+            return self._restore(releases)
+        finally:
+            self.run("SET SESSION foreign_key_checks = 1")
+
+    def _restore(self, releases: list[int]) -> list[str]:
         restored = []
         for release in sorted(releases, reverse=True):
             copies = self.copies_of(release)
@@ -287,7 +315,7 @@ class Migration:
                 table, copy = row["table_name"], row["snapshot_name"]
                 if row["existed"]:
                     if self.table_exists(table):
-                        aside = snapshot_name(self.prefix, 0, table)
+                        aside = "a" + copy[1:]
                         self.run(f"DROP TABLE IF EXISTS {self.copy(aside)}")
                         self.run(f"RENAME TABLE {self.site(table)} TO {self.copy(aside)}, "
                                  f"{self.copy(copy)} TO {self.site(table)}")
@@ -301,6 +329,29 @@ class Migration:
             self.run(f"DELETE FROM {self.site(self.history)} WHERE release_number = %s AND rollout = %s AND success = 1",
                      (release, self.rollout))
         return restored
+
+    def forget(self, releases: list[int]) -> None:
+        """Strike this rollout's scripts of `releases` from the history (they were undone), whether
+        or not they had tables to copy."""
+        for release in releases:
+            self.run(f"DELETE FROM {self.site(self.history)} WHERE release_number = %s AND rollout = %s "
+                     "AND success = 1", (release, self.rollout))
+
+    def check_copyable(self, tables: list[str]) -> None:
+        """Refuse, before anything runs, tables whose copy could not be put back as they are: with a
+        trigger (MariaDB moves no such table to another database) or in a foreign key."""
+        if not tables:
+            return
+        names = tuple(dict.fromkeys(tables))
+        for row in self.query("SELECT event_object_table AS t, trigger_name AS what FROM information_schema.triggers "
+                              "WHERE event_object_schema = %s AND event_object_table IN %s", (self.schema, names)):
+            raise MigrationError(f"{row['t']} has the trigger {row['what']}: a copy of it could not be put back; "
+                                 "nothing was run")
+        for row in self.query("SELECT table_name AS t, constraint_name AS what FROM "
+                              "information_schema.referential_constraints WHERE constraint_schema = %s AND "
+                              "(table_name IN %s OR referenced_table_name IN %s)", (self.schema, names, names)):
+            raise MigrationError(f"{row['t']} takes part in the foreign key {row['what']}: a copy of it could not be "
+                                 "put back as it is; nothing was run")
 
     def drop_snapshots(self, release: int) -> None:
         for row in self.copies_of(release):
@@ -404,6 +455,9 @@ def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> st
     own = [t for t in statement.tables() if is_machinery(t[3:])]
     if own:
         return f"names {own[0]}, the migration's own table"
+    long = [t for t in statement.tables() if len(prefix) + len(t) - 3 > 64]
+    if long:
+        return f"names {long[0]}, longer with the prefix than the 64 characters MariaDB allows"
     if prefix and re.search(rf"(?<![A-Za-z0-9_$#]){re.escape(prefix)}", statement.bare(), re.I):
         return f"names a table with the literal prefix {prefix}: write #__name"
     return None
@@ -478,7 +532,11 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
               "skipped": skipped, "tolerated": [], "content_changes": [], "checksums": {}, "position": ""}
     if check_mode or not todo:
         return result
+    migration.check_copyable([t for _release, script, _digest in todo
+                              for t in migration.named(touched_tables(script.read_text(encoding="utf-8")))
+                              if not migration.own(t)])
     migration.ensure_tables()
+    migration.transactions = migration.prepared_transactions()
     migration.run_script("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
     before = migration.content_state(guard) if guard is not None else {}
     applied, touched = [], []
@@ -507,11 +565,14 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                         raise
                     result["tolerated"].append({"release": release, "script": script.name,
                                                 "line": statement.line, "error": reason})
+            migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
     except Exception as error:  # a statement, or a copy before it: whatever failed, the copies put it back
         migration.end_scripts()
-        restored = migration.restore(sorted({r for r, _script, _digest in todo}))
+        releases = sorted({r for r, _script, _digest in todo})
+        restored = migration.restore(releases)
+        migration.forget(releases)
         raise MigrationError(
             f"{where} failed ({error.args[-1] if error.args else error!r}); the database was returned to where it was "
             f"before this rollout (restored: {', '.join(restored) or 'nothing to restore'})",

@@ -3,10 +3,10 @@ from collections import Counter
 from ansible_collections.otap.street.plugins.module_utils.migration import compare, snapshot_name
 
 
-def test_snapshot_names_fit_mysql_identifiers():
-    assert snapshot_name("jos_", 3, "jos_content") == "jos_otap_snap3_content"
-    long = snapshot_name("jos_", 12, "jos_" + "x" * 80)
-    assert len(long) <= 64 and long.startswith("jos_otap_snap12_")
+def test_a_copy_has_a_name_of_its_own_per_rollout_release_and_spelling():
+    names = {snapshot_name(rollout, release, table) for rollout in ("run-1", "run-2") for release in (3, 12)
+             for table in ("jos_content", "jos_CONTENT", "jos_" + "x" * 60)}
+    assert len(names) == 12 and all(len(n) == 64 and n.startswith("c") for n in names)
 
 
 def state(columns, *rows):

@@ -1,6 +1,7 @@
 """joomla_migrate's states against a real MariaDB (fixture `mariadb`), as the release account that
 site.yml makes: the rights it has on the street, read from the playbook itself."""
 
+import hashlib
 import itertools
 import re
 from pathlib import Path
@@ -419,6 +420,101 @@ def test_what_the_node_would_miss_the_release_account_is_refused(site, run_modul
     assert after["jos_otap_release_history"] == history["jos_otap_release_history"]
     assert after["jos_otap_schema_history"][:-1] == history["jos_otap_schema_history"]
     assert after["jos_otap_schema_history"][-1][1:3] == (31, "s002-attack.sql") and after["jos_otap_schema_history"][-1][7] == 0
+
+
+@pytest.fixture
+def no_refusal(monkeypatch):
+    """A node-side filter that misses everything."""
+    monkeypatch.setattr(migration, "refusal", lambda *_args, **_kwargs: None)
+
+
+def content(site) -> list[tuple]:
+    return site.sql("SELECT * FROM jos_content ORDER BY id", site.db)
+
+
+def test_no_copy_stands_in_for_another(site, run_module):
+    """Tables whose copies once shared a name (a long name's digest spelled as a table), and a table
+    rolled out twice in one release's two rollouts: each is put back from its own copy."""
+    long = "l" * 55
+    digest = hashlib.sha256(f"jos_{long}".encode()).hexdigest()[:12]
+    site.release(40, s001_make=f"CREATE TABLE #__{long} (id INT);\nCREATE TABLE #__{digest} (id INT);\n")
+    site.release(41, s001_go=f"UPDATE #__content SET introtext = 'gone' WHERE id > 0;\nUPDATE #__{long} SET id = 2;\n"
+                             f"UPDATE #__{digest} SET id = 3;\nUPDATE #__content SET nope = 1 WHERE id = 1;\n")
+    before = content(site)
+    assert site.migrate(run_module, releases=[40, 41])["failed"]
+    assert content(site) == before
+    site.release(42, s001_a="UPDATE #__content SET title = 'r1' WHERE id = 1;\n")
+    assert not site.migrate(run_module, releases=[42], rollout="run-2")["failed"]
+    site.release(42, s002_b="UPDATE #__content SET title = 'r2' WHERE id = 2;\n")
+    assert not site.migrate(run_module, releases=[42], rollout="run-3")["failed"]
+    assert site.migrate(run_module, state="rolled_back", releases=[42], rollout="run-2")["restored"] == ["jos_content"]
+    assert content(site) == before
+
+
+def test_a_foreign_key_or_a_prepared_transaction_of_a_script_holds_no_restore_back(site, run_module, no_refusal):
+    site.release(43, s001_content="DELETE FROM #__content WHERE id > 1;\n",
+                 s002_chain="CREATE TABLE #__child (id INT);\nCREATE TABLE #__parent (id INT PRIMARY KEY);\n"
+                            "ALTER TABLE #__child ADD FOREIGN KEY (id) REFERENCES #__parent (id);\n",
+                 s003_xa="XA START 'agency';\nUPDATE #__extensions SET name = 'x' WHERE id = 1;\nXA END 'agency';\n"
+                         "XA PREPARE 'agency';\n",
+                 s004_fail="UPDATE #__extensions SET nope = 1;\n")
+    before = site.state()
+    failed = site.migrate(run_module, releases=[43])
+    assert failed["failed"] and "s004-fail.sql line 1 failed" in failed["msg"], failed
+    assert not site.sql("XA RECOVER")
+    assert site.state() == before
+
+
+def test_each_script_holds_only_its_own_tables_rights(site, run_module, no_refusal):
+    """A later release that names no table cannot use the rights lent for an earlier one, and every
+    script of a failed rollout leaves the history, copies or not."""
+    site.release(44, s001_a="UPDATE #__content SET title = 'r44' WHERE id = 1;\n")
+    site.release(45, s001_b="UPDATE jos_content SET introtext = 'r45';\n")
+    before = content(site)
+    failed = site.migrate(run_module, releases=[44, 45])
+    assert failed["failed"] and "UPDATE command denied" in failed["msg"], failed
+    assert content(site) == before and [h[2] for h in site.history()] == [0]
+
+
+def test_rights_every_account_holds_through_public_count_as_the_release_accounts(site, run_module):
+    site.sql(f"GRANT DROP ON {site.db}.jos_content TO PUBLIC")
+    try:
+        site.release(46, s001_drop="DROP TABLE #__content;\n")
+        refused = site.migrate(run_module, releases=[46])
+    finally:
+        site.sql(f"REVOKE DROP ON {site.db}.jos_content FROM PUBLIC")
+    assert refused["failed"] and "through PUBLIC" in refused["msg"], refused
+    assert "jos_content" in site.tables()
+
+
+def test_the_servers_own_modes_change_no_copy(site, run_module):
+    """A lax server sql_mode neither cuts a long name short nor renumbers a row whose id is 0."""
+    site.sql("CREATE TABLE jos_menu_types (id INT AUTO_INCREMENT PRIMARY KEY, title VARCHAR(20))", site.db)
+    site.sql(f"INSERT INTO {site.db}.jos_menu_types VALUES (5, 'main'), (7, 'top')")
+    site.sql(f"UPDATE {site.db}.jos_menu_types SET id = 0 WHERE id = 5")
+    mode = site.sql("SELECT @@global.sql_mode")[0][0]
+    site.sql("SET GLOBAL sql_mode = 'NO_ENGINE_SUBSTITUTION'")
+    try:
+        site.release(47, s001_x="UPDATE #__menu_types SET title = UPPER(title);\nUPDATE #__menu_types SET nope = 1;\n")
+        before = site.state()
+        assert site.migrate(run_module, releases=[47])["failed"]
+        assert site.state() == before
+        site.release(48, s001_long=f"UPDATE #__{'n' * 61} SET a = 1;\n")
+        refused = site.migrate(run_module, releases=[48])
+    finally:
+        site.sql(f"SET GLOBAL sql_mode = '{mode}'")
+    assert refused["failed"] and "longer with the prefix than the 64 characters" in refused["msg"], refused
+
+
+def test_a_table_whose_copy_could_not_be_put_back_is_refused_before_anything_runs(site, run_module):
+    site.sql("CREATE TABLE jos_action_logs (id INT)", site.db)
+    site.sql("CREATE TRIGGER log_content AFTER UPDATE ON jos_content FOR EACH ROW "
+             "INSERT INTO jos_action_logs VALUES (NEW.id)", site.db)
+    site.release(49, s001_x="DELETE FROM #__content WHERE id > 1;\n")
+    before = site.state()
+    refused = site.migrate(run_module, releases=[49])
+    assert refused["failed"] and "jos_content has the trigger log_content" in refused["msg"], refused
+    assert site.state() == before and "jos_otap_schema_history" not in site.tables()
 
 
 def test_names_made_by_a_script_reach_root_only_quoted(site, run_module, tmp_path):
