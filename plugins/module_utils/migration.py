@@ -177,16 +177,53 @@ class Migration:
         return {row["data"] for row in self.query("XA RECOVER FORMAT='SQL'")}
 
     def end_scripts(self) -> None:
-        """End the scripts' session, and with it any lock or transaction it holds, before root restores;
-        and roll back every XA transaction prepared since the scripts began."""
+        """End the scripts' session, and with it any lock or transaction it holds, before root restores.
+        An XA transaction it prepared would outlive it: that one is rolled back first, in the session
+        itself, which may roll back no one else's while it is inside its own."""
         if self.scripts_id is None:
             return
+        try:
+            inside = self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]
+        except Exception:  # pylint: disable=broad-exception-caught  # the session is gone already
+            inside = None
+        for xid in sorted(self.new_transactions()) if inside else []:
+            try:
+                self.run_script(f"XA ROLLBACK {xid}")  # as the server wrote it (FORMAT='SQL'): literals only
+                break  # a session holds one at most: once out of it, it could take back others' detached ones
+            except Exception:  # pylint: disable=broad-exception-caught  # not the session's own
+                pass
         try:
             self.run("KILL CONNECTION %s", (self.scripts_id,))
         except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
             pass
-        for xid in sorted(self.prepared_transactions() - self.transactions):
-            self.run(f"XA ROLLBACK {xid}")  # as the server wrote it (FORMAT='SQL'): literals only
+        self.scripts_id = None  # ended once: a second call finds nothing of the scripts' to take back
+        # A script that ended its own session left whatever it prepared with no one: root takes back
+        # what was prepared since the scripts began.
+        for xid in sorted(self.new_transactions()) if inside is None else []:
+            try:
+                self.run(f"XA ROLLBACK {xid}")
+            except Exception:  # pylint: disable=broad-exception-caught  # another client's, still attached to it
+                pass
+
+    def new_transactions(self) -> set[str]:
+        try:
+            return self.prepared_transactions() - self.transactions
+        except Exception:  # pylint: disable=broad-exception-caught  # the restore goes on regardless
+            return set()
+
+    def check_settled(self) -> None:
+        """After a script: it must leave no transaction open (an XA transaction prepared would outlive
+        the rollout, and be committed later past every copy) and no MERGE table (it reaches tables it
+        does not name, with rights checked only when it is made)."""
+        if self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]:
+            raise MigrationError("the script left a transaction open")
+        merged = self.merge_tables()
+        if merged:
+            raise MigrationError(f"the script left the MERGE table {merged[0]}")
+
+    def merge_tables(self) -> list[str]:
+        return [r["t"] for r in self.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = %s "
+                                           "AND engine = 'MRG_MyISAM'", (self.schema,))]
 
     def site(self, table: str) -> str:
         return f"{quote(self.schema)}.{quote(table)}"
@@ -340,9 +377,17 @@ class Migration:
     def check_copyable(self, tables: list[str]) -> None:
         """Refuse, before anything runs, tables whose copy could not be put back as they are: with a
         trigger (MariaDB moves no such table to another database) or in a foreign key."""
+        merged = self.merge_tables()
+        if merged:
+            raise MigrationError(f"the site's database holds the MERGE table {merged[0]}, which writes to tables no "
+                                 "script names; nothing was run")
         if not tables:
             return
         names = tuple(dict.fromkeys(tables))
+        for row in self.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = %s "
+                              "AND table_type = 'SYSTEM VERSIONED' AND table_name IN %s", (self.schema, names)):
+            raise MigrationError(f"{row['t']} keeps system-versioned history, which its copy would not hold; "
+                                 "nothing was run")
         for row in self.query("SELECT event_object_table AS t, trigger_name AS what FROM information_schema.triggers "
                               "WHERE event_object_schema = %s AND event_object_table IN %s", (self.schema, names)):
             raise MigrationError(f"{row['t']} has the trigger {row['what']}: a copy of it could not be put back; "
@@ -428,7 +473,7 @@ class Migration:
 # cascades, tablespaces, system versioning, files, waits).
 KINDS = re.compile(r"(CREATE\s+((UNIQUE|FULLTEXT|SPATIAL)\s+)?(TABLE|INDEX)|ALTER\s+TABLE|DROP\s+(TABLE|INDEX)|TRUNCATE"
                    r"|RENAME\s+TABLE|INSERT|UPDATE|DELETE|SET)\b", re.I)
-FORBIDDEN = re.compile(r"@@|\b(TEMPORARY|FOREIGN|REFERENCES|VERSIONING|TABLESPACE|PARTITION|PREPARE|EXECUTE|STATEMENT"
+FORBIDDEN = re.compile(r"@@|\bUNION\s*=|\b(MERGE|MRG_MYISAM|XA|TEMPORARY|FOREIGN|REFERENCES|VERSIONING|TABLESPACE|PARTITION|PREPARE|EXECUTE|STATEMENT"
                        r"|SLEEP|BENCHMARK|GET_LOCK|LOCK|SHARE|FOR\s+UPDATE|OUTFILE|DUMPFILE|LOAD_FILE|INFILE)\b", re.I)
 # SET only of the connection's character set or of user variables (@name), never of a setting.
 SET_ALLOWED = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\b|SET\s+@[A-Za-z0-9_$.]+\s*:?=", re.I)
@@ -565,6 +610,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                         raise
                     result["tolerated"].append({"release": release, "script": script.name,
                                                 "line": statement.line, "error": reason})
+            migration.check_settled()
             migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
@@ -588,21 +634,25 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
 
 
 def finalize(migration: Migration, releases: list[dict], check_mode=False) -> bool:
-    """Note the releases as live and drop the copies taken for them."""
-    changed = False
+    """Note the releases as live, all or none, then drop the copies taken for them."""
+    pending = [r for r in releases if not migration.table_exists(migration.releases) or not migration.query(
+        f"SELECT id FROM {migration.site(migration.releases)} WHERE release_number = %s AND action = 'release' "
+        "AND rollout = %s", (r["release"], migration.rollout))]
+    if check_mode:
+        return bool(pending)
+    migration.ensure_tables()
+    migration.run("START TRANSACTION")
+    try:
+        for release in pending:
+            migration.note_release(release["release"], title_of(Path(release["dir"]))[:255], "release")
+        migration.run("COMMIT")
+    except Exception:
+        migration.run("ROLLBACK")
+        raise
     for release in releases:
-        pending = not migration.table_exists(migration.releases) or not migration.query(
-            f"SELECT id FROM `{migration.releases}` WHERE release_number = %s AND action = 'release' "
-            "AND rollout = %s", (release["release"], migration.rollout))
-        if check_mode:
-            changed |= pending
-            continue
-        migration.ensure_tables()
-        changed |= migration.note_release(release["release"], title_of(Path(release["dir"])), "release")
         migration.drop_snapshots(release["release"])
-    if not check_mode:
-        migration.withdraw()  # whatever the scripts were lent, should their end not have taken it back
-    return changed
+    migration.withdraw()  # whatever the scripts were lent, should their end not have taken it back
+    return bool(pending)
 
 
 def roll_back(migration: Migration, releases: list[dict], check_mode=False) -> list[str]:

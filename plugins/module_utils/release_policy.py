@@ -46,6 +46,11 @@ DEFAULT_CONTENT_TABLES = (
     "history",
     "schemaorg",
     "redirect_links",
+    "newsfeeds",
+    "messages",
+    "action_logs",
+    "privacy_consents",
+    "privacy_requests",
 )
 
 

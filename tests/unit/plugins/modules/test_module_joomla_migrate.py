@@ -460,7 +460,7 @@ def test_a_foreign_key_or_a_prepared_transaction_of_a_script_holds_no_restore_ba
                  s004_fail="UPDATE #__extensions SET nope = 1;\n")
     before = site.state()
     failed = site.migrate(run_module, releases=[43])
-    assert failed["failed"] and "s004-fail.sql line 1 failed" in failed["msg"], failed
+    assert failed["failed"] and "the script left a transaction open" in failed["msg"], failed
     assert not site.sql("XA RECOVER")
     assert site.state() == before
 
@@ -515,6 +515,100 @@ def test_a_table_whose_copy_could_not_be_put_back_is_refused_before_anything_run
     refused = site.migrate(run_module, releases=[49])
     assert refused["failed"] and "jos_content has the trigger log_content" in refused["msg"], refused
     assert site.state() == before and "jos_otap_schema_history" not in site.tables()
+
+
+MERGE = ("ALTER TABLE #__extensions ENGINE = MyISAM;\nCREATE TABLE #__sink (id INT, name VARCHAR(100)) ENGINE = MyISAM;\n"
+         "CREATE TABLE #__both (id INT, name VARCHAR(100)) ENGINE = MERGE UNION = (#__extensions, #__sink);\n")
+
+
+def test_a_merge_table_that_would_reach_tables_no_script_names_is_refused(site, run_module, monkeypatch):
+    site.release(50, s001_merge=MERGE)
+    refused = site.migrate(run_module, releases=[50])
+    assert refused["failed"] and "is refused on the node" in refused["msg"], refused
+    before = site.state()
+    monkeypatch.setattr(migration, "refusal", lambda *_args, **_kwargs: None)
+    failed = site.migrate(run_module, releases=[50])
+    assert failed["failed"] and "the script left the MERGE table jos_both" in failed["msg"], failed
+    assert site.state() == before
+
+
+def test_a_transaction_a_script_leaves_prepared_undoes_the_rollout(site, run_module, no_refusal):
+    site.release(51, s001_xa="XA START 'agency';\nDELETE FROM #__content WHERE id > 0;\nXA END 'agency';\n"
+                             "XA PREPARE 'agency';\n")
+    before = site.state()
+    failed = site.migrate(run_module, releases=[51], guard=True)
+    assert failed["failed"] and "left a transaction open" in failed["msg"], failed
+    assert site.state() == before and not site.sql("XA RECOVER")
+
+
+def test_another_clients_prepared_transactions_are_left_alone(site, run_module, no_refusal, monkeypatch):
+    site.sql("CREATE DATABASE IF NOT EXISTS other")
+    site.sql("CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY) ENGINE = InnoDB")
+    clients = [pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) for _ in range(2)]
+    snapshot = migration.Migration.snapshot
+
+    def prepare_elsewhere(self, release, tables):  # while the rollout runs: one stays attached, one detached
+        if clients[1].open:
+            for number, client in enumerate(clients):
+                with client.cursor() as cursor:
+                    for statement in (f"XA START 'pay-{number}'", f"INSERT INTO other.t VALUES ({number})",
+                                      f"XA END 'pay-{number}'", f"XA PREPARE 'pay-{number}'"):
+                        cursor.execute(statement)
+            clients[1].close()
+        return snapshot(self, release, tables)
+
+    monkeypatch.setattr(migration.Migration, "snapshot", prepare_elsewhere)
+    site.release(52, s001_content="UPDATE #__content SET introtext = 'gone' WHERE id > 0;\n",
+                 s002_xa="XA START 'agency';\nUPDATE #__extensions SET name = 'x';\nXA END 'agency';\n"
+                         "XA PREPARE 'agency';\n")
+    before = site.state()
+    try:
+        failed = site.migrate(run_module, releases=[52])
+        assert failed["failed"] and "left a transaction open" in failed["msg"], failed
+        assert site.state() == before
+        assert sorted(row[3] for row in site.sql("XA RECOVER")) == [b"pay-0", b"pay-1"]
+    finally:
+        with clients[0].cursor() as cursor:
+            cursor.execute("XA ROLLBACK 'pay-0'")
+        clients[0].close()
+        site.sql("XA ROLLBACK 'pay-1'")
+
+
+def test_a_failure_outside_any_transaction_leaves_others_prepared_transactions_alone(site, run_module, monkeypatch):
+    site.sql("CREATE DATABASE IF NOT EXISTS other")
+    site.sql("CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY) ENGINE = InnoDB")
+    snapshot = migration.Migration.snapshot
+
+    def prepare_elsewhere(self, release, tables):
+        with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as client:
+            for statement in ("XA START 'pay'", "INSERT INTO other.t VALUES (1)", "XA END 'pay'", "XA PREPARE 'pay'"):
+                client.cursor().execute(statement)
+        return snapshot(self, release, tables)
+
+    monkeypatch.setattr(migration.Migration, "snapshot", prepare_elsewhere)
+    site.release(53, s001_fail="UPDATE #__extensions SET nope = 1;\n")
+    try:
+        assert site.migrate(run_module, releases=[53])["failed"]
+        assert [row[3] for row in site.sql("XA RECOVER")] == [b"pay"]
+    finally:
+        site.sql("XA ROLLBACK 'pay'")
+
+
+def test_a_system_versioned_table_whose_history_no_copy_holds_is_refused(site, run_module):
+    site.sql("ALTER TABLE jos_extensions ADD SYSTEM VERSIONING", site.db)
+    site.release(53, s001_x="UPDATE #__extensions SET name = 'v2' WHERE id = 1;\n")
+    refused = site.migrate(run_module, releases=[53])
+    assert refused["failed"] and "jos_extensions keeps system-versioned history" in refused["msg"], refused
+
+
+def test_the_releases_are_noted_all_or_none_and_a_long_title_is_cut(site, run_module):
+    site.release(54, s001_a="UPDATE #__content SET title = 'r54' WHERE id = 1;\n")
+    site.release(55, "T" * 300, s001_b="UPDATE #__extensions SET name = 'r55' WHERE id = 1;\n")
+    assert not site.migrate(run_module, releases=[54, 55])["failed"]
+    final = site.migrate(run_module, state="finalized", releases=[54, 55])
+    assert final["changed"] and final["current_release"] == 55 and not site.copies()
+    assert site.sql("SELECT release_number, LENGTH(title) FROM jos_otap_release_history ORDER BY id", site.db) == [
+        (54, 10), (55, 255)]
 
 
 def test_names_made_by_a_script_reach_root_only_quoted(site, run_module, tmp_path):
