@@ -47,6 +47,10 @@ ADMIN_SQL_MODE = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION
 # table exists, unknown table, duplicate column, duplicate key name, cannot drop (no such column/key).
 ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate column", 1061: "duplicate key name",
                 1091: "nothing to drop"}
+# Seconds root waits for a lock a table holds (another session's read, a backup), and for another
+# run of this module on the same site database to end.
+LOCK_WAIT = 60
+RUN_WAIT = 10
 # A site table's name as the scripts can write it (`#__` + these characters, release_sql).
 TABLE_NAME = re.compile(r"[A-Za-z0-9_$]+")
 # What a script is lent on each table it names (CREATE too: MariaDB grants on a table not there yet
@@ -105,8 +109,13 @@ class Migration:
         self.history, self.releases = prefix + HISTORY, prefix + RELEASES
         self.copies = copies_schema(schema)
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
-        self.scripts_id, self.excess, self.transactions = None, None, set()
+        self.scripts_id, self.excess, self.transactions, self.restored = None, None, set(), []
         self.run("SET SESSION sql_mode = %s", (ADMIN_SQL_MODE,))
+        # One run per site database at a time (held until the connection ends): two would lend to the
+        # same account, and each take back the other's rights.
+        lock = "otap_migrate_" + hashlib.sha256(schema.encode()).hexdigest()[:40]
+        if not self.query("SELECT GET_LOCK(%s, %s) AS got", (lock, RUN_WAIT))[0]["got"]:
+            raise MigrationError(f"another joomla_migrate is running on the database {schema}; nothing was done")
         self.account = self._account() if scripts is not None and scripts is not admin else None
 
     def query(self, sql: str, args=(), connection=None) -> list[dict]:
@@ -131,7 +140,7 @@ class Migration:
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
         # Root's statements wait for the scripts' locks a bounded time, never a day.
-        self.run("SET SESSION lock_wait_timeout = 60")
+        self.run("SET SESSION lock_wait_timeout = %s", (LOCK_WAIT,))
         return user, host
 
     def public_excess(self) -> str | None:
@@ -185,7 +194,7 @@ class Migration:
         try:
             inside = self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]
         except Exception:  # pylint: disable=broad-exception-caught  # the session is gone already
-            inside = None
+            inside = False
         for xid in sorted(self.new_transactions()) if inside else []:
             try:
                 self.run_script(f"XA ROLLBACK {xid}")  # as the server wrote it (FORMAT='SQL'): literals only
@@ -197,13 +206,8 @@ class Migration:
         except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
             pass
         self.scripts_id = None  # ended once: a second call finds nothing of the scripts' to take back
-        # A script that ended its own session left whatever it prepared with no one: root takes back
-        # what was prepared since the scripts began.
-        for xid in sorted(self.new_transactions()) if inside is None else []:
-            try:
-                self.run(f"XA ROLLBACK {xid}")
-            except Exception:  # pylint: disable=broad-exception-caught  # another client's, still attached to it
-                pass
+        # A transaction a session that is gone already prepared is no one's that root can prove: it is
+        # left alone (the restore then says what holds it back).
 
     def new_transactions(self) -> set[str]:
         try:
@@ -211,15 +215,30 @@ class Migration:
         except Exception:  # pylint: disable=broad-exception-caught  # the restore goes on regardless
             return set()
 
-    def check_settled(self) -> None:
+    def engines(self, tables: list[str]) -> dict[str, str]:
+        """The storage engine of each of `tables` that exists."""
+        if not tables:
+            return {}
+        return {r["t"]: r["e"] for r in self.query(
+            "SELECT table_name AS t, engine AS e FROM information_schema.tables WHERE table_schema = %s "
+            "AND table_name IN %s", (self.schema, tuple(tables)))}
+
+    def check_settled(self, tables: list[str], engines: dict[str, str], content_tables) -> None:
         """After a script: it must leave no transaction open (an XA transaction prepared would outlive
-        the rollout, and be committed later past every copy) and no MERGE table (it reaches tables it
-        does not name, with rights checked only when it is made)."""
+        the rollout, and be committed later past every copy), no MERGE table (it reaches tables it
+        does not name, with rights checked only when it is made), every content table it named on the
+        engine it had (MEMORY forgets its rows at a restart) and every table it named readable (a
+        discarded tablespace is not)."""
         if self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]:
             raise MigrationError("the script left a transaction open")
         merged = self.merge_tables()
         if merged:
             raise MigrationError(f"the script left the MERGE table {merged[0]}")
+        for table, engine in self.engines(tables).items():
+            content = is_content_table(table[len(self.prefix):], content_tables)
+            if content and table in engines and engine != engines[table]:
+                raise MigrationError(f"the script moved the content table {table} from {engines[table]} to {engine}")
+            self.query(f"SELECT 1 AS n FROM {self.site(table)} LIMIT 1")  # fails for a table that cannot be read
 
     def merge_tables(self) -> list[str]:
         return [r["t"] for r in self.query("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = %s "
@@ -335,6 +354,8 @@ class Migration:
                      "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
 
     def restore(self, releases: list[int]) -> list[str]:
+        """Put back the copies of `releases` (newest first); `self.restored` says how far it came."""
+        self.restored = []
         # A key a script chained between its tables holds no table back (each goes back as copied).
         self.run("SET SESSION foreign_key_checks = 0")
         try:
@@ -343,7 +364,7 @@ class Migration:
             self.run("SET SESSION foreign_key_checks = 1")
 
     def _restore(self, releases: list[int]) -> list[str]:
-        restored = []
+        restored = self.restored
         for release in sorted(releases, reverse=True):
             copies = self.copies_of(release)
             if not copies:
@@ -361,6 +382,8 @@ class Migration:
                         self.run(f"RENAME TABLE {self.copy(copy)} TO {self.site(table)}")
                 else:
                     self.run(f"DROP TABLE IF EXISTS {self.site(table)}")
+                # Struck at once: a restore cut off midway is finished by the next one.
+                self.run(f"DELETE FROM {self.index} WHERE id = %s", (row["id"],))
                 restored.append(table)
             self.run(f"DELETE FROM {self.index} WHERE release_number = %s AND rollout = %s", (release, self.rollout))
             self.run(f"DELETE FROM {self.site(self.history)} WHERE release_number = %s AND rollout = %s AND success = 1",
@@ -476,7 +499,10 @@ KINDS = re.compile(r"(CREATE\s+((UNIQUE|FULLTEXT|SPATIAL)\s+)?(TABLE|INDEX)|ALTE
 FORBIDDEN = re.compile(r"@@|\bUNION\s*=|\b(MERGE|MRG_MYISAM|XA|TEMPORARY|FOREIGN|REFERENCES|VERSIONING|TABLESPACE|PARTITION|PREPARE|EXECUTE|STATEMENT"
                        r"|SLEEP|BENCHMARK|GET_LOCK|LOCK|SHARE|FOR\s+UPDATE|OUTFILE|DUMPFILE|LOAD_FILE|INFILE)\b", re.I)
 # SET only of the connection's character set or of user variables (@name), never of a setting.
-SET_ALLOWED = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\b|SET\s+@[A-Za-z0-9_$.]+\s*:?=", re.I)
+# The character set only as Unicode: in GBK, Big5 or SJIS a backslash can end a character, and MariaDB
+# would then read quotes otherwise than the node's splitter.
+SET_ALLOWED = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\s+'?(utf8mb4|utf8mb3|utf8)\b'?\s*"
+                         r"(COLLATE\s+'?utf8(mb[34])?_[a-z0-9_]+'?\s*)?$|SET\s+@[A-Za-z0-9_$.]+\s*:?=", re.I)
 SET_SETTING = re.compile(r",\s*[A-Za-z_][A-Za-z0-9_$.]*\s*:?=", re.I)
 
 
@@ -493,7 +519,7 @@ def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> st
     if word:
         return f"{word.group(0).upper()} is not allowed in a release's SQL"
     if code.upper().startswith("SET") and (not SET_ALLOWED.match(code) or SET_SETTING.search(code)):
-        return "SET may set the character set or user variables (@name) only, never a setting"
+        return "SET may set the character set (utf8mb4) or user variables (@name) only, never a setting"
     if re.match(r"ALTER\s+TABLE\b", code, re.I) and re.search(r"\bENGINE\b", code, re.I) and any(
             is_content_table(t[3:], content_tables) for t in statement.tables()):
         return "changes the storage engine of a content table"
@@ -595,6 +621,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             touched += [t for t in tables if t not in touched]
             statements = split(sql)
             migration.snapshot(release, tables)
+            engines = migration.engines(tables)
             migration.lend(tables, migration.named([t for s in statements if s.drops for t in s.tables()]),
                            content_tables)
             for statement in statements:
@@ -610,19 +637,27 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                         raise
                     result["tolerated"].append({"release": release, "script": script.name,
                                                 "line": statement.line, "error": reason})
-            migration.check_settled()
+            migration.check_settled(tables, engines, content_tables)
             migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
     except Exception as error:  # a statement, or a copy before it: whatever failed, the copies put it back
         migration.end_scripts()
         releases = sorted({r for r, _script, _digest in todo})
-        restored = migration.restore(releases)
+        why = error.args[-1] if error.args else repr(error)
+        try:
+            restored = migration.restore(releases)
+        except Exception as stuck:  # pylint: disable=broad-exception-caught  # said below, with what to do
+            raise MigrationError(
+                f"{where} failed ({why}), and putting the database back stopped "
+                f"({stuck.args[-1] if stuck.args else stuck!r}) after {', '.join(migration.restored) or 'no table'}: "
+                f"the other tables are still in {migration.copies}; once what holds them is gone, finish with "
+                "state=rolled_back for this rollout (the release's rollback does)",
+                applied=applied, restored=migration.restored) from stuck
         migration.forget(releases)
         raise MigrationError(
-            f"{where} failed ({error.args[-1] if error.args else error!r}); the database was returned to where it was "
-            f"before this rollout (restored: {', '.join(restored) or 'nothing to restore'})",
-            applied=applied, restored=restored) from error
+            f"{where} failed ({why}); the database was returned to where it was before this rollout "
+            f"(restored: {', '.join(restored) or 'nothing to restore'})", applied=applied, restored=restored) from error
     finally:
         migration.withdraw()
     result["applied"] = applied

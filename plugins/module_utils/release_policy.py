@@ -51,6 +51,11 @@ DEFAULT_CONTENT_TABLES = (
     "action_logs",
     "privacy_consents",
     "privacy_requests",
+    "viewlevels",
+    "associations",
+    "webauthn_credentials",
+    "mail_templates",
+    "scheduler_tasks",
 )
 
 

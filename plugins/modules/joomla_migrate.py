@@ -222,7 +222,7 @@ def main():
     except migration.MigrationError as error:
         module.fail_json(msg=str(error), **error.result)
     except mariadb.Error as error:
-        module.fail_json(msg=f"database {settings['db']} as {p['login_user'] or 'the OS user'}: {error}")
+        module.fail_json(msg=f"database {settings['db']}: {error}")
     module.exit_json(**result)
 
 

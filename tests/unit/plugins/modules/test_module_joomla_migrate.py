@@ -594,6 +594,70 @@ def test_a_failure_outside_any_transaction_leaves_others_prepared_transactions_a
         site.sql("XA ROLLBACK 'pay'")
 
 
+def test_a_character_set_that_reads_quotes_otherwise_is_refused(site, run_module):
+    site.release(56, s001_gbk="SET NAMES gbk;\nALTER TABLE #__usergroups COMMENT 'x';\n")
+    refused = site.migrate(run_module, releases=[56])
+    assert refused["failed"] and "SET may set the character set (utf8mb4)" in refused["msg"], refused
+
+
+@pytest.mark.parametrize("change", ["ALTER TABLE #__content ENGINE = Aria;", "ALTER TABLE #__content DISCARD TABLESPACE;"])
+def test_content_a_script_leaves_on_another_engine_or_unreadable_is_put_back(site, run_module, no_refusal, change):
+    site.release(57, s001_x=change + "\n")
+    before = site.state()
+    failed = site.migrate(run_module, releases=[57])
+    assert failed["failed"] and re.search("moved the content table jos_content|discarded", failed["msg"]), failed
+    assert site.state() == before
+
+
+def test_a_restore_held_back_by_another_sessions_read_says_so_and_is_finished_later(site, run_module, monkeypatch):
+    monkeypatch.setattr(migration, "LOCK_WAIT", 1)
+    site.release(58, s001_a="UPDATE #__content SET title = 'defaced' WHERE id = 1;\n",
+                 s002_b="UPDATE #__extensions SET name = 'x' WHERE id = 1;\nUPDATE #__extensions SET nope = 1;\n")
+    before = site.state()
+    with pymysql.connect(unix_socket=site.sql.socket, user="root", database=site.db, autocommit=True) as reader:
+        reader.cursor().execute("START TRANSACTION")
+        reader.cursor().execute("SELECT COUNT(*) FROM jos_content")  # a backup's consistent read, say
+        stuck = site.migrate(run_module, releases=[58])
+        reader.cursor().execute("COMMIT")
+    assert stuck["failed"] and "putting the database back stopped" in stuck["msg"], stuck
+    assert "finish with state=rolled_back" in stuck["msg"] and stuck["restored"] == ["jos_extensions"]
+    assert site.migrate(run_module, state="rolled_back", releases=[58])["restored"] == ["jos_content"]
+    assert site.state() == before and site.history() == [(58, "s002-b.sql", 0, "run-1")]
+
+
+def test_a_scripts_session_that_ends_itself_leaves_others_prepared_transactions_alone(site, run_module, no_refusal,
+                                                                                       monkeypatch):
+    site.sql("CREATE DATABASE IF NOT EXISTS other")
+    site.sql("CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY) ENGINE = InnoDB")
+    snapshot = migration.Migration.snapshot
+
+    def prepare_elsewhere(self, release, tables):
+        with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as client:
+            for statement in ("XA START 'paid'", "INSERT INTO other.t VALUES (9)", "XA END 'paid'", "XA PREPARE 'paid'"):
+                client.cursor().execute(statement)
+        return snapshot(self, release, tables)
+
+    monkeypatch.setattr(migration.Migration, "snapshot", prepare_elsewhere)
+    site.release(59, s001_end="UPDATE #__extensions SET name = 'y';\nKILL CONNECTION_ID();\n")
+    before = site.state()
+    try:
+        assert site.migrate(run_module, releases=[59])["failed"]
+        assert site.state() == before and [row[3] for row in site.sql("XA RECOVER")] == [b"paid"]
+    finally:
+        site.sql("XA ROLLBACK 'paid'")
+
+
+def test_one_run_at_a_time_on_a_site_database(site, run_module, monkeypatch):
+    monkeypatch.setattr(migration, "RUN_WAIT", 0)
+    lock = "otap_migrate_" + hashlib.sha256(site.db.encode()).hexdigest()[:40]
+    site.release(60, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+    with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as other:
+        other.cursor().execute("SELECT GET_LOCK(%s, 0)", (lock,))
+        refused = site.migrate(run_module, releases=[60])
+    assert refused["failed"] and "another joomla_migrate is running" in refused["msg"], refused
+    assert not site.migrate(run_module, releases=[60])["failed"]
+
+
 def test_a_system_versioned_table_whose_history_no_copy_holds_is_refused(site, run_module):
     site.sql("ALTER TABLE jos_extensions ADD SYSTEM VERSIONING", site.db)
     site.release(53, s001_x="UPDATE #__extensions SET name = 'v2' WHERE id = 1;\n")
