@@ -501,9 +501,24 @@ FORBIDDEN = re.compile(r"@@|\bUNION\s*=|\b(MERGE|MRG_MYISAM|XA|TEMPORARY|FOREIGN
 # SET only of the connection's character set or of user variables (@name), never of a setting.
 # The character set only as Unicode: in GBK, Big5 or SJIS a backslash can end a character, and MariaDB
 # would then read quotes otherwise than the node's splitter.
-SET_ALLOWED = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\s+'?(utf8mb4|utf8mb3|utf8)\b'?\s*"
-                         r"(COLLATE\s+'?utf8(mb[34])?_[a-z0-9_]+'?\s*)?$|SET\s+@[A-Za-z0-9_$.]+\s*:?=", re.I)
-SET_SETTING = re.compile(r",\s*[A-Za-z_][A-Za-z0-9_$.]*\s*:?=", re.I)
+SET_NAMES = re.compile(r"SET\s+(NAMES|CHARACTER\s+SET|CHARSET)\s+'?(utf8mb4|utf8mb3|utf8)\b'?\s*"
+                       r"(COLLATE\s+'?utf8(mb[34])?_[a-z0-9_]+'?\s*)?;?", re.I)
+USER_VARIABLE = re.compile(r"\s*@[A-Za-z0-9_$.]+\s*:?=")
+
+
+def set_allowed(code: str) -> bool:
+    """Whether a SET statement (strings and comments taken out) sets only the character set to
+    Unicode, alone, or only user variables: every assignment at the top level is to an @name."""
+    if SET_NAMES.fullmatch(code):
+        return True
+    if not re.match(r"SET\s+@", code, re.I):
+        return False
+    depth = 0
+    for at, char in enumerate(code):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0 and not USER_VARIABLE.match(code[at + 1:]):
+            return False
+    return True
 
 
 def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> str | None:
@@ -518,7 +533,7 @@ def refusal(statement, prefix: str, content_tables=DEFAULT_CONTENT_TABLES) -> st
     word = FORBIDDEN.search(code)
     if word:
         return f"{word.group(0).upper()} is not allowed in a release's SQL"
-    if code.upper().startswith("SET") and (not SET_ALLOWED.match(code) or SET_SETTING.search(code)):
+    if code.upper().startswith("SET") and not set_allowed(code):
         return "SET may set the character set (utf8mb4) or user variables (@name) only, never a setting"
     if re.match(r"ALTER\s+TABLE\b", code, re.I) and re.search(r"\bENGINE\b", code, re.I) and any(
             is_content_table(t[3:], content_tables) for t in statement.tables()):
@@ -643,6 +658,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
     except Exception as error:  # a statement, or a copy before it: whatever failed, the copies put it back
         migration.end_scripts()
+        migration.withdraw()  # before the restore: no one holds the scripts' rights while tables go back
         releases = sorted({r for r, _script, _digest in todo})
         why = error.args[-1] if error.args else repr(error)
         try:

@@ -594,10 +594,23 @@ def test_a_failure_outside_any_transaction_leaves_others_prepared_transactions_a
         site.sql("XA ROLLBACK 'pay'")
 
 
-def test_a_character_set_that_reads_quotes_otherwise_is_refused(site, run_module):
-    site.release(56, s001_gbk="SET NAMES gbk;\nALTER TABLE #__usergroups COMMENT 'x';\n")
+@pytest.mark.parametrize("statement", ["SET NAMES gbk;", "SET @x = 1, NAMES gbk;", "SET @x = 1, CHARACTER SET big5;",
+                                       "SET @x = 1, SESSION sql_mode = '';", "SET @x = 1, LOCAL foreign_key_checks = 0;",
+                                       "SET @x = 1, PASSWORD FOR CURRENT_USER() = PASSWORD('agency');",
+                                       "SET @x = (1), @y = 2, autocommit = 0;", "SET NAMES utf8mb4, @x = 1;"])
+def test_a_set_of_anything_but_unicode_or_user_variables_is_refused(site, run_module, statement):
+    site.release(56, s001_set=statement + "\nUPDATE #__content SET title = 'x' WHERE id = 1;\n")
+    before = site.state()
     refused = site.migrate(run_module, releases=[56])
     assert refused["failed"] and "SET may set the character set (utf8mb4)" in refused["msg"], refused
+    assert site.state() == before
+
+
+def test_a_set_of_unicode_or_user_variables_runs(site, run_module):
+    site.release(55, s001_set="SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci;\nSET @a = CONCAT('x', ','), @b := 2;\n"
+                              "UPDATE #__content SET title = @a WHERE id = @b;\n")
+    assert not site.migrate(run_module, releases=[55])["failed"]
+    assert site.sql("SELECT title FROM jos_content WHERE id = 2", site.db) == [("x,",)]
 
 
 @pytest.mark.parametrize("change", ["ALTER TABLE #__content ENGINE = Aria;", "ALTER TABLE #__content DISCARD TABLESPACE;"])
