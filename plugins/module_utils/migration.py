@@ -110,6 +110,7 @@ class Migration:
         self.copies = copies_schema(schema)
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
         self.scripts_id, self.excess, self.transactions, self.restored = None, None, set(), []
+        self.account_priv = None
         self.run("SET SESSION sql_mode = %s", (ADMIN_SQL_MODE,))
         # One run per site database at a time (held until the connection ends): two would lend to the
         # same account, and each take back the other's rights.
@@ -139,8 +140,10 @@ class Migration:
         self.scripts_id = row["id"]
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
+        self.account_priv = self.query("SELECT Priv AS p FROM mysql.global_priv WHERE User = %s AND Host = %s",
+                                       (user, host))[0]["p"]
         # Root's statements wait for the scripts' locks a bounded time, never a day.
-        self.run("SET SESSION lock_wait_timeout = %s", (LOCK_WAIT,))
+        self.run("SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s", (LOCK_WAIT, LOCK_WAIT))
         return user, host
 
     def public_excess(self) -> str | None:
@@ -206,6 +209,10 @@ class Migration:
         except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
             pass
         self.scripts_id = None  # ended once: a second call finds nothing of the scripts' to take back
+        if self.account and self.account_priv is not None and self.account_record() != self.account_priv:
+            self.run("UPDATE mysql.global_priv SET Priv = %s WHERE User = %s AND Host = %s",
+                     (self.account_priv, *self.account))
+            self.run("FLUSH PRIVILEGES")
         # A transaction a session that is gone already prepared is no one's that root can prove: it is
         # left alone (the restore then says what holds it back).
 
@@ -215,13 +222,20 @@ class Migration:
         except Exception:  # pylint: disable=broad-exception-caught  # the restore goes on regardless
             return set()
 
-    def engines(self, tables: list[str]) -> dict[str, str]:
-        """The storage engine of each of `tables` that exists."""
+    def engines(self, tables: list[str]) -> dict[str, tuple[str, int]]:
+        """The storage engine and the number of partitions of each of `tables` that exists."""
         if not tables:
             return {}
-        return {r["t"]: r["e"] for r in self.query(
-            "SELECT table_name AS t, engine AS e FROM information_schema.tables WHERE table_schema = %s "
-            "AND table_name IN %s", (self.schema, tuple(tables)))}
+        return {r["t"]: (r["e"], int(r["p"])) for r in self.query(
+            "SELECT t.table_name AS t, t.engine AS e, COUNT(p.partition_name) AS p FROM information_schema.tables t "
+            "LEFT JOIN information_schema.partitions p ON p.table_schema = t.table_schema AND p.table_name = t.table_name "
+            "WHERE t.table_schema = %s AND t.table_name IN %s GROUP BY t.table_name, t.engine",
+            (self.schema, tuple(tables)))}
+
+    def account_record(self) -> str | None:
+        """The release account's record (its password, its plugin, its limits), as root reads it."""
+        rows = self.query("SELECT Priv AS p FROM mysql.global_priv WHERE User = %s AND Host = %s", self.account)
+        return rows[0]["p"] if rows else None
 
     def check_settled(self, tables: list[str], engines: dict[str, str], content_tables) -> None:
         """After a script: it must leave no transaction open (an XA transaction prepared would outlive
@@ -234,10 +248,17 @@ class Migration:
         merged = self.merge_tables()
         if merged:
             raise MigrationError(f"the script left the MERGE table {merged[0]}")
-        for table, engine in self.engines(tables).items():
-            content = is_content_table(table[len(self.prefix):], content_tables)
-            if content and table in engines and engine != engines[table]:
-                raise MigrationError(f"the script moved the content table {table} from {engines[table]} to {engine}")
+        prepared = self.new_transactions()
+        if prepared:  # one prepared past the session (pseudo_slave_mode detaches it): committed later, past every copy
+            raise MigrationError(f"an XA transaction was prepared while the script ran ({sorted(prepared)[0]})")
+        if self.account and self.account_record() != self.account_priv:
+            raise MigrationError("the script changed the release account (its password or its limits)")
+        for table, (engine, partitions) in self.engines(tables).items():
+            was = engines.get(table)
+            if was and was[1] != partitions:  # a partition can keep its rows outside the data directory
+                raise MigrationError(f"the script changed the partitions of {table}")
+            if was and engine != was[0] and is_content_table(table[len(self.prefix):], content_tables):
+                raise MigrationError(f"the script moved the content table {table} from {was[0]} to {engine}")
             self.query(f"SELECT 1 AS n FROM {self.site(table)} LIMIT 1")  # fails for a table that cannot be read
 
     def merge_tables(self) -> list[str]:
@@ -373,11 +394,13 @@ class Migration:
                 table, copy = row["table_name"], row["snapshot_name"]
                 if row["existed"]:
                     if self.table_exists(table):
-                        aside = "a" + copy[1:]
-                        self.run(f"DROP TABLE IF EXISTS {self.copy(aside)}")
-                        self.run(f"RENAME TABLE {self.site(table)} TO {self.copy(aside)}, "
+                        # Aside in the site's own database under a short name: a table's files (its
+                        # partitions') may have names too long for another database and a longer name.
+                        aside = f"otap_aside_{copy[1:13]}"
+                        self.run(f"DROP TABLE IF EXISTS {self.site(aside)}")
+                        self.run(f"RENAME TABLE {self.site(table)} TO {self.site(aside)}, "
                                  f"{self.copy(copy)} TO {self.site(table)}")
-                        self.run(f"DROP TABLE {self.copy(aside)}")
+                        self.run(f"DROP TABLE {self.site(aside)}")
                     else:
                         self.run(f"RENAME TABLE {self.copy(copy)} TO {self.site(table)}")
                 else:
