@@ -140,8 +140,7 @@ class Migration:
         self.scripts_id = row["id"]
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
-        self.account_priv = self.query("SELECT Priv AS p FROM mysql.global_priv WHERE User = %s AND Host = %s",
-                                       (user, host))[0]["p"]
+        self.account_priv = self.account_record((user, host))
         # Root's statements wait for the scripts' locks a bounded time, never a day.
         self.run("SET SESSION lock_wait_timeout = %s, innodb_lock_wait_timeout = %s", (LOCK_WAIT, LOCK_WAIT))
         return user, host
@@ -195,7 +194,7 @@ class Migration:
         if self.scripts_id is None:
             return
         try:
-            inside = self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]
+            inside = self.scripts_inside()
         except Exception:  # pylint: disable=broad-exception-caught  # the session is gone already
             inside = False
         for xid in sorted(self.new_transactions()) if inside else []:
@@ -216,13 +215,17 @@ class Migration:
         # A transaction a session that is gone already prepared is no one's that root can prove: it is
         # left alone (the restore then says what holds it back).
 
+    def scripts_inside(self) -> bool:
+        """Whether the scripts' session is inside a transaction (open, or XA at any stage)."""
+        return bool(self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"])
+
     def new_transactions(self) -> set[str]:
         try:
             return self.prepared_transactions() - self.transactions
         except Exception:  # pylint: disable=broad-exception-caught  # the restore goes on regardless
             return set()
 
-    def engines(self, tables: list[str]) -> dict[str, tuple[str, int]]:
+    def shapes(self, tables: list[str]) -> dict[str, tuple[str, int]]:
         """The storage engine and the number of partitions of each of `tables` that exists."""
         if not tables:
             return {}
@@ -232,18 +235,19 @@ class Migration:
             "WHERE t.table_schema = %s AND t.table_name IN %s GROUP BY t.table_name, t.engine",
             (self.schema, tuple(tables)))}
 
-    def account_record(self) -> str | None:
+    def account_record(self, account: tuple[str, str] | None = None) -> str | None:
         """The release account's record (its password, its plugin, its limits), as root reads it."""
-        rows = self.query("SELECT Priv AS p FROM mysql.global_priv WHERE User = %s AND Host = %s", self.account)
+        rows = self.query("SELECT Priv AS p FROM mysql.global_priv WHERE User = %s AND Host = %s",
+                          account or self.account)
         return rows[0]["p"] if rows else None
 
-    def check_settled(self, tables: list[str], engines: dict[str, str], content_tables) -> None:
+    def check_settled(self, tables: list[str], shapes: dict[str, tuple[str, int]], content_tables) -> None:
         """After a script: it must leave no transaction open (an XA transaction prepared would outlive
         the rollout, and be committed later past every copy), no MERGE table (it reaches tables it
         does not name, with rights checked only when it is made), every content table it named on the
         engine it had (MEMORY forgets its rows at a restart) and every table it named readable (a
         discarded tablespace is not)."""
-        if self.query("SELECT @@in_transaction AS open", connection=self.scripts)[0]["open"]:
+        if self.scripts_inside():
             raise MigrationError("the script left a transaction open")
         merged = self.merge_tables()
         if merged:
@@ -253,8 +257,8 @@ class Migration:
             raise MigrationError(f"an XA transaction was prepared while the script ran ({sorted(prepared)[0]})")
         if self.account and self.account_record() != self.account_priv:
             raise MigrationError("the script changed the release account (its password or its limits)")
-        for table, (engine, partitions) in self.engines(tables).items():
-            was = engines.get(table)
+        for table, (engine, partitions) in self.shapes(tables).items():
+            was = shapes.get(table)
             if was and was[1] != partitions:  # a partition can keep its rows outside the data directory
                 raise MigrationError(f"the script changed the partitions of {table}")
             if was and engine != was[0] and is_content_table(table[len(self.prefix):], content_tables):
@@ -274,6 +278,10 @@ class Migration:
     def named(self, tables: list[str]) -> list[str]:
         """Tables as the scripts name them (`#__name`), with the site's prefix."""
         return [t.replace("#__", self.prefix, 1) for t in tables]
+
+    def script_tables(self, sql: str) -> list[str]:
+        """The tables (with prefix) a script may change: copied before it runs, lent while it runs."""
+        return [t for t in self.named(touched_tables(sql)) if not self.own(t)]
 
     def own(self, table: str) -> bool:
         """Whether `table` (with prefix) is one of the migration's own, never copied nor lent."""
@@ -408,9 +416,7 @@ class Migration:
                 # Struck at once: a restore cut off midway is finished by the next one.
                 self.run(f"DELETE FROM {self.index} WHERE id = %s", (row["id"],))
                 restored.append(table)
-            self.run(f"DELETE FROM {self.index} WHERE release_number = %s AND rollout = %s", (release, self.rollout))
-            self.run(f"DELETE FROM {self.site(self.history)} WHERE release_number = %s AND rollout = %s AND success = 1",
-                     (release, self.rollout))
+            self.forget([release])
         return restored
 
     def forget(self, releases: list[int]) -> None:
@@ -642,8 +648,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     if check_mode or not todo:
         return result
     migration.check_copyable([t for _release, script, _digest in todo
-                              for t in migration.named(touched_tables(script.read_text(encoding="utf-8")))
-                              if not migration.own(t)])
+                              for t in migration.script_tables(script.read_text(encoding="utf-8"))])
     migration.ensure_tables()
     migration.transactions = migration.prepared_transactions()
     migration.run_script("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
@@ -655,11 +660,11 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
         for release, script, digest in todo:
             where, started = f"release {release}: sql/{script.name}", time.monotonic()
             sql = script.read_text(encoding="utf-8")
-            tables = [t for t in migration.named(touched_tables(sql)) if not migration.own(t)]
+            tables = migration.script_tables(sql)
             touched += [t for t in tables if t not in touched]
             statements = split(sql)
             migration.snapshot(release, tables)
-            engines = migration.engines(tables)
+            shapes = migration.shapes(tables)
             migration.lend(tables, migration.named([t for s in statements if s.drops for t in s.tables()]),
                            content_tables)
             for statement in statements:
@@ -675,7 +680,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                         raise
                     result["tolerated"].append({"release": release, "script": script.name,
                                                 "line": statement.line, "error": reason})
-            migration.check_settled(tables, engines, content_tables)
+            migration.check_settled(tables, shapes, content_tables)
             migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})

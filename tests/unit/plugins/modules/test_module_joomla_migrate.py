@@ -575,18 +575,25 @@ def test_another_clients_prepared_transactions_are_left_alone(site, run_module, 
         site.sql("XA ROLLBACK 'pay-1'")
 
 
-def test_a_failure_outside_any_transaction_leaves_others_prepared_transactions_alone(site, run_module, monkeypatch):
+def prepare_elsewhere(site, monkeypatch, xid: str, row: int) -> None:
+    """Another client prepares XA transaction `xid` (a row of another database) and leaves, while a
+    rollout takes its copies."""
     site.sql("CREATE DATABASE IF NOT EXISTS other")
     site.sql("CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY) ENGINE = InnoDB")
     snapshot = migration.Migration.snapshot
 
-    def prepare_elsewhere(self, release, tables):
+    def prepare(self, release, tables):
         with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as client:
-            for statement in ("XA START 'pay'", "INSERT INTO other.t VALUES (1)", "XA END 'pay'", "XA PREPARE 'pay'"):
+            for statement in (f"XA START '{xid}'", f"INSERT INTO other.t VALUES ({row})", f"XA END '{xid}'",
+                              f"XA PREPARE '{xid}'"):
                 client.cursor().execute(statement)
         return snapshot(self, release, tables)
 
-    monkeypatch.setattr(migration.Migration, "snapshot", prepare_elsewhere)
+    monkeypatch.setattr(migration.Migration, "snapshot", prepare)
+
+
+def test_a_failure_outside_any_transaction_leaves_others_prepared_transactions_alone(site, run_module, monkeypatch):
+    prepare_elsewhere(site, monkeypatch, "pay", 1)
     site.release(53, s001_fail="UPDATE #__extensions SET nope = 1;\n")
     try:
         assert site.migrate(run_module, releases=[53])["failed"]
@@ -641,17 +648,7 @@ def test_a_restore_held_back_by_another_sessions_read_says_so_and_is_finished_la
 
 def test_a_scripts_session_that_ends_itself_leaves_others_prepared_transactions_alone(site, run_module, no_refusal,
                                                                                        monkeypatch):
-    site.sql("CREATE DATABASE IF NOT EXISTS other")
-    site.sql("CREATE TABLE IF NOT EXISTS other.t (id INT PRIMARY KEY) ENGINE = InnoDB")
-    snapshot = migration.Migration.snapshot
-
-    def prepare_elsewhere(self, release, tables):
-        with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as client:
-            for statement in ("XA START 'paid'", "INSERT INTO other.t VALUES (9)", "XA END 'paid'", "XA PREPARE 'paid'"):
-                client.cursor().execute(statement)
-        return snapshot(self, release, tables)
-
-    monkeypatch.setattr(migration.Migration, "snapshot", prepare_elsewhere)
+    prepare_elsewhere(site, monkeypatch, "paid", 9)
     site.release(59, s001_end="UPDATE #__extensions SET name = 'y';\nKILL CONNECTION_ID();\n")
     before = site.state()
     try:
