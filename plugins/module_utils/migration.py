@@ -401,16 +401,11 @@ class Migration:
             for row in copies:
                 table, copy = row["table_name"], row["snapshot_name"]
                 if row["existed"]:
-                    if self.table_exists(table):
-                        # Aside in the site's own database under a short name: a table's files (its
-                        # partitions') may have names too long for another database and a longer name.
-                        aside = f"otap_aside_{copy[1:13]}"
-                        self.run(f"DROP TABLE IF EXISTS {self.site(aside)}")
-                        self.run(f"RENAME TABLE {self.site(table)} TO {self.site(aside)}, "
-                                 f"{self.copy(copy)} TO {self.site(table)}")
-                        self.run(f"DROP TABLE {self.site(aside)}")
-                    else:
-                        self.run(f"RENAME TABLE {self.copy(copy)} TO {self.site(table)}")
+                    # The changed table is dropped, not renamed aside: its files (a partition's) may
+                    # have names too long for any longer name. Restartable: a rerun finds it gone and
+                    # renames the copy in. The site is in maintenance, its writes held.
+                    self.run(f"DROP TABLE IF EXISTS {self.site(table)}")
+                    self.run(f"RENAME TABLE {self.copy(copy)} TO {self.site(table)}")
                 else:
                     self.run(f"DROP TABLE IF EXISTS {self.site(table)}")
                 # Struck at once: a restore cut off midway is finished by the next one.
