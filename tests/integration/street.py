@@ -32,10 +32,24 @@ VAULTS = [INVENTORY / "group_vars" / group / "vault.yml" for group in ("joomla",
 VAULT_PASSWORD = ROOT / "street" / "vault-password"
 # testinfra reads the inventory in this process's environment: the vault must open there too.
 os.environ.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", str(VAULT_PASSWORD))
-# Every run of playbook(): name and output, for the test that searches them all for secrets; the
-# Molecule tests set VERBOSE (their conftest), so that output is -v's (make demo's stays plain).
-RUNS: list[tuple[str, str]] = []
+# Every run of playbook() in the Molecule tests (VERBOSE, set by their conftest: -v's output; make
+# demo's stays plain and is not kept): its output, one file per run in OTAP_TEST_RUNS, for the
+# test that searches them all for secrets. The scenarios run in processes of their own, so the
+# runs are kept in files; `make molecule` empties the folder before the suite.
+RUNS = Path(os.environ.get("OTAP_TEST_RUNS", ROOT / ".street" / "runs"))
 VERBOSE = False
+
+
+def keep_run(name: str, output: str) -> None:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    kept = RUNS / f"{time.time_ns()}-{os.getpid()}-{name}.log"
+    kept.touch(mode=0o600)
+    kept.write_text(output, encoding="utf-8")
+
+
+def kept_runs() -> list[tuple[str, str]]:
+    """(playbook, output) of every run kept, oldest first."""
+    return [(path.stem.split("-", 2)[2], path.read_text(encoding="utf-8")) for path in sorted(RUNS.glob("*.log"))]
 
 
 def ansible_env() -> dict[str, str]:
@@ -202,7 +216,8 @@ def playbook(name: str, *args: str, typed: dict[str, str] | None = None, **extra
             answers.flush()
             command += ["-e", f"@{answers.name}"]
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=ansible_env(), check=False)
-    RUNS.append((name, done.stdout + done.stderr))
+    if VERBOSE:
+        keep_run(name, done.stdout + done.stderr)
     return Run(done.returncode, done.stdout + done.stderr)
 
 

@@ -22,7 +22,7 @@ def test_the_artifact_holds_the_collection_and_not_the_street(tmp_path):
     tops = {name.split("/")[0] for name in names}
     assert {"LICENSE", "README.md", "CHANGELOG.md", "changelogs", "roles", "plugins", "playbooks", "meta", "docs"} <= tops
     assert {n.split("/")[1] for n in names if n.startswith("tests/")} <= {"sanity"}
-    for left_out in ("molecule", "street", "bench", "tools", ".venv", ".street", "Makefile", ".pytest_cache"):
+    for left_out in ("molecule", ".config", "street", "bench", "tools", ".venv", ".street", "Makefile", ".pytest_cache"):
         assert left_out not in tops, left_out
     assert not [n for n in names if n.startswith("inventories/docker") or n.endswith((".png", "vault.yml"))]
     # antsibull-changelog's Markdown escapes the dots: "## v0\.5\.0".

@@ -69,7 +69,7 @@ def releases_shown(dom: str) -> dict[str, str]:
 
 def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path):
     if street.host("store").run("grep -q '\"env\": \"test\"' /srv/otap-store/audit/syncs.jsonl").rc:
-        assert street.playbook("sync", otap_env="test").rc == 0  # test_5 syncs Test; alone, this test does
+        assert street.playbook("sync", otap_env="test").rc == 0  # scenario sync syncs Test; alone, this test does
     served = {env: street.get(f"http://{street.hostvar(street.group(env)[0], 'ansible_host')}/").meta("otap-release")
               for env in ENVS}
     tmp_path.chmod(0o755)  # as the playbook makes the report's folder, so that it has nothing to change
@@ -81,7 +81,7 @@ def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path
     assert report["production"]["vip_holder"] == street.vip_holder()
     sync = next(e for e in report["environments"] if e["env"] == "test")["last_sync"]
     assert sync is not None and sync["release"] == int(served["production"])
-    # Every incident and request not closed is listed, as the store keeps them (test_5's sync request, resolved).
+    # Every incident and request not closed is listed, as the store keeps them (scenario sync's request, resolved).
     store = street.host("store")
     paths = store.run("ls /srv/otap-store/requests/*.yml /srv/otap-store/incidents/*.yml 2>/dev/null").stdout.split()
     records = [yaml.safe_load(store.check_output(f"cat {path}")) for path in paths]
@@ -89,7 +89,7 @@ def test_the_status_report_renders_and_shows_each_environment_s_release(tmp_path
         sorted((r["kind"], r["number"]) for r in report["open_requests"])
     dom = rendered(tmp_path / "status.html")
     assert '<table id="requests">' in dom
-    # The agency's laptop snapshot (test_5 makes one; alone, this test sees none), with its age.
+    # The agency's laptop snapshot (scenario sync makes one; alone, this test sees none), with its age.
     laptop = store.run("grep '\"env\": \"laptop\"' /srv/otap-store/audit/syncs.jsonl | tail -1").stdout
     shown = re.search(r'<p id="laptop-snapshot">(.*?)</p>', dom, re.S)[1]
     if laptop:

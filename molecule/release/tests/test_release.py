@@ -1,7 +1,7 @@
 """Releases travel Test, Acceptance, approval, Production; refusals change nothing; failures
 return the site to its release; content written on Production meanwhile is never lost.
 
-The tests run in file order as one story on the street that test_1_street left at release 1.
+The tests run in file order as one story, from the release the street serves.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The production pair keeps serving: a planned switchover, a primary that crashes (the whole
 node, or its MariaDB alone), a standby too far behind to be promoted, and the rebuild of a failed node.
 
-Runs after test_2_release on the same street, in file order, as one story.
+Runs in file order, as one story, on the street as the scenarios before it left it.
 """
 
 from __future__ import annotations
@@ -490,8 +490,8 @@ def test_connections_that_end_before_their_handshake_never_block_the_standbys_re
 
 
 def test_the_street_as_provisioned_again_changes_nothing_after_releases_and_failovers_and_shows_no_secret():
-    """Molecule converged the street once; after the releases of test_2 and the failovers above, a
-    second run of site changes nothing on any host. It runs with -v --diff, where a task that
+    """Molecule provisioned the street once; after the releases (scenario release) and the
+    failovers above, a second run of site changes nothing on any host. It runs with -v --diff, where a task that
     handles a secret without no_log would show it."""
     secrets = street.vault_secrets()
     assert len(secrets) >= 10, "the vault should give each environment its own secrets"

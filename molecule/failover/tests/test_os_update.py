@@ -6,7 +6,7 @@ and writes.
 The updates come from a package repository of the test on the store host: Debian's `less` and
 `mariadb-common` rebuilt with bumped versions (+otap1, then +otap2). The +otap1 `less` asks for a
 reboot, as a kernel or libc update does; `mariadb-common` takes MariaDB's deliberate path.
-Runs after test_3_failover on the same street, in file order, as one story.
+Runs after test_failover.py on the same street, in file order, as one story.
 """
 
 from __future__ import annotations
