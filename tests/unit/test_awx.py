@@ -8,11 +8,30 @@ from pathlib import Path
 
 import pytest
 import yaml
+from jinja2.nativetypes import NativeEnvironment
 
 from ansible_collections.otap.street.plugins.filter.awx import awx_question, awx_workflow_node
 
 ROOT = Path(__file__).resolve().parents[2]
-STREET = yaml.safe_load((ROOT / "awx" / "street.yml").read_text())
+# The surveys' choices are the inventory's environments, templated as configure.yml's play does.
+ENVIRONMENTS = yaml.safe_load((ROOT / "inventories" / "example" / "group_vars" / "all" / "main.yml").read_text())[
+    "otap_environments"]
+
+
+def templated(value, names: dict):
+    if isinstance(value, dict):
+        return {key: templated(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [templated(item, names) for item in value]
+    if isinstance(value, str) and "{{" in value:
+        return NativeEnvironment().from_string(value).render(**names)
+    return value
+
+
+RAW = yaml.safe_load((ROOT / "awx" / "street.yml").read_text())
+STREET = templated(RAW, {"otap_environments": ENVIRONMENTS,
+                         "otap_lower_environments": templated(RAW["otap_lower_environments"],
+                                                              {"otap_environments": ENVIRONMENTS})})
 TEMPLATES = {t["name"]: t for t in STREET["awx_job_templates"]}
 
 
@@ -59,10 +78,21 @@ def test_choices_are_environments_the_playbook_accepts():
         for question in template["survey"]:
             if question["variable"] == "otap_env":
                 # A sync request may name the agency's laptop too (playbooks/snapshot.yml answers it).
-                laptop = {"laptop"} if template["playbook"] == "playbooks/request.yml" else set()
-                assert set(question["choices"]) <= {"development", "test", "acceptance", "production"} | laptop
+                laptop = ["laptop"] if template["playbook"] == "playbooks/request.yml" else []
+                assert question["choices"] in (ENVIRONMENTS, [e for e in ENVIRONMENTS if e != "production"] + laptop)
     sync = TEMPLATES["Sync from Production"]["survey"][0]
-    assert "production" not in sync["choices"]
+    assert "production" not in sync["choices"] and sync["choices"] == ["development", "test", "acceptance"]
+    assert TEMPLATES["Release"]["survey"][0]["choices"] == ["development", "test", "acceptance", "production"]
+
+
+def test_the_surveys_offer_the_inventory_s_environments_not_a_list_of_their_own():
+    """An inventory that names its environments otherwise gets them in every survey."""
+    text = (ROOT / "awx" / "street.yml").read_text()
+    assert not re.search(r"choices: \[[^]]*\b(test|acceptance)\b", text)
+    other = templated(RAW, {"otap_environments": ["test", "production"],
+                            "otap_lower_environments": ["test"]})
+    releases = next(t for t in other["awx_job_templates"] if t["name"] == "Release")
+    assert releases["survey"][0]["choices"] == ["test", "production"]
 
 
 WORKFLOWS = {w["name"]: w for w in STREET["awx_workflows"]}
