@@ -224,6 +224,20 @@ def witness_says(config: dict, address: str, timeout: float = 4.0) -> tuple[str 
     return words[0], asked_ago
 
 
+def witness_hears(config: dict, timeout: float) -> bool:
+    """Whether the witness answers this node's 'hello' within `timeout` seconds, and so has noted
+    that this node asked (a standby then waits for this node to fence itself). Unlike 'peer', the
+    answer waits on no knock of the witness's own at a silent standby."""
+    if not config["witness"] or timeout <= 0:
+        return False
+    try:
+        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], "hello"],
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return asked.returncode == 0 and asked.stdout.split() == ["heard"]
+
+
 def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
     """A standby whose primary does not answer promotes itself only on the witness's word that
     the primary is dead, and only once nobody has heard of the primary for `fence_after` seconds
@@ -264,10 +278,9 @@ def fit_by_the_network(config: dict, read_only: bool, knocks: dict[str, str], fe
         return False
     if not config["witness"] or not config["peers"] or "open" in knocks.values():
         return True
-    word = witness_says(config, config["peers"][0], ask_within)[0]
-    if word is None:
-        return False
-    return not read_only or word == "dead"
+    if not read_only:  # the primary needs only to reach the witness, which notes that it asked
+        return witness_hears(config, ask_within)
+    return witness_says(config, config["peers"][0], ask_within)[0] == "dead"
 
 
 def fence_wait(heard: float, now: float, fence_after: float) -> float:
@@ -849,6 +862,8 @@ def fence(connection, config: dict) -> str:
     """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
     standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
     before that, stop the primary's services, record and mail it; what was done."""
+    # The clients first, so that no write of theirs holds read_only's lock up.
+    close_clients(connection)
     turn_read_only(connection)
     # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
     close_clients(connection)

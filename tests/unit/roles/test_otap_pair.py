@@ -152,12 +152,15 @@ WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.
     ("silent", "alive", True, False),    # the link is cut, the primary lives: the standby stays off the VIP
     ("refused", "alive", True, False),   # the primary's site is down but the host lives: no promotion
     ("silent", None, True, False),       # neither peer nor witness: this standby may be the one cut off
-    ("silent", "alive", False, True),    # the primary reaches the witness: it keeps serving
-    ("silent", "dead", False, True),     # the standby died: the primary keeps serving
+    ("silent", "heard", False, True),    # the primary reaches the witness (the standby died, or the
+    ("refused", "heard", False, True),   # link is cut): it keeps serving
     ("silent", None, False, False),      # a primary cut off from both gives up the VIP (and turns read-only)
 ])
 def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer, word, read_only, fit):
-    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: (word, None))
+    """A standby asks the witness about its primary; a primary only says hello (the witness's
+    knock at a silent standby would eat its budget)."""
+    monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: (word, None) if read_only else pytest.fail("peer"))
+    monkeypatch.setattr(otap_pair, "witness_hears", lambda *_a: word == "heard" if not read_only else pytest.fail("hello"))
     assert otap_pair.fit_by_the_network(WITNESS, read_only, {"10.0.0.22": peer}) is fit
 
 
@@ -254,6 +257,27 @@ def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
 def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
     monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("asked the witness"))
     assert otap_pair.witness_says(WITNESS, "10.0.0.21", timeout=0) == (None, None)
+
+
+@pytest.mark.parametrize(("rc", "out", "heard"), [
+    (0, "heard\n", True), (1, "", False), (0, "", False), (0, "heard twice\n", False), (0, "alive\n", False),
+    (255, "heard\n", False)])
+def test_only_the_witness_s_heard_counts_for_a_hello(monkeypatch, rc, out, heard):
+    asked = []
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda argv, **_: asked.append(argv) or type("Done", (), {"returncode": rc, "stdout": out})())
+    assert otap_pair.witness_hears(WITNESS, 1.5) is heard
+    assert asked[0][-1] == "hello"
+
+
+def test_a_hello_that_hangs_or_has_no_time_left_is_not_heard(monkeypatch):
+    def hang(argv, **kwargs):
+        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", hang)
+    assert otap_pair.witness_hears(WITNESS, 1.5) is False
+    monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("asked the witness"))
+    assert otap_pair.witness_hears(WITNESS, 0) is False
 
 
 # --- Every automatic decision reaches operations ---

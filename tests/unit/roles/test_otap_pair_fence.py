@@ -207,13 +207,20 @@ def fixture_node(monkeypatch, tmp_path):
 
 
 def network(monkeypatch, node, peer: str, word: str | None) -> None:
+    """Every knock answers `peer`; the witness says `word` about the peer (None: it cannot be
+    asked), and hears a hello unless it cannot be asked."""
     monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: peer)
 
     def witness(_config, _address, timeout=4.0):
         node.witness_timeouts.append(timeout)
         return word, None
 
+    def hears(_config, timeout):
+        node.witness_timeouts.append(timeout)
+        return word is not None
+
     monkeypatch.setattr(otap_pair, "witness_says", witness)
+    monkeypatch.setattr(otap_pair, "witness_hears", hears)
 
 
 @pytest.mark.parametrize("web", ["answers", "fails"])
@@ -318,3 +325,33 @@ def test_a_vip_holder_whose_database_stayed_read_only_decides_again_from_its_che
     network(monkeypatch, node, "open", None)
     assert otap_pair.check() == 0
     assert len(starts) == started
+
+
+def keepalived_settings(interval: int) -> tuple[float, float, float]:
+    """(timeout of the check, budget of its network answer, fence_after) as the role's templates
+    render them for `interval` (each line's expression, rendered alone)."""
+    import re
+
+    import jinja2
+
+    templates = PATH.parents[1] / "templates"
+
+    def rendered(name: str, key: str) -> float:
+        text = (templates / name).read_text(encoding="utf-8")
+        expression = re.search(rf"^\s*{key}\s*=?\s*(\{{\{{.*?\}}\}})\s*$", text, re.M).group(1)
+        return float(jinja2.Template(expression).render(keepalived_check_interval=interval))
+
+    return rendered("keepalived.conf.j2", "timeout"), rendered("otap-pair.cnf.j2", "budget"), \
+        rendered("otap-pair.cnf.j2", "fence_after")
+
+
+@pytest.mark.parametrize("interval", [1, 2, 3, 5])
+def test_the_standby_waits_out_the_whole_life_of_the_check_that_fences(interval):
+    """The cut comes at most a period after the standby's last answered knock; the primary's next
+    check starts within a period of the cut and keepalived lets it run `timeout` seconds: the
+    standby must wait at least that long. And the check must have room, after its budget for the
+    network's answer, for Python's start and a fence that waits a second for the read lock, or
+    keepalived kills it midway, before the database is read-only."""
+    timeout, budget, fence_after = keepalived_settings(interval)
+    assert fence_after >= interval + interval + timeout
+    assert timeout - budget >= 2

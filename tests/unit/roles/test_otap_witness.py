@@ -1,5 +1,6 @@
 """The pair's witness (roles/keepalived/files/otap_witness.py): the nodes' keys may ask it only
-whether it reaches a node of the pair, nothing else."""
+whether it reaches a node of the pair, or say hello (noted, so a standby knows the asker lived),
+nothing else."""
 
 import importlib.util
 import os
@@ -22,10 +23,40 @@ def test_a_node_of_the_pair_may_be_asked_about():
 
 
 @pytest.mark.parametrize("request_", ["peer 10.0.0.99", "peer 127.0.0.1", "peer", "peer 10.0.0.21 10.0.0.22",
-                                      "id", "sh -c id", "peer 10.0.0.21; id", "'peer", ""])
+                                      "id", "sh -c id", "peer 10.0.0.21; id", "'peer", "", "hello 10.0.0.21",
+                                      "hello; id", "HELLO"])
 def test_nothing_else_is_answered(request_):
     with pytest.raises(witness.Refused):
         witness.address_for(request_, CONFIG)
+
+
+@pytest.fixture(name="asked")
+def fixture_asked(monkeypatch, tmp_path):
+    """main() as sshd runs it, with the pair's config and the record of askers in tmp_path."""
+    config = tmp_path / "pair.json"
+    config.write_text('{"nodes": ["10.0.0.21", "10.0.0.22"], "port": 80}')
+    monkeypatch.setattr(witness, "CONFIG", str(config))
+    monkeypatch.setattr(witness.remember, "__defaults__", (str(tmp_path),))
+    monkeypatch.setattr(witness, "alive", lambda *_a, **_k: pytest.fail("knocked"))
+    monkeypatch.setenv("SSH_ORIGINAL_COMMAND", "hello")
+    return tmp_path
+
+
+def test_hello_is_heard_and_noted_without_a_knock(monkeypatch, asked, capsys):
+    """A primary whose standby is silent says hello in every check: the answer must not wait for
+    a knock at anyone, and the witness notes that it asked (a standby then waits for its fence)."""
+    monkeypatch.setenv("SSH_CLIENT", "10.0.0.21 40000 22")
+    assert witness.main() == 0
+    assert capsys.readouterr().out == "heard\n" and (asked / "asked-10.0.0.21").exists()
+
+
+@pytest.mark.parametrize("client", ["192.0.2.7 40000 22", "", "10.0.0.2 40000 22"])
+def test_hello_from_an_address_the_witness_does_not_note_is_not_heard(monkeypatch, asked, capsys, client):
+    """'heard' tells a primary it is on record, so it keeps its writes: an asker the witness does
+    not note (NAT, a second address, keepalived_peers other than its address) is refused."""
+    monkeypatch.setenv("SSH_CLIENT", client)
+    assert witness.main() == 1
+    assert capsys.readouterr().out == "" and not list(asked.glob("asked-*"))
 
 
 def test_a_listening_node_is_alive_and_a_silent_one_dead():
