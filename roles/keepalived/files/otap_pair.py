@@ -242,7 +242,7 @@ def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
     """A standby whose primary does not answer promotes itself only on the witness's word that
     the primary is dead, and only once nobody has heard of the primary for `fence_after` seconds
     (this node's knocks, the primary's own questions to the witness): a primary that is merely
-    cut off has fenced itself by then (check())."""
+    cut off has fenced itself by then (check(): its budget, a fence, within keepalived's timeout)."""
     if not config["witness"]:
         return True, ""
     heard = modified(PEER_SEEN) or time.time()
@@ -280,7 +280,10 @@ def fit_by_the_network(config: dict, read_only: bool, knocks: dict[str, str], fe
         return True
     if not read_only:  # the primary needs only to reach the witness, which notes that it asked
         return witness_hears(config, ask_within)
-    return witness_says(config, config["peers"][0], ask_within)[0] == "dead"
+    word = witness_says(config, config["peers"][0], ask_within)[0]
+    if word == "alive":  # heard of, through the witness: a lost knock does not start the wait early
+        touch(PEER_SEEN)
+    return word == "dead"
 
 
 def fence_wait(heard: float, now: float, fence_after: float) -> float:

@@ -156,9 +156,10 @@ WITNESS = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.
     ("refused", "heard", False, True),   # link is cut): it keeps serving
     ("silent", None, False, False),      # a primary cut off from both gives up the VIP (and turns read-only)
 ])
-def test_the_network_decides_who_may_hold_the_vip(monkeypatch, peer, word, read_only, fit):
+def test_the_network_decides_who_may_hold_the_vip(monkeypatch, tmp_path, peer, word, read_only, fit):
     """A standby asks the witness about its primary; a primary only says hello (the witness's
     knock at a silent standby would eat its budget)."""
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
     monkeypatch.setattr(otap_pair, "witness_says", lambda *_a: (word, None) if read_only else pytest.fail("peer"))
     monkeypatch.setattr(otap_pair, "witness_hears", lambda *_a: word == "heard" if not read_only else pytest.fail("hello"))
     assert otap_pair.fit_by_the_network(WITNESS, read_only, {"10.0.0.22": peer}) is fit

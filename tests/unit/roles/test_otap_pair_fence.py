@@ -243,6 +243,8 @@ def test_the_fence_closes_the_site_s_connections_so_no_commit_is_acknowledged_af
     otap_pair.fence(server, CONFIG)
     assert server.read_only and server.clients == []
     assert server.executed.index("SET SESSION lock_wait_timeout = 1") < server.executed.index("SET GLOBAL read_only = 1")
+    # Closed before the first try: no write of theirs holds the read lock up.
+    assert server.executed.index(("KILL CONNECTION %s", (11,))) < server.executed.index("SET GLOBAL read_only = 1")
 
 
 def test_a_long_write_does_not_hold_the_fence_up(monkeypatch, node):
@@ -301,6 +303,22 @@ def test_an_operator_s_switchover_to_a_fenced_node_ends_its_fence(monkeypatch, n
     network(monkeypatch, node, "open", None)
     assert otap_pair.check() == 0
     assert not (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).exists()
+
+
+def test_a_standby_whose_knock_was_lost_hears_of_its_primary_through_the_witness(monkeypatch, node):
+    """One lost SYN must not start the standby's wait a period early: the witness reached the
+    primary, so it was alive then, and a cut comes later."""
+    import time
+
+    peer_seen(time.time() - 4)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=True, replica_of="10.0.0.21"))
+    network(monkeypatch, node, "silent", "alive")
+    assert otap_pair.check() == 1
+    assert otap_pair.modified(otap_pair.PEER_SEEN) > time.time() - 1
+    peer_seen(time.time() - 4)
+    network(monkeypatch, node, "silent", "dead")
+    otap_pair.check()
+    assert otap_pair.modified(otap_pair.PEER_SEEN) < time.time() - 3, "a dead word hears of no one"
 
 
 def test_a_check_that_reached_its_peer_says_when(monkeypatch, node):
