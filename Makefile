@@ -27,7 +27,6 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 SCENARIOS := street release failover sync operations access
 # Where the tests keep the output of every playbook they run, for access's scan for secrets.
 export OTAP_TEST_RUNS := $(CURDIR)/.street/runs
-RUNS := $(OTAP_TEST_RUNS)
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
 # The simulated street's vault has a documented demo password (README, Secrets).
 export ANSIBLE_VAULT_PASSWORD_FILE ?= $(CURDIR)/street/vault-password
@@ -103,7 +102,7 @@ unit: tools ## pytest for the plugins (no Docker; the release SQL's tests start 
 molecule: setup ## Molecule against one street: every scenario, from bare containers (or SCENARIO=name alone)
 	@street/controller.sh molecule
 ifeq ($(SCENARIO),)
-	rm -rf $(RUNS)
+	rm -rf $(OTAP_TEST_RUNS)
 	molecule destroy -s default
 	for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
 else

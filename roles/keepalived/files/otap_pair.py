@@ -203,19 +203,25 @@ def knock(address: str, port: int, timeout: float = 0.5) -> str:
         return "silent"
 
 
+def ask_witness(config: dict, request: str, timeout: float) -> list[str] | None:
+    """The words of the witness's answer to `request` over SSH, or None when it cannot be asked
+    within `timeout` seconds (no witness, no time left, no connection, a refusal)."""
+    if not config["witness"] or timeout <= 0:
+        return None
+    try:
+        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], request],
+                               capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return asked.stdout.split() if asked.returncode == 0 else None
+
+
 def witness_says(config: dict, address: str, timeout: float = 4.0) -> tuple[str | None, float | None]:
     """The witness's word on `address`: 'alive', 'dead', or None when it cannot be asked within
     `timeout` seconds; and with 'dead', how many seconds ago that node last asked the witness
     itself (None: not since the witness started keeping count)."""
-    if not config["witness"] or timeout <= 0:
-        return None, None
-    try:
-        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], f"peer {address}"],
-                               capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None, None
-    words = asked.stdout.split()
-    if asked.returncode != 0 or not words or words[0] not in ("alive", "dead"):
+    words = ask_witness(config, f"peer {address}", timeout)
+    if not words or words[0] not in ("alive", "dead"):
         return None, None
     try:
         asked_ago = float(words[1]) if words[0] == "dead" and len(words) == 2 else None
@@ -228,14 +234,7 @@ def witness_hears(config: dict, timeout: float) -> bool:
     """Whether the witness answers this node's 'hello' within `timeout` seconds, and so has noted
     that this node asked (a standby then waits for this node to fence itself). Unlike 'peer', the
     answer waits on no knock of the witness's own at a silent standby."""
-    if not config["witness"] or timeout <= 0:
-        return False
-    try:
-        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], "hello"],
-                               capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return asked.returncode == 0 and asked.stdout.split() == ["heard"]
+    return ask_witness(config, "hello", timeout) == ["heard"]
 
 
 def witness_allows_promotion(config: dict, primary: str) -> tuple[bool, str]:
