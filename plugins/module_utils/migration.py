@@ -20,6 +20,7 @@ record, query) over a `Migration`. Two accounts, each kept to its part:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import time
@@ -33,6 +34,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     is_machinery,
 )
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
+from ansible_collections.otap.street.plugins.module_utils.watchdog import Watchdog
 
 HISTORY = "otap_schema_history"
 RELEASES = "otap_release_history"
@@ -102,7 +104,7 @@ class Migration:
     `admin`'s own session, so nothing a script did to its session changes what they see."""
 
     def __init__(self, admin, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
-                 scripts=None):
+                 scripts=None, watch=None, statement_timeout: float = 0):
         self.db, self.schema, self.prefix = admin, schema, prefix
         self.scripts = scripts or admin
         self.rollout, self.applied_by = rollout, applied_by
@@ -118,6 +120,8 @@ class Migration:
         if not self.query("SELECT GET_LOCK(%s, %s) AS got", (lock, RUN_WAIT))[0]["got"]:
             raise MigrationError(f"another joomla_migrate is running on the database {schema}; nothing was done")
         self.account = self._account() if scripts is not None and scripts is not admin else None
+        # `watch`, a connection of root's own, ends a script's statement that runs too long.
+        self.watchdog = Watchdog(watch, self.scripts_id, statement_timeout) if watch and self.account else None
 
     def query(self, sql: str, args=(), connection=None) -> list[dict]:
         with (connection or self.db).cursor() as cursor:
@@ -131,6 +135,11 @@ class Migration:
     def run_script(self, sql: str, args=None) -> int:
         with self.scripts.cursor() as cursor:
             return cursor.execute(sql, args)
+
+    def run_watched(self, sql: str) -> int:
+        """A script's statement, ended if it runs past the statement timeout (StatementTimeout)."""
+        with self.watchdog.watching() if self.watchdog else contextlib.nullcontext():
+            return self.run_script(sql)
 
     def _account(self) -> tuple[str, str]:
         """The release account (user, host) and what it may do beyond the site's tables, if anything:
@@ -665,7 +674,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             for statement in statements:
                 where = f"release {release}: sql/{script.name} line {statement.line}"
                 try:
-                    migration.run_script(statement.with_prefix(migration.prefix))
+                    migration.run_watched(statement.with_prefix(migration.prefix))
                 except Exception as error:  # pylint: disable=broad-exception-caught  # judged below
                     reason = forgiven(statement, error)
                     if not reason:

@@ -90,6 +90,13 @@ options:
     type: list
     elements: str
     default: []
+  statement_timeout:
+    description:
+      - Seconds one statement of the scripts may run (C(applied)). One that runs longer is ended
+        from a connection of the module's own (KILL QUERY), whatever the script set in its session,
+        and the rollout is undone as after any failed statement.
+    type: int
+    default: 600
 requirements:
   - PyYAML
 attributes:
@@ -175,6 +182,7 @@ def main():
             guard=dict(type="bool", default=False),
             content_tables=dict(type="list", elements="str", default=[]),
             declared=dict(type="list", elements="str", default=[]),
+            statement_timeout=dict(type="int", default=600),
             **mariadb.argument_spec(),
         ),
         required_if=[("state", "applied", ["rollout", "unpacked_dir"]), ("state", "finalized", ["rollout", "unpacked_dir"]),
@@ -192,6 +200,8 @@ def main():
     # release account (login_user), when one is given.
     if any(n < 1 for n in p["releases"]):
         module.fail_json(msg=f"releases are numbered from 1: {p['releases']}")
+    if p["statement_timeout"] < 1:
+        module.fail_json(msg=f"statement_timeout is in seconds, at least 1: {p['statement_timeout']}")
     own_account = p["login_user"] not in ("", getpass.getuser())
     if p["state"] == "applied" and not own_account:
         module.fail_json(msg="state=applied runs the scripts as a release account of their own (login_user), never as "
@@ -199,12 +209,14 @@ def main():
     connection = mariadb.connect(module, settings["db"], dict_rows=True, as_os_user=True)
     # The release account has no right in the site's database until rights are lent: it connects to none.
     scripts = mariadb.connect(module, None, dict_rows=True) if own_account else None
+    watch = mariadb.connect(module, None, as_os_user=True) if p["state"] == "applied" else None
     releases = [{"release": n, "dir": os.path.join(p["unpacked_dir"] or "", str(n))} for n in sorted(p["releases"])]
     check = module.check_mode
     result = dict(changed=False)
     try:
         site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
-                                   p["applied_by"] or os.environ.get("USER", "otap.street"), scripts)
+                                   p["applied_by"] or os.environ.get("USER", "otap.street"), scripts, watch,
+                                   p["statement_timeout"])
         if p["state"] == "query":
             result["history"] = migration.history(site)
         elif p["state"] == "applied":

@@ -39,7 +39,8 @@ it answers whether it reaches a node. A node that cannot reach its peer's databa
 standby never takes the VIP nor promotes itself while the witness reaches the primary (the link
 between the nodes is cut, the primary lives) or cannot be asked (this node may be the one cut
 off); a primary that reaches neither its peer nor the witness turns read-only at once, in the
-check that finds it so (it fences itself), and gives up the VIP. A standby whose primary does not
+check that finds it so (it fences itself; a database that cannot be turned read-only within a
+second is killed, and systemd starts it again read-only), and gives up the VIP. A standby whose primary does not
 answer promotes itself only once `fence_after` seconds have passed since it last reached that
 primary: by then a primary that is cut off, not dead, has fenced itself. So at most one database
 of the pair takes writes, whatever the network does.
@@ -78,6 +79,7 @@ from email.message import EmailMessage
 STATE_DIR = "/var/lib/keepalived-otap"
 SETTINGS = "/etc/keepalived/otap-pair.cnf"
 SOCKET = "/run/mysqld/mysqld.sock"
+DATABASE_SERVICE = "mariadb.service"
 # MariaDB's ER_NO_SUCH_THREAD: the connection to close had ended by itself.
 UNKNOWN_THREAD = 1094
 # The client's errors for a server that does not answer at all (CR_CONNECTION_ERROR,
@@ -555,19 +557,37 @@ def on_leaving() -> str:
     with connection:
         if local_state(connection)["read_only"]:
             return "kept: the database was already read-only"
-        turn_read_only(connection)
-    return "demoted: this node gave up the VIP, its database is now read-only"
+        if turn_read_only(connection, tries=2):
+            return "demoted: this node gave up the VIP, its database is now read-only"
+    return "demoted: this node gave up the VIP; its database did not turn read-only, " + stop_database()
 
 
-def turn_read_only(connection) -> None:
-    """SET GLOBAL read_only, waiting a second at most for the read lock: a long write that holds
-    it up has its client closed, and then it is set again."""
+def turn_read_only(connection, tries: int, close_first: bool = False) -> bool:
+    """SET GLOBAL read_only, waiting a second at most per try for the read lock (a write under way
+    holds it), the clients closed before every try but the first (and the first too with
+    `close_first`); whether it is set."""
     query(connection, "SET SESSION lock_wait_timeout = 1")
-    try:
-        query(connection, "SET GLOBAL read_only = 1")
-    except Exception:  # noqa: BLE001 - a long write holds it up: close the clients, then again
-        close_clients(connection)
-        query(connection, "SET GLOBAL read_only = 1")
+    for attempt in range(tries):
+        try:
+            if attempt or close_first:
+                close_clients(connection)
+            query(connection, "SET GLOBAL read_only = 1")
+            return True
+        except Exception:  # noqa: BLE001 - whatever keeps it writable, the caller stops it instead
+            continue
+    return False
+
+
+def stop_database() -> str:
+    """A database that must take no more writes and could not be turned read-only (a rollback
+    or a client that keeps the read lock from it) is killed: it takes nothing from that moment,
+    and systemd starts it again (Restart=on-abnormal), read-only as every node starts
+    (60-otap.cnf). Committed transactions survive, as in any crash. What was done."""
+    done = subprocess.run(["systemctl", "kill", "--signal=KILL", DATABASE_SERVICE],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which is still writable: {done.stderr.strip()}")
+    return f"so {DATABASE_SERVICE} was killed (it starts again read-only)"
 
 
 def holds_primary(outcome: str) -> bool:
@@ -593,7 +613,7 @@ def decision_mail(name: str, outcome: str) -> tuple[str, str] | None:
         "refused": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
         "refuse": f"{name} holds the VIP but refused to promote its database: the site takes no writes",
         "demoted": f"{name} gave up the primary role of the production pair",
-        "fenced": f"{name} reaches neither its peer nor the witness: its database is now read-only",
+        "fenced": f"{name} reaches neither its peer nor the witness: its database takes no more writes",
         "failed": f"{name}: the failover hook failed",
     }
     subject = subjects.get(outcome.split(":", 1)[0])
@@ -864,14 +884,22 @@ def fence(connection, config: dict) -> str:
     """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
     standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
     before that, stop the primary's services, record and mail it; what was done."""
-    # The clients first, so that no write of theirs holds read_only's lock up.
-    close_clients(connection)
-    turn_read_only(connection)
-    # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
-    close_clients(connection)
+    # The clients first, so that no write of theirs holds read_only's lock up. One try: the
+    # check's life has room for one wait for the lock (timeout - budget), not for two.
     touch(FENCED)
-    outcome = ("fenced: reaches neither its peer nor the witness, so it may be the node cut off; its "
-               "database is now read-only (the standby may promote itself)" + follow_role(config["services"], False))
+    if turn_read_only(connection, tries=1, close_first=True):
+        # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
+        close_clients(connection)
+        done = "its database is now read-only"
+    else:
+        try:
+            done = "its database did not turn read-only, " + stop_database()
+        except RuntimeError as error:
+            done = f"FAILED: its database did not turn read-only and {error}"
+    outcome = ("fenced: reaches neither its peer nor the witness, so it may be the node cut off; " + done +
+               " (the standby may promote itself)" + follow_role(config["services"], False))
+    if "FAILED" in done:
+        outcome = "failed: " + outcome
     record("promotion", json.dumps({"time": int(time.time()), "state": "FENCED", "outcome": outcome}))
     try:
         send_later(*decision_mail(config["name"], outcome))

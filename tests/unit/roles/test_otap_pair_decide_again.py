@@ -314,6 +314,19 @@ def test_giving_up_the_vip_waits_a_second_at_most_for_the_read_lock(monkeypatch)
     assert db.executed.count("SET GLOBAL read_only = 1") == 2
 
 
+def test_giving_up_the_vip_kills_a_database_whose_read_lock_stays_held(monkeypatch):
+    db = HeldServer()
+    db.held = 2
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
+    monkeypatch.setattr(otap_pair, "local_state", lambda _connection: STANDBY | {"read_only": False})
+    killed = []
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda argv, **_: killed.append(argv) or type("Done", (), {"returncode": 0})())
+    outcome = otap_pair.on_leaving()
+    assert outcome.startswith("demoted") and "did not turn read-only" in outcome
+    assert killed == [["systemctl", "kill", "--signal=KILL", "mariadb.service"]]
+
+
 class ReceiverHangs(FakeDb):
     """A database whose STOP SLAVE fails (the receiver could not be stopped)."""
 

@@ -247,12 +247,37 @@ def test_the_fence_closes_the_site_s_connections_so_no_commit_is_acknowledged_af
     assert server.executed.index(("KILL CONNECTION %s", (11,))) < server.executed.index("SET GLOBAL read_only = 1")
 
 
-def test_a_long_write_does_not_hold_the_fence_up(monkeypatch, node):
+def test_a_write_that_holds_the_read_lock_past_the_fence_s_one_try_has_its_database_killed(monkeypatch, node):
+    """A killed client's long rollback, or a client back at once, keeps read_only from being set:
+    the database is killed then (systemd starts it again, read-only), within the check's life."""
     server = Server(read_only=False, clients=[11], held=1)
+    outcome = otap_pair.fence(server, CONFIG)
+    assert server.executed.count("SET GLOBAL read_only = 1") == 1
+    assert ["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl
+    assert outcome.startswith("fenced:") and "mariadb.service was killed" in outcome
+    assert any("takes no more writes" in subject for subject in node.mails)
+    assert (Path(otap_pair.STATE_DIR) / otap_pair.FENCED).exists()
+
+
+def test_a_fence_that_can_neither_turn_the_database_read_only_nor_kill_it_says_so(monkeypatch, node):
+    server = Server(read_only=False, held=1)
+    monkeypatch.setattr(otap_pair.subprocess, "run", lambda argv, **_: node.systemctl.append(argv) or type(
+        "Done", (), {"returncode": 1, "stderr": "Failed to kill unit mariadb.service: Access denied"})())
+    outcome = otap_pair.fence(server, CONFIG)
+    assert outcome.startswith("failed:") and "still writable" in outcome and "Access denied" in outcome
+    assert any("the failover hook failed" in subject for subject in node.mails)
+
+
+def test_a_fence_whose_clients_cannot_be_closed_still_turns_the_database_read_only_or_kills_it(monkeypatch, node):
+    class Unkillable(Server):
+        def execute(self, sql, args=None):
+            if sql.startswith("KILL CONNECTION"):
+                raise RuntimeError(1095, "You are not owner of thread 11")
+            super().execute(sql, args)
+
+    server = Unkillable(read_only=False, clients=[11])
     otap_pair.fence(server, CONFIG)
-    assert server.read_only and server.clients == []
-    kill = server.executed.index(("KILL CONNECTION %s", (11,)))
-    assert kill < len(server.executed) - 1 - server.executed[::-1].index("SET GLOBAL read_only = 1")
+    assert ["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl
 
 
 def test_a_primary_that_reaches_neither_peer_nor_witness_turns_read_only_in_that_very_check(monkeypatch, node):

@@ -801,3 +801,35 @@ def test_a_release_account_with_more_than_the_sites_tables_runs_nothing(site, ru
 def test_release_numbers_start_at_one(site, run_module):
     refused = site.migrate(run_module, releases=[0])
     assert refused["failed"] and "numbered from 1" in refused["msg"]
+
+
+# A statement that never ends keeps the site in maintenance: each is ended after statement_timeout,
+# from root's own connection, whatever the script set in its session, and the rollout is undone.
+RUNAWAYS = {
+    "a-sleep-the-filter-missed": "UPDATE #__content SET introtext = SLEEP(5) WHERE id > 0;",
+    "its-session-unbounded": "SET max_statement_time = 0;\nUPDATE #__content SET introtext = SLEEP(5) WHERE id > 0;",
+    "unbounded-for-the-one-statement": "UPDATE #__content SET title = 'x' WHERE id = 2;\nSET STATEMENT "
+                                       "max_statement_time = 0 FOR UPDATE #__content SET introtext = SLEEP(5) WHERE id > 0;",
+    "waiting-on-a-lock-held-elsewhere": "UPDATE #__content SET title = 'x' WHERE id = 2;\n"
+                                        "DO GET_LOCK('otap-test-held', 30);",
+}
+
+
+@pytest.mark.parametrize("runaway", RUNAWAYS.values(), ids=RUNAWAYS.keys())
+def test_a_statement_that_runs_too_long_is_ended_and_the_rollout_undone(site, run_module, no_refusal, runaway):
+    site.release(61, s001_first="UPDATE #__extensions SET name = 'changed' WHERE id = 1;\n", s002_long=runaway + "\n")
+    before = site.state()
+    with pymysql.connect(unix_socket=site.sql.socket, user="root", autocommit=True) as holder:
+        holder.cursor().execute("DO GET_LOCK('otap-test-held', 0)")
+        ended = site.migrate(run_module, releases=[61], statement_timeout=1)
+    assert ended["failed"] and "release 61: sql/s002-long.sql line" in ended["msg"], ended
+    assert "stopped after 1 s, the longest one statement of a release's SQL may run" in ended["msg"]
+    assert site.state() == before and not site.copies()
+    assert site.history() == [(61, "s002-long.sql", 0, "run-1")]
+
+
+def test_a_statement_timeout_under_a_second_is_refused_before_anything_runs(site, run_module):
+    site.release(62, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+    refused = site.migrate(run_module, releases=[62], statement_timeout=0)
+    assert refused["failed"] and "statement_timeout is in seconds, at least 1: 0" in refused["msg"]
+    assert content(site) == [tuple(row) for row in CONTENT]

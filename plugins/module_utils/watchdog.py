@@ -1,0 +1,72 @@
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A bound on how long one statement of a release's SQL may run.
+
+The site is in maintenance, its writes held, while a release's SQL runs: a statement that never
+ends (a runaway join, a SLEEP, a lock it waits for all day) would keep it so. MariaDB's own
+`max_statement_time` does not bound it: the script's session may set it back (SET, SET STATEMENT
+... FOR), whatever the filter before it misses. So the statement is ended from outside: a
+connection of root's own, used by nothing else, sends KILL QUERY for the scripts' connection once
+the time is up. What the script's session says changes nothing of that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+# KILL of a connection that has ended meanwhile (the script ended its own session): nothing to end.
+UNKNOWN_THREAD = 1094
+
+
+class StatementTimeout(Exception):
+    """A script's statement ran longer than it may; it was ended, and the rollout is undone."""
+
+
+class Watchdog:
+    """Ends the statement of connection `target` (its CONNECTION_ID) that runs past `seconds`,
+    through `connection`, which nothing else uses while it watches."""
+
+    def __init__(self, connection, target: int, seconds: float):
+        self.connection, self.target, self.seconds = connection, target, seconds
+
+    @contextlib.contextmanager
+    def watching(self):
+        """Watch the statement run inside; raises StatementTimeout when it was ended for its time
+        (whatever error the statement itself then raised, or none, if it ended just as it was killed)."""
+        lock, state = threading.Lock(), {"armed": True, "killed": False}
+
+        def end_it() -> None:
+            with lock:  # the statement that is watched, not the next one: disarmed before that starts
+                if not state["armed"]:
+                    return
+                try:
+                    with self.connection.cursor() as cursor:
+                        cursor.execute("KILL QUERY %s", (self.target,))
+                    state["killed"] = True
+                except Exception as error:  # pylint: disable=broad-exception-caught  # only a connection gone
+                    if not error.args or error.args[0] != UNKNOWN_THREAD:
+                        raise
+
+        timer = threading.Timer(self.seconds, end_it)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except Exception as error:
+            if self.ended(lock, state, timer):
+                raise self.timeout() from error
+            raise
+        if self.ended(lock, state, timer):
+            raise self.timeout()
+
+    @staticmethod
+    def ended(lock, state: dict, timer: threading.Timer) -> bool:
+        with lock:
+            state["armed"] = False
+        timer.cancel()
+        return state["killed"]
+
+    def timeout(self) -> StatementTimeout:
+        return StatementTimeout(f"stopped after {self.seconds:g} s, the longest one statement of a release's SQL may "
+                                "run (joomla_release_statement_timeout)")
