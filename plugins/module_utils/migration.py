@@ -34,7 +34,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     is_machinery,
 )
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
-from ansible_collections.otap.street.plugins.module_utils.watchdog import Watchdog
+from ansible_collections.otap.street.plugins.module_utils.watchdog import IDLE_FOR_A_YEAR, Watchdog
 
 HISTORY = "otap_schema_history"
 RELEASES = "otap_release_history"
@@ -113,7 +113,8 @@ class Migration:
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
         self.scripts_id, self.excess, self.transactions, self.restored = None, None, set(), []
         self.account_priv = None
-        self.run("SET SESSION sql_mode = %s", (ADMIN_SQL_MODE,))
+        # Idle while a script's statement runs: the server must not close root's session meanwhile.
+        self.run("SET SESSION sql_mode = %s, wait_timeout = %s", (ADMIN_SQL_MODE, IDLE_FOR_A_YEAR))
         # One run per site database at a time (held until the connection ends): two would lend to the
         # same account, and each take back the other's rights.
         lock = "otap_migrate_" + hashlib.sha256(schema.encode()).hexdigest()[:40]

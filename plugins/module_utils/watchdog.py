@@ -8,6 +8,9 @@ ends (a runaway join, a SLEEP, a lock it waits for all day) would keep it so. Ma
 ... FOR), whatever the filter before it misses. So the statement is ended from outside: a
 connection of root's own, used by nothing else, sends KILL QUERY for the scripts' connection once
 the time is up. What the script's session says changes nothing of that.
+
+The bound is per statement, and a statement that is ended first undoes what it did (InnoDB rolls
+its rows back before it returns): the site's window is the timeout plus that rollback.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import threading
 
 # KILL of a connection that has ended meanwhile (the script ended its own session): nothing to end.
 UNKNOWN_THREAD = 1094
+# The longest wait_timeout MariaDB takes (seconds).
+IDLE_FOR_A_YEAR = 31536000
 
 
 class StatementTimeout(Exception):
@@ -29,24 +34,20 @@ class Watchdog:
 
     def __init__(self, connection, target: int, seconds: float):
         self.connection, self.target, self.seconds = connection, target, seconds
+        # Idle until a statement overruns: the server must not close it meanwhile (its wait_timeout).
+        with connection.cursor() as cursor:
+            cursor.execute("SET SESSION wait_timeout = %s", (IDLE_FOR_A_YEAR,))
 
     @contextlib.contextmanager
     def watching(self):
         """Watch the statement run inside; raises StatementTimeout when it was ended for its time
         (whatever error the statement itself then raised, or none, if it ended just as it was killed)."""
-        lock, state = threading.Lock(), {"armed": True, "killed": False}
+        lock, state = threading.Lock(), {"armed": True, "killed": False, "failure": ""}
 
         def end_it() -> None:
             with lock:  # the statement that is watched, not the next one: disarmed before that starts
-                if not state["armed"]:
-                    return
-                try:
-                    with self.connection.cursor() as cursor:
-                        cursor.execute("KILL QUERY %s", (self.target,))
-                    state["killed"] = True
-                except Exception as error:  # pylint: disable=broad-exception-caught  # only a connection gone
-                    if not error.args or error.args[0] != UNKNOWN_THREAD:
-                        raise
+                if state["armed"]:
+                    state["killed"], state["failure"] = self.kill()
 
         timer = threading.Timer(self.seconds, end_it)
         timer.daemon = True
@@ -55,18 +56,38 @@ class Watchdog:
             yield
         except Exception as error:
             if self.ended(lock, state, timer):
-                raise self.timeout() from error
+                raise self.timeout(state["failure"]) from error
             raise
         if self.ended(lock, state, timer):
-            raise self.timeout()
+            raise self.timeout(state["failure"])
+
+    def kill(self) -> tuple[bool, str]:
+        """KILL QUERY, once more on a new connection should this one have been lost; (whether the
+        statement was ended, why it could not be)."""
+        failure = ""
+        for attempt in range(2):
+            try:
+                if attempt:
+                    self.connection.ping(reconnect=True)
+                with self.connection.cursor() as cursor:
+                    cursor.execute("KILL QUERY %s", (self.target,))
+                return True, ""
+            except Exception as error:  # pylint: disable=broad-exception-caught  # said when the statement returns
+                if error.args and error.args[0] == UNKNOWN_THREAD:
+                    return False, ""  # the script's session ended itself: nothing runs to end
+                failure = f"{error}"
+        return False, failure
 
     @staticmethod
     def ended(lock, state: dict, timer: threading.Timer) -> bool:
         with lock:
             state["armed"] = False
         timer.cancel()
-        return state["killed"]
+        return state["killed"] or bool(state["failure"])
 
-    def timeout(self) -> StatementTimeout:
+    def timeout(self, failure: str = "") -> StatementTimeout:
+        if failure:
+            return StatementTimeout(f"ran past {self.seconds:g} s, the longest one statement of a release's SQL may "
+                                    f"run (joomla_release_statement_timeout), and could not be ended ({failure})")
         return StatementTimeout(f"stopped after {self.seconds:g} s, the longest one statement of a release's SQL may "
                                 "run (joomla_release_statement_timeout)")

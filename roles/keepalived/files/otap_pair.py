@@ -85,6 +85,11 @@ UNKNOWN_THREAD = 1094
 # The client's errors for a server that does not answer at all (CR_CONNECTION_ERROR,
 # CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST); any other error is an answer.
 NO_ANSWER = (2002, 2003, 2006, 2013)
+# ... of which those that mean the server does not listen at all (it takes no writes then).
+NOT_LISTENING = (2002, 2003)
+# Turning a database read-only takes the read lock in two steps (running writes, then commits under
+# way), each of which may wait lock_wait_timeout: the statement's own time bounds the whole.
+READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -127,14 +132,16 @@ def settings(path: str = SETTINGS) -> dict:
     }
 
 
-def connect(host: str | None = None, user: str = "root", password: str = ""):
+def connect(host: str | None = None, user: str = "root", password: str = "", timeout: float | None = None):
+    """A connection to a peer's server (`host`), whose reads wait 5 s at most (one that hangs after
+    the handshake must not hang the hook), or to this node's, whose reads wait `timeout` (None: as
+    long as they take; a promotion waits for the relay log)."""
     import pymysql
 
     options = {"connect_timeout": 2, "autocommit": True, "cursorclass": pymysql.cursors.DictCursor}
     if host:
-        # A peer whose server hangs after the handshake must not hang the hook (no timeout of its own).
         return pymysql.connect(host=host, user=user, password=password, read_timeout=5, write_timeout=5, **options)
-    return pymysql.connect(unix_socket=SOCKET, user=user, **options)
+    return pymysql.connect(unix_socket=SOCKET, user=user, read_timeout=timeout, write_timeout=timeout, **options)
 
 
 def query(connection, sql: str, *args) -> dict:
@@ -571,7 +578,7 @@ def turn_read_only(connection, tries: int, close_first: bool = False) -> bool:
         try:
             if attempt or close_first:
                 close_clients(connection)
-            query(connection, "SET GLOBAL read_only = 1")
+            query(connection, READ_ONLY)
             return True
         except Exception:  # noqa: BLE001 - whatever keeps it writable, the caller stops it instead
             continue
@@ -583,10 +590,13 @@ def stop_database() -> str:
     or a client that keeps the read lock from it) is killed: it takes nothing from that moment,
     and systemd starts it again (Restart=on-abnormal), read-only as every node starts
     (60-otap.cnf). Committed transactions survive, as in any crash. What was done."""
-    done = subprocess.run(["systemctl", "kill", "--signal=KILL", DATABASE_SERVICE],
-                          capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(["systemctl", "kill", "--signal=KILL", DATABASE_SERVICE],
+                              capture_output=True, text=True, check=False, timeout=1)
+    except subprocess.TimeoutExpired as error:
+        raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which may still take writes: {error}") from error
     if done.returncode != 0:
-        raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which is still writable: {done.stderr.strip()}")
+        raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which may still take writes: {done.stderr.strip()}")
     return f"so {DATABASE_SERVICE} was killed (it starts again read-only)"
 
 
@@ -828,10 +838,12 @@ def check() -> int:
     if "open" in knocks.values():
         touch(PEER_SEEN)
     fenced = ""
+    connection, local = read_local(config, knocks, started)
+    if connection is None:
+        return 1
     try:
         # The network first: a primary it finds unfit fences itself whatever its web tier does.
-        with connect() as connection:
-            local = local_state(connection)
+        with connection:
             released = [] if local["read_only"] else release_silent_standbys(connection, knocks)
             left = config["check_budget"] - (time.monotonic() - started)
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
@@ -855,6 +867,27 @@ def check() -> int:
         start_deciding_again()
     report_lasting_conditions(config, local)
     return 0 if fit else 1
+
+
+def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
+    """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
+    One that does not listen takes no writes. One that answers but cannot be read (too many
+    connections, a server that hangs) may still take the site's writes on the connections it has:
+    if the network finds this node cut off, as it would a primary, it is stopped as a fence would."""
+    connection = None
+    try:
+        connection = connect(timeout=2)  # a server that hangs must not hold the check up till keepalived kills it
+        return connection, local_state(connection)
+    except Exception as error:  # noqa: BLE001 - unfit whatever it was; what it means is judged below
+        if connection is not None:
+            connection.close()
+        code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+        left = config["check_budget"] - (time.monotonic() - started)
+        if code not in NOT_LISTENING and not fit_by_the_network(config, False, knocks, ask_within=left):
+            done = f"its database answers but cannot be read ({error}), " + stopped()
+            syslog.openlog("otap-pair")
+            syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced_outcome(config, done))
+        return None, None
 
 
 def close_clients(connection) -> None:
@@ -886,16 +919,30 @@ def fence(connection, config: dict) -> str:
     before that, stop the primary's services, record and mail it; what was done."""
     # The clients first, so that no write of theirs holds read_only's lock up. One try: the
     # check's life has room for one wait for the lock (timeout - budget), not for two.
-    touch(FENCED)
     if turn_read_only(connection, tries=1, close_first=True):
         # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
         close_clients(connection)
         done = "its database is now read-only"
     else:
-        try:
-            done = "its database did not turn read-only, " + stop_database()
-        except RuntimeError as error:
-            done = f"FAILED: its database did not turn read-only and {error}"
+        done = "its database did not turn read-only, " + stopped()
+    return fenced_outcome(config, done)
+
+
+def stopped() -> str:
+    """stop_database(): what it did, or why it could not (then the text begins FAILED)."""
+    try:
+        return stop_database()
+    except RuntimeError as error:
+        return f"FAILED: {error}"
+
+
+def fenced_outcome(config: dict, done: str) -> str:
+    """After a fence did `done`: note it (the marker, once the writes are stopped: a full disk never
+    holds the fence up), stop the primary's services, record and mail it; what was done."""
+    try:
+        touch(FENCED)
+    except OSError as error:
+        done += f"; cannot note the fence ({error})"
     outcome = ("fenced: reaches neither its peer nor the witness, so it may be the node cut off; " + done +
                " (the standby may promote itself)" + follow_role(config["services"], False))
     if "FAILED" in done:

@@ -296,7 +296,7 @@ class HeldServer(LocalDb):
 
         def held_once(sql, args=None):
             execute(sql, args)
-            if sql == "SET GLOBAL read_only = 1" and self.held:
+            if sql == otap_pair.READ_ONLY and self.held:
                 self.held -= 1
                 raise RuntimeError(1205, "Lock wait timeout exceeded")
             cursor.row = {"read_only": 0} if "read_only AS" in sql else {}
@@ -311,7 +311,7 @@ def test_giving_up_the_vip_waits_a_second_at_most_for_the_read_lock(monkeypatch)
     monkeypatch.setattr(otap_pair, "local_state", lambda _connection: STANDBY | {"read_only": False})
     assert otap_pair.on_leaving().startswith("demoted")
     assert db.executed[0] == "SET SESSION lock_wait_timeout = 1"
-    assert db.executed.count("SET GLOBAL read_only = 1") == 2
+    assert db.executed.count(otap_pair.READ_ONLY) == 2
 
 
 def test_giving_up_the_vip_kills_a_database_whose_read_lock_stays_held(monkeypatch):

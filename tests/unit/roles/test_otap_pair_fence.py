@@ -168,7 +168,7 @@ class Server(FakeConnection):
 
     def execute(self, sql, args=None):
         self.executed.append(sql if args is None else (sql, args))
-        if sql == "SET GLOBAL read_only = 1":
+        if sql == otap_pair.READ_ONLY:
             if self.held:  # a long write holds the read lock until lock_wait_timeout
                 self.held -= 1
                 raise RuntimeError(1205, "Lock wait timeout exceeded")
@@ -235,16 +235,16 @@ def test_a_primary_cut_off_fences_itself_whatever_its_web_tier_does(monkeypatch,
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
     network(monkeypatch, node, "silent", None)
     assert otap_pair.check() == 1
-    assert server.read_only and "SET GLOBAL read_only = 1" in server.executed
+    assert server.read_only and otap_pair.READ_ONLY in server.executed
 
 
 def test_the_fence_closes_the_site_s_connections_so_no_commit_is_acknowledged_after_it(monkeypatch, node):
     server = Server(read_only=False, clients=[11, 12])
     otap_pair.fence(server, CONFIG)
     assert server.read_only and server.clients == []
-    assert server.executed.index("SET SESSION lock_wait_timeout = 1") < server.executed.index("SET GLOBAL read_only = 1")
+    assert server.executed.index("SET SESSION lock_wait_timeout = 1") < server.executed.index(otap_pair.READ_ONLY)
     # Closed before the first try: no write of theirs holds the read lock up.
-    assert server.executed.index(("KILL CONNECTION %s", (11,))) < server.executed.index("SET GLOBAL read_only = 1")
+    assert server.executed.index(("KILL CONNECTION %s", (11,))) < server.executed.index(otap_pair.READ_ONLY)
 
 
 def test_a_write_that_holds_the_read_lock_past_the_fence_s_one_try_has_its_database_killed(monkeypatch, node):
@@ -252,7 +252,7 @@ def test_a_write_that_holds_the_read_lock_past_the_fence_s_one_try_has_its_datab
     the database is killed then (systemd starts it again, read-only), within the check's life."""
     server = Server(read_only=False, clients=[11], held=1)
     outcome = otap_pair.fence(server, CONFIG)
-    assert server.executed.count("SET GLOBAL read_only = 1") == 1
+    assert server.executed.count(otap_pair.READ_ONLY) == 1
     assert ["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl
     assert outcome.startswith("fenced:") and "mariadb.service was killed" in outcome
     assert any("takes no more writes" in subject for subject in node.mails)
@@ -264,7 +264,7 @@ def test_a_fence_that_can_neither_turn_the_database_read_only_nor_kill_it_says_s
     monkeypatch.setattr(otap_pair.subprocess, "run", lambda argv, **_: node.systemctl.append(argv) or type(
         "Done", (), {"returncode": 1, "stderr": "Failed to kill unit mariadb.service: Access denied"})())
     outcome = otap_pair.fence(server, CONFIG)
-    assert outcome.startswith("failed:") and "still writable" in outcome and "Access denied" in outcome
+    assert outcome.startswith("failed:") and "may still take writes" in outcome and "Access denied" in outcome
     assert any("the failover hook failed" in subject for subject in node.mails)
 
 
@@ -280,12 +280,48 @@ def test_a_fence_whose_clients_cannot_be_closed_still_turns_the_database_read_on
     assert ["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl
 
 
+def test_a_fence_that_cannot_note_itself_still_stops_the_writes(monkeypatch, node):
+    """A full disk (or inodes used up) keeps the marker from being written: the writes stop all the same."""
+    def full(_name):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(otap_pair, "touch", full)
+    server = Server(read_only=False, clients=[11])
+    outcome = otap_pair.fence(server, CONFIG)
+    assert server.read_only and "cannot note the fence" in outcome
+
+
+class Refuses:
+    """connect() to a server that answers with `code`, or whose socket is not there (2002)."""
+
+    def __init__(self, code: int):
+        self.code = code
+
+    def __call__(self, *_a, **_k):
+        raise RuntimeError(self.code, "Too many connections" if self.code == 1040 else "cannot connect")
+
+
+@pytest.mark.parametrize(("code", "peer", "word", "killed"), [
+    (1040, "silent", None, True),   # answers, cannot be read, cut off: it may take writes on what it has
+    (2013, "silent", None, True),   # hangs past the read timeout, cut off
+    (2002, "silent", None, False),  # does not listen: takes no writes
+    (1040, "open", None, False),    # the peer answers: not cut off
+    (1040, "silent", "alive", False)])  # the witness hears it
+def test_a_cut_off_node_whose_database_cannot_be_read_is_stopped_unless_it_does_not_listen(
+        monkeypatch, node, code, peer, word, killed):
+    monkeypatch.setattr(otap_pair, "connect", Refuses(code))
+    network(monkeypatch, node, peer, word)
+    assert otap_pair.check() == 1
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
+    assert any("takes no more writes" in subject for subject in node.mails) == killed
+
+
 def test_a_primary_that_reaches_neither_peer_nor_witness_turns_read_only_in_that_very_check(monkeypatch, node):
     server = Server(read_only=False)
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
     network(monkeypatch, node, "silent", None)
     assert otap_pair.check() == 1
-    assert "SET GLOBAL read_only = 1" in server.executed
+    assert otap_pair.READ_ONLY in server.executed
     assert 0 < node.witness_timeouts[0] <= CONFIG["check_budget"]
     assert node.systemctl == [["systemctl", "stop", "--no-block", "otap-uploads.service"]]
     assert any("neither its peer nor the witness" in subject for subject in node.mails)
@@ -301,7 +337,7 @@ def test_a_primary_that_reaches_its_peer_or_the_witness_keeps_its_writes(monkeyp
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
     network(monkeypatch, node, peer, word)
     assert otap_pair.check() == 0
-    assert "SET GLOBAL read_only = 1" not in server.executed and not node.mails
+    assert otap_pair.READ_ONLY not in server.executed and not node.mails
 
 
 def test_a_standby_cut_off_from_both_changes_nothing_of_its_database(monkeypatch, node):

@@ -11,8 +11,9 @@ from ansible_collections.otap.street.plugins.module_utils.watchdog import Statem
 class Server:
     """Root's watching connection; the watched statement waits on `killed`."""
 
-    def __init__(self, unknown: bool = False):
-        self.killed, self.sent, self.unknown = threading.Event(), [], unknown
+    def __init__(self, unknown: bool = False, lost: int = 0):
+        self.killed, self.sent, self.unknown, self.lost = threading.Event(), [], unknown, lost
+        self.settings, self.pings = [], 0
 
     def cursor(self):
         return self
@@ -24,10 +25,20 @@ class Server:
         return False
 
     def execute(self, sql, args):
+        if not sql.startswith("KILL"):
+            self.settings.append((sql, args))
+            return
         self.sent.append((sql, args))
+        if self.lost:
+            self.lost -= 1
+            raise RuntimeError(2013, "Lost connection to server during query")
         if self.unknown:
             raise RuntimeError(1094, "Unknown thread id: 7")
         self.killed.set()
+
+    def ping(self, reconnect):
+        assert reconnect
+        self.pings += 1
 
 
 def test_a_statement_that_ends_in_time_is_left_alone():
@@ -60,3 +71,25 @@ def test_a_session_that_ended_itself_leaves_nothing_to_end():
         while not server.sent:
             done.wait(0.01)
     assert server.sent == [("KILL QUERY %s", (7,))]
+
+
+def test_the_watching_connection_outlasts_the_server_s_idle_timeout():
+    server = Server()
+    Watchdog(server, 7, 60)
+    assert server.settings == [("SET SESSION wait_timeout = %s", (31536000,))]
+
+
+def test_a_watching_connection_that_was_lost_anyway_is_opened_again_to_end_the_statement():
+    server = Server(lost=1)
+    with pytest.raises(StatementTimeout, match="stopped after"):
+        with Watchdog(server, 7, 0.01).watching():
+            assert server.killed.wait(30)
+    assert server.pings == 1 and server.sent == [("KILL QUERY %s", (7,))] * 2
+
+
+def test_a_statement_that_could_not_be_ended_fails_the_rollout_when_it_returns_and_says_why():
+    server = Server(lost=2)
+    with pytest.raises(StatementTimeout, match="could not be ended .*Lost connection"):
+        with Watchdog(server, 7, 0.01).watching():
+            while len(server.sent) < 2:
+                server.killed.wait(0.01)

@@ -833,3 +833,19 @@ def test_a_statement_timeout_under_a_second_is_refused_before_anything_runs(site
     refused = site.migrate(run_module, releases=[62], statement_timeout=0)
     assert refused["failed"] and "statement_timeout is in seconds, at least 1: 0" in refused["msg"]
     assert content(site) == [tuple(row) for row in CONTENT]
+
+
+def test_a_statement_is_ended_even_after_the_server_closed_idle_sessions(site, run_module, no_refusal):
+    """A server whose wait_timeout is short (hardened: minutes; here 3 s) would have closed root's
+    watching connection, idle since the module started, before the runaway needs it."""
+    slow = "UPDATE #__content SET title = 'a' WHERE id = 1 AND SLEEP(1) = 0;\n"
+    site.release(71, s001_slow=slow, s002_slow=slow, s003_slow=slow, s004_slow=slow,
+                 s005_runaway="UPDATE #__content SET introtext = SLEEP(3) WHERE id > 0;\n")
+    before = site.state()
+    site.sql("SET GLOBAL wait_timeout = 3")
+    try:
+        ended = site.migrate(run_module, releases=[71], statement_timeout=2)
+    finally:
+        site.sql("SET GLOBAL wait_timeout = 28800")
+    assert ended["failed"] and "stopped after 2 s" in ended["msg"], ended
+    assert site.state() == before
