@@ -148,6 +148,11 @@ class Migration:
         row = self.query("SELECT CURRENT_USER() AS account, CONNECTION_ID() AS id", connection=self.scripts)[0]
         user, host = row["account"].rsplit("@", 1)
         self.scripts_id = row["id"]
+        # A run cut off midway (its process killed) may have left a statement running as the account in
+        # this site's database (another site's run, on a server that holds two, is in its own).
+        for other in self.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = %s AND ID <> %s "
+                                "AND DB = %s", (user, self.scripts_id, self.schema)):
+            self.end_session(other["id"])
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
         self.account_priv = self.account_record((user, host))
@@ -213,10 +218,7 @@ class Migration:
                 break  # a session holds one at most: once out of it, it could take back others' detached ones
             except Exception:  # pylint: disable=broad-exception-caught  # not the session's own
                 pass
-        try:
-            self.run("KILL CONNECTION %s", (self.scripts_id,))
-        except Exception:  # pylint: disable=broad-exception-caught  # already gone is what is wanted
-            pass
+        self.end_session(self.scripts_id)
         self.scripts_id = None  # ended once: a second call finds nothing of the scripts' to take back
         if self.account and self.account_priv is not None and self.account_record() != self.account_priv:
             self.run("UPDATE mysql.global_priv SET Priv = %s WHERE User = %s AND Host = %s",
@@ -224,6 +226,13 @@ class Migration:
             self.run("FLUSH PRIVILEGES")
         # A transaction a session that is gone already prepared is no one's that root can prove: it is
         # left alone (the restore then says what holds it back).
+
+    def end_session(self, connection_id: int) -> None:
+        """KILL CONNECTION, a session that is gone already being what is wanted too."""
+        try:
+            self.run("KILL CONNECTION %s", (connection_id,))
+        except Exception:  # pylint: disable=broad-exception-caught  # already gone
+            pass
 
     def scripts_inside(self) -> bool:
         """Whether the scripts' session is inside a transaction (open, or XA at any stage)."""
@@ -656,7 +665,8 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
                               for t in migration.script_tables(script.read_text(encoding="utf-8"))])
     migration.ensure_tables()
     migration.transactions = migration.prepared_transactions()
-    migration.run_script("SET SESSION sql_mode = %s", (SESSION_SQL_MODE,))
+    # Idle while root copies the next script's tables: the server must not close the session meanwhile.
+    migration.run_script("SET SESSION sql_mode = %s, wait_timeout = %s", (SESSION_SQL_MODE, IDLE_FOR_A_YEAR))
     before = migration.content_state(guard) if guard is not None else {}
     applied, touched = [], []
     migration.withdraw()  # what a rollout cut off midway may have left

@@ -22,6 +22,8 @@ import threading
 UNKNOWN_THREAD = 1094
 # The longest wait_timeout MariaDB takes (seconds).
 IDLE_FOR_A_YEAR = 31536000
+# Seconds between tries to end a statement once a try has failed.
+RETRY_EVERY = 1.0
 
 
 class StatementTimeout(Exception):
@@ -42,23 +44,28 @@ class Watchdog:
     def watching(self):
         """Watch the statement run inside; raises StatementTimeout when it was ended for its time
         (whatever error the statement itself then raised, or none, if it ended just as it was killed)."""
-        lock, state = threading.Lock(), {"armed": True, "killed": False, "failure": ""}
+        lock, state = threading.Lock(), {"armed": True, "killed": False, "failure": "", "timer": None}
 
         def end_it() -> None:
             with lock:  # the statement that is watched, not the next one: disarmed before that starts
                 if state["armed"]:
                     state["killed"], state["failure"] = self.kill()
+                    if state["failure"]:  # not ended: tried again every second, for as long as it runs
+                        start(RETRY_EVERY)
 
-        timer = threading.Timer(self.seconds, end_it)
-        timer.daemon = True
-        timer.start()
+        def start(seconds: float) -> None:
+            state["timer"] = threading.Timer(seconds, end_it)
+            state["timer"].daemon = True
+            state["timer"].start()
+
+        start(self.seconds)
         try:
             yield
         except Exception as error:
-            if self.ended(lock, state, timer):
+            if self.ended(lock, state):
                 raise self.timeout(state["failure"]) from error
             raise
-        if self.ended(lock, state, timer):
+        if self.ended(lock, state):
             raise self.timeout(state["failure"])
 
     def kill(self) -> tuple[bool, str]:
@@ -79,10 +86,10 @@ class Watchdog:
         return False, failure
 
     @staticmethod
-    def ended(lock, state: dict, timer: threading.Timer) -> bool:
+    def ended(lock, state: dict) -> bool:
         with lock:
             state["armed"] = False
-        timer.cancel()
+            state["timer"].cancel()
         return state["killed"] or bool(state["failure"])
 
     def timeout(self, failure: str = "") -> StatementTimeout:

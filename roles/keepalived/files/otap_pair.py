@@ -90,6 +90,8 @@ NOT_LISTENING = (2002, 2003)
 # Turning a database read-only takes the read lock in two steps (running writes, then commits under
 # way), each of which may wait lock_wait_timeout: the statement's own time bounds the whole.
 READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
+# The least time worth asking the witness in (a primary's hello: an SSH login, under load).
+WITNESS_MIN = 1.0
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -573,9 +575,9 @@ def turn_read_only(connection, tries: int, close_first: bool = False) -> bool:
     """SET GLOBAL read_only, waiting a second at most per try for the read lock (a write under way
     holds it), the clients closed before every try but the first (and the first too with
     `close_first`); whether it is set."""
-    query(connection, "SET SESSION lock_wait_timeout = 1")
     for attempt in range(tries):
         try:
+            query(connection, "SET SESSION lock_wait_timeout = 1")
             if attempt or close_first:
                 close_clients(connection)
             query(connection, READ_ONLY)
@@ -592,7 +594,7 @@ def stop_database() -> str:
     (60-otap.cnf). Committed transactions survive, as in any crash. What was done."""
     try:
         done = subprocess.run(["systemctl", "kill", "--signal=KILL", DATABASE_SERVICE],
-                              capture_output=True, text=True, check=False, timeout=1)
+                              capture_output=True, text=True, check=False, timeout=0.5)
     except subprocess.TimeoutExpired as error:
         raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which may still take writes: {error}") from error
     if done.returncode != 0:
@@ -844,11 +846,11 @@ def check() -> int:
     try:
         # The network first: a primary it finds unfit fences itself whatever its web tier does.
         with connection:
-            released = [] if local["read_only"] else release_silent_standbys(connection, knocks)
             left = config["check_budget"] - (time.monotonic() - started)
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
             if not fit and not local["read_only"]:
-                fenced = fence(connection, config)
+                fenced = fence(connection, config)  # it closes every client, a silent standby's too
+            released = release_silent_standbys(connection, knocks) if fit and not local["read_only"] else []
         if fit:
             with urllib.request.urlopen(config["check_url"], timeout=2) as response:
                 fit = response.status == 200
@@ -872,8 +874,10 @@ def check() -> int:
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
     One that does not listen takes no writes. One that answers but cannot be read (too many
-    connections, a server that hangs) may still take the site's writes on the connections it has:
-    if the network finds this node cut off, as it would a primary, it is stopped as a fence would."""
+    connections) may still take the site's writes on the connections it has: if the witness, asked
+    within what is left of the budget, finds this node cut off as it would a primary, it is stopped
+    as a fence would. One that hangs past the budget is left to keepalived (the check fails, the
+    node gives up the VIP: on_leaving)."""
     connection = None
     try:
         connection = connect(timeout=2)  # a server that hangs must not hold the check up till keepalived kills it
@@ -883,7 +887,10 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
             connection.close()
         code = error.args[0] if error.args and isinstance(error.args[0], int) else None
         left = config["check_budget"] - (time.monotonic() - started)
-        if code not in NOT_LISTENING and not fit_by_the_network(config, False, knocks, ask_within=left):
+        # Only on the network's own word: a server that hung past the budget leaves none to ask the
+        # witness in, and a healthy node whose database stalls is never killed for that.
+        if code not in NOT_LISTENING and left >= WITNESS_MIN and \
+                not fit_by_the_network(config, False, knocks, ask_within=left):
             done = f"its database answers but cannot be read ({error}), " + stopped()
             syslog.openlog("otap-pair")
             syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced_outcome(config, done))
@@ -920,9 +927,11 @@ def fence(connection, config: dict) -> str:
     # The clients first, so that no write of theirs holds read_only's lock up. One try: the
     # check's life has room for one wait for the lock (timeout - budget), not for two.
     if turn_read_only(connection, tries=1, close_first=True):
-        # A commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep.
-        close_clients(connection)
         done = "its database is now read-only"
+        try:  # a commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep
+            close_clients(connection)
+        except Exception as error:  # noqa: BLE001 - read-only already: said, and the fence goes on
+            done += f" (its clients could not all be closed: {error})"
     else:
         done = "its database did not turn read-only, " + stopped()
     return fenced_outcome(config, done)
@@ -947,7 +956,10 @@ def fenced_outcome(config: dict, done: str) -> str:
                " (the standby may promote itself)" + follow_role(config["services"], False))
     if "FAILED" in done:
         outcome = "failed: " + outcome
-    record("promotion", json.dumps({"time": int(time.time()), "state": "FENCED", "outcome": outcome}))
+    try:
+        record("promotion", json.dumps({"time": int(time.time()), "state": "FENCED", "outcome": outcome}))
+    except OSError as error:
+        outcome += f"; cannot record it ({error})"
     try:
         send_later(*decision_mail(config["name"], outcome))
     except OSError as error:

@@ -316,6 +316,33 @@ def test_a_cut_off_node_whose_database_cannot_be_read_is_stopped_unless_it_does_
     assert any("takes no more writes" in subject for subject in node.mails) == killed
 
 
+def test_a_node_whose_database_stalls_past_the_budget_is_not_killed_for_it(monkeypatch, node, clock):
+    """No time is left to ask the witness: a healthy node (its standby rebooting) must not lose its
+    database for a stall; keepalived settles a database that hangs (the check fails)."""
+    def stalls(*_a, **_k):
+        clock.now += 2.0  # the read timeout
+        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+
+    monkeypatch.setattr(otap_pair, "connect", stalls)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
+    assert node.systemctl == [] and node.witness_timeouts == []
+
+
+def test_a_silent_standby_s_connection_that_cannot_be_closed_does_not_hold_the_fence_up(monkeypatch, node):
+    class DumpsStuck(Server):
+        def execute(self, sql, args=None):
+            if "Binlog Dump" in sql:
+                raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+            super().execute(sql, args)
+
+    server = DumpsStuck(read_only=False)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
+    assert server.read_only
+
+
 def test_a_primary_that_reaches_neither_peer_nor_witness_turns_read_only_in_that_very_check(monkeypatch, node):
     server = Server(read_only=False)
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)

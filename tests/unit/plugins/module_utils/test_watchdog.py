@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from ansible_collections.otap.street.plugins.module_utils import watchdog
 from ansible_collections.otap.street.plugins.module_utils.watchdog import StatementTimeout, Watchdog
 
 
@@ -87,8 +88,17 @@ def test_a_watching_connection_that_was_lost_anyway_is_opened_again_to_end_the_s
     assert server.pings == 1 and server.sent == [("KILL QUERY %s", (7,))] * 2
 
 
-def test_a_statement_that_could_not_be_ended_fails_the_rollout_when_it_returns_and_says_why():
-    server = Server(lost=2)
+def test_a_statement_whose_kill_keeps_failing_is_tried_again_until_it_ends(monkeypatch):
+    monkeypatch.setattr(watchdog, "RETRY_EVERY", 0.01)
+    server = Server(lost=5)  # the server refuses root for a while (max_connections reached, say)
+    with pytest.raises(StatementTimeout, match="stopped after"):
+        with Watchdog(server, 7, 0.01).watching():
+            assert server.killed.wait(30)
+    assert len(server.sent) == 6
+
+
+def test_a_statement_that_ended_before_any_kill_got_through_fails_the_rollout_and_says_why():
+    server = Server(lost=1000)
     with pytest.raises(StatementTimeout, match="could not be ended .*Lost connection"):
         with Watchdog(server, 7, 0.01).watching():
             while len(server.sent) < 2:

@@ -4,6 +4,8 @@ site.yml makes: the rights it has on the street, read from the playbook itself."
 import hashlib
 import itertools
 import re
+import threading
+import time
 from pathlib import Path
 
 import pymysql
@@ -849,3 +851,50 @@ def test_a_statement_is_ended_even_after_the_server_closed_idle_sessions(site, r
         site.sql("SET GLOBAL wait_timeout = 28800")
     assert ended["failed"] and "stopped after 2 s" in ended["msg"], ended
     assert site.state() == before
+
+
+def test_a_statement_left_running_by_a_run_cut_off_midway_is_ended_by_the_next(site, run_module):
+    """The module's process killed, its statement runs on as the release account: the next run ends it."""
+    ended = []
+
+    def runs_on(connection):
+        try:
+            connection.cursor().execute("SELECT SLEEP(60)")
+        except pymysql.MySQLError as error:  # what the next run's KILL CONNECTION does to it
+            ended.append(error.args[0])
+
+    with pymysql.connect(unix_socket=site.sql.socket, user=site.user, password="pw", autocommit=True) as left:
+        site.sql(f"GRANT SELECT ON {site.db}.jos_content TO {site.user}@localhost")  # as lent to a script
+        left.cursor().execute(f"USE {site.db}")  # as the scripts' session does
+        site.sql(f"REVOKE SELECT ON {site.db}.jos_content FROM {site.user}@localhost")
+        runaway = threading.Thread(target=runs_on, args=(left,))
+        runaway.start()
+        while not site.sql(f"SELECT ID FROM information_schema.PROCESSLIST WHERE ID = {left.thread_id()} "
+                           "AND INFO LIKE 'SELECT SLEEP%'"):
+            time.sleep(0.05)
+        site.release(63, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+        assert not site.migrate(run_module, releases=[63])["failed"]
+        runaway.join(30)
+    assert ended == [2013]
+
+
+def test_the_scripts_session_outlasts_a_short_wait_timeout(site, run_module, monkeypatch):
+    """Idle while root copies the next script's tables (here 3 s, on a server that closes sessions
+    idle 2 s)."""
+    snapshot, copies = migration.Migration.snapshot, []
+
+    def slow(self, release, tables):
+        copies.append(release)
+        if len(copies) == 2:
+            time.sleep(3)
+        return snapshot(self, release, tables)
+
+    monkeypatch.setattr(migration.Migration, "snapshot", slow)
+    site.release(64, s001_a="UPDATE #__content SET title = 'a' WHERE id = 1;\n",
+                 s002_b="UPDATE #__content SET title = 'b' WHERE id = 2;\n")
+    site.sql("SET GLOBAL wait_timeout = 2")
+    try:
+        done = site.migrate(run_module, releases=[64], statement_timeout=60)
+    finally:
+        site.sql("SET GLOBAL wait_timeout = 28800")
+    assert not done["failed"], done
