@@ -150,9 +150,20 @@ class Migration:
         self.scripts_id = row["id"]
         # A run cut off midway (its process killed) may have left a statement running as the account in
         # this site's database (another site's run, on a server that holds two, is in its own).
-        for other in self.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = %s AND ID <> %s "
-                                "AND DB = %s", (user, self.scripts_id, self.schema)):
-            self.end_session(other["id"])
+        left = [row["id"] for row in self.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = %s "
+                                                "AND ID <> %s AND DB = %s", (user, self.scripts_id, self.schema))]
+        for other in left:
+            self.end_session(other)
+        deadline = time.monotonic() + RUN_WAIT  # a killed statement first rolls back what it changed
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = [row["id"] for row in self.query(
+                f"SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID IN ({', '.join(['%s'] * len(left))})",
+                left)]
+        if left:
+            raise MigrationError(f"a statement a run cut off midway left running as the release account {user} is "
+                                 f"still rolling back after {RUN_WAIT} s (connection {', '.join(map(str, left))}); "
+                                 "nothing was done: run again once it has ended")
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
         self.account_priv = self.account_record((user, host))

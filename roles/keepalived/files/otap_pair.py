@@ -67,6 +67,7 @@ import fcntl
 import json
 import os
 import shlex
+import signal
 import smtplib
 import socket
 import subprocess
@@ -80,6 +81,7 @@ STATE_DIR = "/var/lib/keepalived-otap"
 SETTINGS = "/etc/keepalived/otap-pair.cnf"
 SOCKET = "/run/mysqld/mysqld.sock"
 DATABASE_SERVICE = "mariadb.service"
+DATABASE_PID, DATABASE_PROGRAMS = "/run/mysqld/mysqld.pid", ("mariadbd", "mysqld")
 # MariaDB's ER_NO_SUCH_THREAD: the connection to close had ended by itself.
 UNKNOWN_THREAD = 1094
 # The client's errors for a server that does not answer at all (CR_CONNECTION_ERROR,
@@ -92,6 +94,11 @@ NOT_LISTENING = (2002, 2003)
 READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
 # The least time worth asking the witness in (a primary's hello: an SSH login, under load).
 WITNESS_MIN = 1.0
+# The check's life: keepalived ends it this many seconds past its budget (keepalived.conf.j2's
+# timeout); Python's start before the check reads its clock; the most a fence takes after the
+# witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
+# and a kill alone.
+CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.2, 1.8, 0.7
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -560,9 +567,12 @@ def start_deciding_again() -> None:
 
 def on_leaving() -> str:
     try:
-        connection = connect()
-    except Exception:  # noqa: BLE001 - a database that does not answer takes no writes, and starts read-only
-        return "kept: the database does not answer (it starts read-only)"
+        connection = connect(timeout=5)
+    except Exception as error:  # noqa: BLE001 - judged below
+        if error_code(error) in NOT_LISTENING:  # it takes no writes, and starts read-only
+            return "kept: the database does not answer (it starts read-only)"
+        # It answers (too many connections) or hangs: it may take writes on the connections it has.
+        return f"demoted: this node gave up the VIP; its database could not be read ({error}), " + stop_database()
     with connection:
         if local_state(connection)["read_only"]:
             return "kept: the database was already read-only"
@@ -593,9 +603,18 @@ def stop_database() -> str:
     and systemd starts it again (Restart=on-abnormal), read-only as every node starts
     (60-otap.cnf). Committed transactions survive, as in any crash. What was done."""
     try:
+        with open(DATABASE_PID, encoding="ascii") as pid_file:
+            pid = int(pid_file.read().strip())
+        with open(f"/proc/{pid}/comm", encoding="utf-8") as comm:
+            if comm.read().strip() in DATABASE_PROGRAMS:  # not a pid a stale file names, reused since
+                os.kill(pid, signal.SIGKILL)  # at once, whatever systemd is busy with
+                return f"so {DATABASE_SERVICE} was killed (it starts again read-only)"
+    except (OSError, ValueError):
+        pass  # no such file or process: systemd knows its main process
+    try:
         done = subprocess.run(["systemctl", "kill", "--signal=KILL", DATABASE_SERVICE],
                               capture_output=True, text=True, check=False, timeout=0.5)
-    except subprocess.TimeoutExpired as error:
+    except (OSError, subprocess.TimeoutExpired) as error:
         raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which may still take writes: {error}") from error
     if done.returncode != 0:
         raise RuntimeError(f"cannot stop {DATABASE_SERVICE}, which may still take writes: {done.stderr.strip()}")
@@ -612,7 +631,11 @@ def follow_role(services: list[str], primary: bool) -> str:
     if not services:
         return ""
     verb = "start" if primary else "stop"
-    done = subprocess.run(["systemctl", verb, "--no-block", *services], capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(["systemctl", verb, "--no-block", *services], capture_output=True, text=True,
+                              check=False, timeout=1)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"; failed to {verb} {' '.join(services)}: {error}"
     if done.returncode != 0:
         return f"; failed to {verb} {' '.join(services)}: {done.stderr.strip()}"
     return f"; {verb} {' '.join(services)}"
@@ -846,7 +869,7 @@ def check() -> int:
     try:
         # The network first: a primary it finds unfit fences itself whatever its web tier does.
         with connection:
-            left = config["check_budget"] - (time.monotonic() - started)
+            left = min(config["check_budget"] - (time.monotonic() - started), time_left(config, started, FENCE_TIME))
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
             if not fit and not local["read_only"]:
                 fenced = fence(connection, config)  # it closes every client, a silent standby's too
@@ -871,6 +894,18 @@ def check() -> int:
     return 0 if fit else 1
 
 
+def error_code(error: Exception) -> int | None:
+    """The MariaDB error number of `error` (client errors are 2000 and up), if it has one."""
+    return error.args[0] if error.args and isinstance(error.args[0], int) else None
+
+
+def time_left(config: dict, started: float, after: float) -> float:
+    """Seconds the witness may still take so that `after` seconds of work (and Python's start, before
+    `started`) still end within the check's life: keepalived ends it `CHECK_GRACE` seconds past the
+    budget (keepalived.conf.j2)."""
+    return config["check_budget"] + CHECK_GRACE - PYTHON_START - after - (time.monotonic() - started)
+
+
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
     One that does not listen takes no writes. One that answers but cannot be read (too many
@@ -885,11 +920,10 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     except Exception as error:  # noqa: BLE001 - unfit whatever it was; what it means is judged below
         if connection is not None:
             connection.close()
-        code = error.args[0] if error.args and isinstance(error.args[0], int) else None
-        left = config["check_budget"] - (time.monotonic() - started)
-        # Only on the network's own word: a server that hung past the budget leaves none to ask the
-        # witness in, and a healthy node whose database stalls is never killed for that.
-        if code not in NOT_LISTENING and left >= WITNESS_MIN and \
+        left = time_left(config, started, KILL_TIME)
+        # Only on the network's own word: a server that hung so long that no time is left to ask the
+        # witness in is left to keepalived, and a healthy node whose database stalls is never killed.
+        if error_code(error) not in NOT_LISTENING and left >= WITNESS_MIN and \
                 not fit_by_the_network(config, False, knocks, ask_within=left):
             done = f"its database answers but cannot be read ({error}), " + stopped()
             syslog.openlog("otap-pair")

@@ -314,7 +314,8 @@ def test_giving_up_the_vip_waits_a_second_at_most_for_the_read_lock(monkeypatch)
     assert db.executed.count(otap_pair.READ_ONLY) == 2
 
 
-def test_giving_up_the_vip_kills_a_database_whose_read_lock_stays_held(monkeypatch):
+def test_giving_up_the_vip_kills_a_database_whose_read_lock_stays_held(monkeypatch, tmp_path):
+    monkeypatch.setattr(otap_pair, "DATABASE_PID", str(tmp_path / "mysqld.pid"))
     db = HeldServer()
     db.held = 2
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
@@ -347,3 +348,20 @@ def test_a_promotion_whose_tidying_fails_is_a_promotion_and_says_what_is_left():
     promoted, outcome = otap_pair.promote(db, "0-1-50", 30)
     assert promoted and "RESET SLAVE ALL" in outcome
     assert db.executed.index("SET GLOBAL read_only = 0") < db.executed.index("STOP SLAVE")
+
+
+@pytest.mark.parametrize(("code", "killed"), [(2002, False), (1040, True), (2013, True)])
+def test_giving_up_the_vip_kills_a_database_that_answers_but_cannot_be_read(monkeypatch, tmp_path, code, killed):
+    """Too many connections, or hung: it may take writes on those it has; one that does not listen takes none."""
+    monkeypatch.setattr(otap_pair, "DATABASE_PID", str(tmp_path / "mysqld.pid"))
+
+    def refuses(*_a, **_k):
+        raise RuntimeError(code, "cannot read it")
+
+    monkeypatch.setattr(otap_pair, "connect", refuses)
+    ran = []
+    monkeypatch.setattr(otap_pair.subprocess, "run",
+                        lambda argv, **_: ran.append(argv) or type("Done", (), {"returncode": 0})())
+    outcome = otap_pair.on_leaving()
+    assert (ran == [["systemctl", "kill", "--signal=KILL", "mariadb.service"]]) == killed
+    assert outcome.startswith("demoted" if killed else "kept")

@@ -5,6 +5,10 @@ itself only once nobody has heard of that primary for `fence_after` seconds."""
 import importlib.util
 import json
 import os
+import shutil
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -196,6 +200,7 @@ class Answer:
 def fixture_node(monkeypatch, tmp_path):
     """check() on a node whose own web tier answers; what it mails and runs is kept."""
     monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    monkeypatch.setattr(otap_pair, "DATABASE_PID", str(tmp_path / "mysqld.pid"))  # none: systemctl, recorded
     monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG)
     monkeypatch.setattr(otap_pair.urllib.request, "urlopen", lambda *_a, **_k: Answer())
     monkeypatch.setattr(otap_pair, "inactive_services", lambda _services: [])
@@ -316,17 +321,25 @@ def test_a_cut_off_node_whose_database_cannot_be_read_is_stopped_unless_it_does_
     assert any("takes no more writes" in subject for subject in node.mails) == killed
 
 
-def test_a_node_whose_database_stalls_past_the_budget_is_not_killed_for_it(monkeypatch, node, clock):
-    """No time is left to ask the witness: a healthy node (its standby rebooting) must not lose its
-    database for a stall; keepalived settles a database that hangs (the check fails)."""
-    def stalls(*_a, **_k):
-        clock.now += 2.0  # the read timeout
-        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+@pytest.mark.parametrize(("takes", "code", "word", "asked", "killed"), [
+    (2.6, 2013, "alive", False, False),  # hung till no time is left to ask: left to keepalived
+    (2.0, 2013, "alive", True, False),   # the witness hears it: a healthy node, its standby rebooting
+    (1.1, 1040, None, True, True),       # refused late, under load, and cut off: it may take writes
+    (2.0, 2013, None, True, True)])      # hung, and cut off
+def test_a_node_whose_database_cannot_be_read_is_killed_only_on_the_witness_s_word(
+        monkeypatch, node, clock, takes, code, word, asked, killed):
+    """The witness is asked while its answer and a kill still fit in the check's life (keepalived's
+    timeout), whatever the budget: never killed for a stall alone, never left writable when cut off."""
+    def fails(*_a, **_k):
+        clock.now += takes
+        raise RuntimeError(code, "cannot read it")
 
-    monkeypatch.setattr(otap_pair, "connect", stalls)
-    network(monkeypatch, node, "silent", None)
+    monkeypatch.setattr(otap_pair, "connect", fails)
+    network(monkeypatch, node, "silent", word)
     assert otap_pair.check() == 1
-    assert node.systemctl == [] and node.witness_timeouts == []
+    assert bool(node.witness_timeouts) == asked
+    assert all(timeout >= otap_pair.WITNESS_MIN for timeout in node.witness_timeouts)
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
 
 
 def test_a_silent_standby_s_connection_that_cannot_be_closed_does_not_hold_the_fence_up(monkeypatch, node):
@@ -461,3 +474,27 @@ def test_the_standby_waits_out_the_whole_life_of_the_check_that_fences(interval)
     timeout, budget, fence_after = keepalived_settings(interval)
     assert fence_after >= interval + interval + timeout
     assert timeout - budget >= 2
+    # What the check counts on when it shares its life out (time_left).
+    assert timeout - budget == otap_pair.CHECK_GRACE
+    assert otap_pair.PYTHON_START + otap_pair.FENCE_TIME <= otap_pair.CHECK_GRACE
+
+
+@pytest.mark.parametrize(("program", "killed"), [("mariadbd", True), ("sleep", False)])
+def test_the_database_is_killed_by_its_pid_at_once_and_nothing_a_stale_pid_file_names(
+        monkeypatch, node, tmp_path, program, killed):
+    """systemd may be busy (a daemon-reload during an upgrade): the server's own pid, read from its
+    pid file, is killed directly; a pid the file names that is no longer the server is left alone."""
+    binary = tmp_path / program
+    shutil.copy("/bin/sleep", binary)
+    process = subprocess.Popen([str(binary), "30"])
+    try:
+        while Path(f"/proc/{process.pid}/comm").read_text().strip() != program:  # until it has started
+            time.sleep(0.01)
+        Path(otap_pair.DATABASE_PID).write_text(f"{process.pid}\n")
+        said = otap_pair.stop_database()
+        assert (process.wait(5 if killed else 0.5) == -signal.SIGKILL) if killed else process.poll() is None
+        assert "mariadb.service was killed" in said
+        assert (node.systemctl == []) == killed  # else systemd is asked to kill its main process
+    finally:
+        process.kill()
+        process.wait()
