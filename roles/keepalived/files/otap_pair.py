@@ -63,6 +63,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -98,7 +99,7 @@ WITNESS_MIN = 1.0
 # timeout); Python's start before the check reads its clock; the most a fence takes after the
 # witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
 # and a kill alone.
-CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.2, 1.8, 0.7
+CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.3, 1.8, 0.7
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -147,10 +148,12 @@ def connect(host: str | None = None, user: str = "root", password: str = "", tim
     long as they take; a promotion waits for the relay log)."""
     import pymysql
 
-    options = {"connect_timeout": 2, "autocommit": True, "cursorclass": pymysql.cursors.DictCursor}
+    options = {"autocommit": True, "cursorclass": pymysql.cursors.DictCursor}
     if host:
-        return pymysql.connect(host=host, user=user, password=password, read_timeout=5, write_timeout=5, **options)
-    return pymysql.connect(unix_socket=SOCKET, user=user, read_timeout=timeout, write_timeout=timeout, **options)
+        return pymysql.connect(host=host, user=user, password=password, connect_timeout=2, read_timeout=5,
+                               write_timeout=5, **options)
+    return pymysql.connect(unix_socket=SOCKET, user=user, connect_timeout=timeout or 2, read_timeout=timeout,
+                           write_timeout=timeout, **options)
 
 
 def query(connection, sql: str, *args) -> dict:
@@ -569,13 +572,16 @@ def on_leaving() -> str:
     try:
         connection = connect(timeout=5)
     except Exception as error:  # noqa: BLE001 - judged below
-        if error_code(error) in NOT_LISTENING:  # it takes no writes, and starts read-only
-            return "kept: the database does not answer (it starts read-only)"
+        if error_code(error) is None or not_listening(error):  # not the server's doing; or it takes no writes
+            return f"kept: the database cannot be reached ({error}); it starts read-only"
         # It answers (too many connections) or hangs: it may take writes on the connections it has.
         return f"demoted: this node gave up the VIP; its database could not be read ({error}), " + stop_database()
     with connection:
-        if local_state(connection)["read_only"]:
-            return "kept: the database was already read-only"
+        try:
+            if int(query(connection, "SELECT @@global.read_only AS read_only")["read_only"]):
+                return "kept: the database was already read-only"
+        except Exception:  # noqa: BLE001 - unread, it may be writable: turned read-only below, or stopped
+            pass
         if turn_read_only(connection, tries=2):
             return "demoted: this node gave up the VIP, its database is now read-only"
     return "demoted: this node gave up the VIP; its database did not turn read-only, " + stop_database()
@@ -633,7 +639,7 @@ def follow_role(services: list[str], primary: bool) -> str:
     verb = "start" if primary else "stop"
     try:
         done = subprocess.run(["systemctl", verb, "--no-block", *services], capture_output=True, text=True,
-                              check=False, timeout=1)
+                              check=False, timeout=0.5)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"; failed to {verb} {' '.join(services)}: {error}"
     if done.returncode != 0:
@@ -875,7 +881,8 @@ def check() -> int:
                 fenced = fence(connection, config)  # it closes every client, a silent standby's too
             released = release_silent_standbys(connection, knocks) if fit and not local["read_only"] else []
         if fit:
-            with urllib.request.urlopen(config["check_url"], timeout=2) as response:
+            with urllib.request.urlopen(config["check_url"], timeout=max(0.2, min(2.0, time_left(config, started, 0.3)))) \
+                    as response:
                 fit = response.status == 200
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
@@ -890,13 +897,24 @@ def check() -> int:
     if local["replica_of"] and should_decide_again(local, holds_vip(config), modified(DECIDED), time.time(),
                                                    config["retry_after"]):
         start_deciding_again()
-    report_lasting_conditions(config, local)
+    if time_left(config, started, 0) >= 1:  # about a second; a report skipped now is made at a later check
+        report_lasting_conditions(config, local)
     return 0 if fit else 1
 
 
 def error_code(error: Exception) -> int | None:
     """The MariaDB error number of `error` (client errors are 2000 and up), if it has one."""
     return error.args[0] if error.args and isinstance(error.args[0], int) else None
+
+
+def not_listening(error: Exception) -> bool:
+    """Whether `error`, connecting to this node's server, means it does not listen (no socket, or
+    no one behind it): then it takes no writes. pymysql says 2003 for any failure of the socket,
+    a full accept queue too, so the system's own error decides where it is known."""
+    cause = getattr(error, "original_exception", None)
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return cause.errno in (errno.ENOENT, errno.ECONNREFUSED)
+    return error_code(error) in NOT_LISTENING
 
 
 def time_left(config: dict, started: float, after: float) -> float:
@@ -923,7 +941,7 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
         left = time_left(config, started, KILL_TIME)
         # Only on the network's own word: a server that hung so long that no time is left to ask the
         # witness in is left to keepalived, and a healthy node whose database stalls is never killed.
-        if error_code(error) not in NOT_LISTENING and left >= WITNESS_MIN and \
+        if not not_listening(error) and left >= WITNESS_MIN and \
                 not fit_by_the_network(config, False, knocks, ask_within=left):
             done = f"its database answers but cannot be read ({error}), " + stopped()
             syslog.openlog("otap-pair")

@@ -310,7 +310,7 @@ def test_giving_up_the_vip_waits_a_second_at_most_for_the_read_lock(monkeypatch)
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
     monkeypatch.setattr(otap_pair, "local_state", lambda _connection: STANDBY | {"read_only": False})
     assert otap_pair.on_leaving().startswith("demoted")
-    assert db.executed[0] == "SET SESSION lock_wait_timeout = 1"
+    assert db.executed.index("SET SESSION lock_wait_timeout = 1") < db.executed.index(otap_pair.READ_ONLY)
     assert db.executed.count(otap_pair.READ_ONLY) == 2
 
 
@@ -350,13 +350,14 @@ def test_a_promotion_whose_tidying_fails_is_a_promotion_and_says_what_is_left():
     assert db.executed.index("SET GLOBAL read_only = 0") < db.executed.index("STOP SLAVE")
 
 
-@pytest.mark.parametrize(("code", "killed"), [(2002, False), (1040, True), (2013, True)])
+@pytest.mark.parametrize(("code", "killed"), [(2002, False), (1040, True), (2013, True), (None, False)])
 def test_giving_up_the_vip_kills_a_database_that_answers_but_cannot_be_read(monkeypatch, tmp_path, code, killed):
-    """Too many connections, or hung: it may take writes on those it has; one that does not listen takes none."""
+    """Too many connections, or hung: it may take writes on those it has. One that does not listen
+    takes none, and an error that is not the server's (no pymysql during an upgrade) kills nothing."""
     monkeypatch.setattr(otap_pair, "DATABASE_PID", str(tmp_path / "mysqld.pid"))
 
     def refuses(*_a, **_k):
-        raise RuntimeError(code, "cannot read it")
+        raise RuntimeError(code, "cannot read it") if code else ImportError("No module named 'pymysql'")
 
     monkeypatch.setattr(otap_pair, "connect", refuses)
     ran = []
@@ -365,3 +366,25 @@ def test_giving_up_the_vip_kills_a_database_that_answers_but_cannot_be_read(monk
     outcome = otap_pair.on_leaving()
     assert (ran == [["systemctl", "kill", "--signal=KILL", "mariadb.service"]]) == killed
     assert outcome.startswith("demoted" if killed else "kept")
+
+
+def test_giving_up_the_vip_turns_read_only_a_database_whose_state_could_not_be_read(monkeypatch):
+    db = HeldServer()
+    db.held = 0
+    cursor = db.cursor
+
+    def slow_state():
+        made = cursor()
+        execute = made.execute
+
+        def reads_slowly(sql, args=None):
+            if "@@global.read_only AS" in sql:
+                raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+            execute(sql, args)
+        made.execute = reads_slowly
+        return made
+
+    db.cursor = slow_state
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: db)
+    assert otap_pair.on_leaving() == "demoted: this node gave up the VIP, its database is now read-only"
+    assert otap_pair.READ_ONLY in db.executed

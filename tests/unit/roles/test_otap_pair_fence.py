@@ -2,6 +2,7 @@
 the witness fences itself in its next check, and a standby whose primary is silent promotes
 itself only once nobody has heard of that primary for `fence_after` seconds."""
 
+import errno
 import importlib.util
 import json
 import os
@@ -325,6 +326,7 @@ def test_a_cut_off_node_whose_database_cannot_be_read_is_stopped_unless_it_does_
     (2.6, 2013, "alive", False, False),  # hung till no time is left to ask: left to keepalived
     (2.0, 2013, "alive", True, False),   # the witness hears it: a healthy node, its standby rebooting
     (1.1, 1040, None, True, True),       # refused late, under load, and cut off: it may take writes
+    (1.5, 2013, None, True, True),       # hung (the knock, then the connection's own second), and cut off
     (2.0, 2013, None, True, True)])      # hung, and cut off
 def test_a_node_whose_database_cannot_be_read_is_killed_only_on_the_witness_s_word(
         monkeypatch, node, clock, takes, code, word, asked, killed):
@@ -339,6 +341,22 @@ def test_a_node_whose_database_cannot_be_read_is_killed_only_on_the_witness_s_wo
     assert otap_pair.check() == 1
     assert bool(node.witness_timeouts) == asked
     assert all(timeout >= otap_pair.WITNESS_MIN for timeout in node.witness_timeouts)
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
+
+
+@pytest.mark.parametrize(("errno_", "killed"), [(errno.EAGAIN, True), (errno.ENOENT, False),
+                                                (errno.ECONNREFUSED, False)])
+def test_a_socket_that_refuses_for_a_full_queue_is_a_server_that_listens(monkeypatch, node, errno_, killed):
+    """pymysql says 2003 for every failure of the socket: the system's own error tells a server
+    that does not listen (no socket, no one behind it) from one whose accept queue is full."""
+    def fails(*_a, **_k):
+        error = RuntimeError(2003, "Can't connect to MySQL server")
+        error.original_exception = OSError(errno_, os.strerror(errno_))
+        raise error
+
+    monkeypatch.setattr(otap_pair, "connect", fails)
+    network(monkeypatch, node, "silent", None)
+    assert otap_pair.check() == 1
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
 
 
@@ -474,9 +492,11 @@ def test_the_standby_waits_out_the_whole_life_of_the_check_that_fences(interval)
     timeout, budget, fence_after = keepalived_settings(interval)
     assert fence_after >= interval + interval + timeout
     assert timeout - budget >= 2
-    # What the check counts on when it shares its life out (time_left).
+    # What the check counts on when it shares its life out (time_left): keepalived's timeout, and
+    # room in it for the witness's answer and a whole fence after it (intervals under 2 are refused).
     assert timeout - budget == otap_pair.CHECK_GRACE
-    assert otap_pair.PYTHON_START + otap_pair.FENCE_TIME <= otap_pair.CHECK_GRACE
+    if interval >= 2:
+        assert otap_pair.PYTHON_START + otap_pair.WITNESS_MIN + otap_pair.FENCE_TIME <= timeout
 
 
 @pytest.mark.parametrize(("program", "killed"), [("mariadbd", True), ("sleep", False)])
