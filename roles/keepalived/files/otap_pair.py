@@ -927,10 +927,11 @@ def time_left(config: dict, started: float, after: float) -> float:
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
     One that does not listen takes no writes. One that answers but cannot be read (too many
-    connections) may still take the site's writes on the connections it has: if the witness, asked
-    within what is left of the budget, finds this node cut off as it would a primary, it is stopped
-    as a fence would. One that hangs past the budget is left to keepalived (the check fails, the
-    node gives up the VIP: on_leaving)."""
+    connections, or hung past the two seconds waited) may still take the site's writes on the
+    connections it has: if the witness, asked while its answer and a kill still fit in the check's
+    life (time_left), finds this node cut off as it would a primary, it is stopped as a fence
+    would. One that leaves no time to ask is left to keepalived (the check fails, the node gives up
+    the VIP: on_leaving)."""
     connection = None
     try:
         connection = connect(timeout=2)  # a server that hangs must not hold the check up till keepalived kills it
