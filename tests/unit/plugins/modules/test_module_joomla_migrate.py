@@ -898,3 +898,18 @@ def test_the_scripts_session_outlasts_a_short_wait_timeout(site, run_module, mon
     finally:
         site.sql("SET GLOBAL wait_timeout = 28800")
     assert not done["failed"], done
+
+
+def test_a_run_refuses_while_a_cut_off_run_s_statement_is_still_rolling_back(site, run_module, monkeypatch):
+    """Killed, a statement first undoes its rows; the next run waits for that a bounded time (here
+    none), then refuses, saying so, and changes nothing."""
+    monkeypatch.setattr(migration, "RUN_WAIT", 0)
+    with pymysql.connect(unix_socket=site.sql.socket, user=site.user, password="pw", autocommit=True) as left:
+        site.sql(f"GRANT SELECT ON {site.db}.jos_content TO {site.user}@localhost")  # as lent to a script
+        left.cursor().execute(f"USE {site.db}")
+        site.sql(f"REVOKE SELECT ON {site.db}.jos_content FROM {site.user}@localhost")
+        site.release(65, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+        before = site.state()
+        refused = site.migrate(run_module, releases=[65])
+    assert refused["failed"] and "still rolling back after 0 s" in refused["msg"], refused
+    assert "nothing was done" in refused["msg"] and site.state() == before
