@@ -148,22 +148,7 @@ class Migration:
         row = self.query("SELECT CURRENT_USER() AS account, CONNECTION_ID() AS id", connection=self.scripts)[0]
         user, host = row["account"].rsplit("@", 1)
         self.scripts_id = row["id"]
-        # A run cut off midway (its process killed) may have left a statement running as the account in
-        # this site's database (another site's run, on a server that holds two, is in its own).
-        left = [row["id"] for row in self.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = %s "
-                                                "AND ID <> %s AND DB = %s", (user, self.scripts_id, self.schema))]
-        for other in left:
-            self.end_session(other)
-        deadline = time.monotonic() + RUN_WAIT  # a killed statement first rolls back what it changed
-        while left and time.monotonic() < deadline:
-            time.sleep(0.1)
-            left = [row["id"] for row in self.query(
-                f"SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID IN ({', '.join(['%s'] * len(left))})",
-                left)]
-        if left:
-            raise MigrationError(f"a statement a run cut off midway left running as the release account {user} is "
-                                 f"still rolling back after {RUN_WAIT} s (connection {', '.join(map(str, left))}); "
-                                 "nothing was done: run again once it has ended")
+        self.end_leftover_sessions(user)
         grants = [next(iter(g.values())) for g in self.query("SHOW GRANTS FOR CURRENT_USER()", connection=self.scripts)]
         self.excess = next(filter(None, map(self.too_much, grants)), None) or self.public_excess()
         self.account_priv = self.account_record((user, host))
@@ -237,6 +222,26 @@ class Migration:
             self.run("FLUSH PRIVILEGES")
         # A transaction a session that is gone already prepared is no one's that root can prove: it is
         # left alone (the restore then says what holds it back).
+
+    def end_leftover_sessions(self, user: str) -> None:
+        """End what a run cut off midway (its process killed) left running as the release account in
+        this site's database (another site's run, on a server that holds two, is in its own), and
+        wait a bounded time for it to roll back; refuse while it still does."""
+        def sessions(where: str, args) -> list[int]:
+            return [row["id"] for row in self.query(f"SELECT ID AS id FROM information_schema.PROCESSLIST WHERE {where}",
+                                                    args)]
+
+        left = sessions("USER = %s AND ID <> %s AND DB = %s", (user, self.scripts_id, self.schema))
+        for other in left:
+            self.end_session(other)
+        deadline = time.monotonic() + RUN_WAIT  # a killed statement first rolls back what it changed
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = sessions(f"ID IN ({', '.join(['%s'] * len(left))})", left)
+        if left:
+            raise MigrationError(f"a statement a run cut off midway left running as the release account {user} is "
+                                 f"still rolling back after {RUN_WAIT} s (connection {', '.join(map(str, left))}); "
+                                 "nothing was done: run again once it has ended")
 
     def end_session(self, connection_id: int) -> None:
         """KILL CONNECTION, a session that is gone already being what is wanted too."""
