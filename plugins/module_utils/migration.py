@@ -20,7 +20,6 @@ record, query) over a `Migration`. Two accounts, each kept to its part:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import re
 import time
@@ -34,7 +33,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     is_machinery,
 )
 from ansible_collections.otap.street.plugins.module_utils.release_sql import split, touched_tables
-from ansible_collections.otap.street.plugins.module_utils.watchdog import IDLE_FOR_A_YEAR, Watchdog
+from ansible_collections.otap.street.plugins.module_utils.watchdog import IDLE_FOR_A_YEAR, StatementTimeout, Watchdog
 
 HISTORY = "otap_schema_history"
 RELEASES = "otap_release_history"
@@ -53,6 +52,8 @@ ALREADY_DONE = {1050: "table exists", 1051: "unknown table", 1060: "duplicate co
 # run of this module on the same site database to end.
 LOCK_WAIT = 60
 RUN_WAIT = 10
+# ER_STATEMENT_TIMEOUT: a statement of root's own ended by its max_statement_time.
+STATEMENT_TIMEOUT = 1969
 # A site table's name as the scripts can write it (`#__` + these characters, release_sql).
 TABLE_NAME = re.compile(r"[A-Za-z0-9_$]+")
 # What a script is lent on each table it names (CREATE too: MariaDB grants on a table not there yet
@@ -104,7 +105,7 @@ class Migration:
     `admin`'s own session, so nothing a script did to its session changes what they see."""
 
     def __init__(self, admin, schema: str, prefix: str, rollout: str = "", applied_by: str = "otap.street",
-                 scripts=None, watch=None, statement_timeout: float = 0):
+                 scripts=None, watch=None, statement_timeout: float = 0, sql_timeout: float = 0):
         self.db, self.schema, self.prefix = admin, schema, prefix
         self.scripts = scripts or admin
         self.rollout, self.applied_by = rollout, applied_by
@@ -113,6 +114,8 @@ class Migration:
         self.index = f"{quote(self.copies)}.{quote(SNAPSHOTS)}"
         self.scripts_id, self.excess, self.transactions, self.restored = None, None, set(), []
         self.account_priv = None
+        # The whole SQL's bound (apply() starts its clock; 0: none beyond each statement's).
+        self.sql_timeout, self.deadline = sql_timeout, None
         # Idle while a script's statement runs: the server must not close root's session meanwhile.
         self.run("SET SESSION sql_mode = %s, wait_timeout = %s", (ADMIN_SQL_MODE, IDLE_FOR_A_YEAR))
         # One run per site database at a time (held until the connection ends): two would lend to the
@@ -138,9 +141,28 @@ class Migration:
             return cursor.execute(sql, args)
 
     def run_watched(self, sql: str) -> int:
-        """A script's statement, ended if it runs past the statement timeout (StatementTimeout)."""
-        with self.watchdog.watching() if self.watchdog else contextlib.nullcontext():
+        """A script's statement, ended if it runs past the statement timeout or past the whole SQL's
+        deadline, whichever comes first (StatementTimeout); past the deadline, not started."""
+        if not self.watchdog:
             return self.run_script(sql)
+        left = self.time_left()
+        if left is not None and left < self.watchdog.seconds:
+            with self.watchdog.watching(left, self.whole_sql()):
+                return self.run_script(sql)
+        with self.watchdog.watching():
+            return self.run_script(sql)
+
+    def whole_sql(self) -> str:
+        return f"{self.sql_timeout:g} s of the release's SQL in all, the longest it may run (joomla_release_sql_timeout)"
+
+    def time_left(self) -> float | None:
+        """Seconds left of the whole SQL's time (None: no such bound); StatementTimeout when none is."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise StatementTimeout(f"not started: past {self.whole_sql()}")
+        return left
 
     def _account(self) -> tuple[str, str]:
         """The release account (user, host) and what it may do beyond the site's tables, if anything:
@@ -407,7 +429,7 @@ class Migration:
                     "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
                     "AND extra NOT LIKE %s ORDER BY ordinal_position", (self.schema, table, "%GENERATED%")))
                 self.run(f"CREATE TABLE {self.copy(copy)} LIKE {self.site(table)}")  # one there already: an error
-                self.run(f"INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
+                self.copy_rows(copy, table, columns)
                 # The counter too: restored, the table never hands out again an id it gave a row
                 # deleted before (a menu item or a link may still name it).
                 counter = self.query("SELECT auto_increment AS n FROM information_schema.tables WHERE table_schema = %s "
@@ -416,6 +438,21 @@ class Migration:
                     self.run(f"ALTER TABLE {self.copy(copy)} AUTO_INCREMENT = {int(counter)}")
             self.run(f"INSERT INTO {self.index} (release_number, table_name, snapshot_name, existed, rollout) "
                      "VALUES (%s, %s, %s, %s, %s)", (release, table, copy, int(existed), self.rollout))
+
+    def copy_rows(self, copy: str, table: str, columns: str) -> None:
+        """Fill the copy of `table`, within what is left of the whole SQL's time: the scripts decide
+        how large their tables are (an instant ADD COLUMN with a long default costs them nothing, its
+        copy much), so root's copies count and are ended too. A copy ended midway is dropped: it is
+        in no list yet, and nothing else would."""
+        try:
+            left = self.time_left()
+            bound = "" if left is None else f"SET STATEMENT max_statement_time = {max(left, 0.001):.3f} FOR "
+            self.run(f"{bound}INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
+        except Exception as error:
+            self.run(f"DROP TABLE IF EXISTS {self.copy(copy)}")
+            if error.args and error.args[0] == STATEMENT_TIMEOUT:
+                raise StatementTimeout(f"copying {table} stopped after {self.whole_sql()}") from error
+            raise
 
     def restore(self, releases: list[int]) -> list[str]:
         """Put back the copies of `releases` (newest first); `self.restored` says how far it came."""
@@ -679,6 +716,8 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
         return result
     migration.check_copyable([t for _release, script, _digest in todo
                               for t in migration.script_tables(script.read_text(encoding="utf-8"))])
+    if migration.sql_timeout:  # the whole SQL's clock: from here, root's copies between scripts count too
+        migration.deadline = time.monotonic() + migration.sql_timeout
     migration.ensure_tables()
     migration.transactions = migration.prepared_transactions()
     # Idle while root copies the next script's tables: the server must not close the session meanwhile.

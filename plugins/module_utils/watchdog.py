@@ -9,8 +9,10 @@ ends (a runaway join, a SLEEP, a lock it waits for all day) would keep it so. Ma
 connection of root's own, used by nothing else, sends KILL QUERY for the scripts' connection once
 the time is up. What the script's session says changes nothing of that.
 
-The bound is per statement, and a statement that is ended first undoes what it did (InnoDB rolls
-its rows back before it returns): the site's window is the timeout plus that rollback.
+Two bounds: each statement's, and the whole SQL's of a rollout (many statements that each end in
+time must not add up to a day); a statement is ended at whichever comes first. One that is ended
+first undoes what it did (InnoDB rolls its rows back before it returns): the site's window is the
+bound plus that rollback.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ UNKNOWN_THREAD = 1094
 IDLE_FOR_A_YEAR = 31536000
 # Seconds between tries to end a statement once a try has failed.
 RETRY_EVERY = 1.0
+# The statement timeout, as the messages name it.
+PER_STATEMENT = "the longest one statement of a release's SQL may run (joomla_release_statement_timeout)"
 
 
 class StatementTimeout(Exception):
@@ -41,32 +45,38 @@ class Watchdog:
             cursor.execute("SET SESSION wait_timeout = %s", (IDLE_FOR_A_YEAR,))
 
     @contextlib.contextmanager
-    def watching(self):
-        """Watch the statement run inside; raises StatementTimeout when it was ended for its time
-        (whatever error the statement itself then raised, or none, if it ended just as it was killed)."""
+    def watching(self, seconds: float | None = None, bound: str = ""):
+        """Watch the statement run inside for `seconds` (the statement timeout when None; else `bound`
+        says which limit that is, for the message: 'N s, the longest ...'); raises StatementTimeout
+        when it was ended for its time (whatever error the statement itself then raised, or none, if
+        it ended just as it was killed)."""
         lock, state = threading.Lock(), {"armed": True, "killed": False, "failure": "", "timer": None}
+        if seconds is None:
+            seconds, bound = self.seconds, f"{self.seconds:g} s, {PER_STATEMENT}"
 
         def end_it() -> None:
             with lock:  # the statement that is watched, not the next one: disarmed before that starts
                 if state["armed"]:
-                    state["killed"], state["failure"] = self.kill()
-                    if state["failure"]:  # not ended: tried again every second, for as long as it runs
-                        start(RETRY_EVERY)
+                    killed, state["failure"] = self.kill()
+                    state["killed"] = state["killed"] or killed
+                    # Sent again every second for as long as the statement runs: a kill that failed,
+                    # or one that reached the session before its statement did (MariaDB drops that).
+                    start(RETRY_EVERY)
 
         def start(seconds: float) -> None:
             state["timer"] = threading.Timer(seconds, end_it)
             state["timer"].daemon = True
             state["timer"].start()
 
-        start(self.seconds)
+        start(seconds)
         try:
             yield
         except Exception as error:
             if self.ended(lock, state):
-                raise self.timeout(state["failure"]) from error
+                raise self.timeout(bound, state["failure"]) from error
             raise
         if self.ended(lock, state):
-            raise self.timeout(state["failure"])
+            raise self.timeout(bound, state["failure"])
 
     def kill(self) -> tuple[bool, str]:
         """KILL QUERY, once more on a new connection should this one have been lost; (whether the
@@ -92,9 +102,8 @@ class Watchdog:
             state["timer"].cancel()
         return state["killed"] or bool(state["failure"])
 
-    def timeout(self, failure: str = "") -> StatementTimeout:
+    @staticmethod
+    def timeout(bound: str, failure: str = "") -> StatementTimeout:
         if failure:
-            return StatementTimeout(f"ran past {self.seconds:g} s, the longest one statement of a release's SQL may "
-                                    f"run (joomla_release_statement_timeout), and could not be ended ({failure})")
-        return StatementTimeout(f"stopped after {self.seconds:g} s, the longest one statement of a release's SQL may "
-                                "run (joomla_release_statement_timeout)")
+            return StatementTimeout(f"ran past {bound}, and could not be ended ({failure})")
+        return StatementTimeout(f"stopped after {bound}")

@@ -94,9 +94,17 @@ options:
     description:
       - Seconds one statement of the scripts may run (C(applied)). One that runs longer is ended
         from a connection of the module's own (KILL QUERY), whatever the script set in its session,
-        and the rollout is undone as after any failed statement.
+        and the rollout is undone as after any failed statement. At most 86400.
     type: int
     default: 600
+  sql_timeout:
+    description:
+      - Seconds the scripts of the rollout may run in all (C(applied)), root's preparation and its
+        copies of the tables they name included. The statement or copy running when they are up is
+        ended, one not yet started is not started, and the rollout is undone (its rollback and the
+        restore come on top). At most 86400.
+    type: int
+    default: 1800
 requirements:
   - PyYAML
 attributes:
@@ -165,6 +173,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import mariadb, migration
 from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, parse_config
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
+
+# The longest either bound may be (seconds): a day is no maintenance window, and a timer past
+# Python's own limit would never fire.
+A_DAY = 86400
 from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
 
 STATES = ["applied", "finalized", "rolled_back", "recorded", "query"]
@@ -183,6 +195,7 @@ def main():
             content_tables=dict(type="list", elements="str", default=[]),
             declared=dict(type="list", elements="str", default=[]),
             statement_timeout=dict(type="int", default=600),
+            sql_timeout=dict(type="int", default=1800),
             **mariadb.argument_spec(),
         ),
         required_if=[("state", "applied", ["rollout", "unpacked_dir"]), ("state", "finalized", ["rollout", "unpacked_dir"]),
@@ -200,8 +213,9 @@ def main():
     # release account (login_user), when one is given.
     if any(n < 1 for n in p["releases"]):
         module.fail_json(msg=f"releases are numbered from 1: {p['releases']}")
-    if p["statement_timeout"] < 1:
-        module.fail_json(msg=f"statement_timeout is in seconds, at least 1: {p['statement_timeout']}")
+    for bound in ("statement_timeout", "sql_timeout"):
+        if not 1 <= p[bound] <= A_DAY:
+            module.fail_json(msg=f"{bound} is in seconds, at least 1 and at most {A_DAY}: {p[bound]}")
     own_account = p["login_user"] not in ("", getpass.getuser())
     if p["state"] == "applied" and not own_account:
         module.fail_json(msg="state=applied runs the scripts as a release account of their own (login_user), never as "
@@ -216,7 +230,7 @@ def main():
     try:
         site = migration.Migration(connection, settings["db"], settings["dbprefix"], p["rollout"],
                                    p["applied_by"] or os.environ.get("USER", "otap.street"), scripts, watch,
-                                   p["statement_timeout"])
+                                   p["statement_timeout"], p["sql_timeout"])
         if p["state"] == "query":
             result["history"] = migration.history(site)
         elif p["state"] == "applied":

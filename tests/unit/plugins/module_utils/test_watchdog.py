@@ -103,3 +103,24 @@ def test_a_statement_that_ended_before_any_kill_got_through_fails_the_rollout_an
         with Watchdog(server, 7, 0.01).watching():
             while len(server.sent) < 2:
                 server.killed.wait(0.01)
+
+
+def test_a_statement_ended_at_another_bound_says_that_bound():
+    server = Server()
+    with pytest.raises(StatementTimeout, match=r"^stopped after 2 s of the whole SQL$"):
+        with Watchdog(server, 7, 60).watching(0.01, "2 s of the whole SQL"):
+            assert server.killed.wait(30)
+            raise RuntimeError(1317, "Query execution was interrupted")
+
+
+def test_a_kill_that_reached_the_session_before_its_statement_is_sent_again(monkeypatch):
+    """MariaDB drops a KILL QUERY that finds the session idle: the statement that then arrives runs
+    on unbounded, unless the kill is sent again while it runs."""
+    monkeypatch.setattr(watchdog, "RETRY_EVERY", 0.01)
+    server = Server()
+    with pytest.raises(StatementTimeout, match="stopped after"):
+        with Watchdog(server, 7, 0.01).watching():
+            assert server.killed.wait(30)
+            server.killed.clear()  # the first kill found no statement yet: dropped
+            assert server.killed.wait(30)
+    assert len(server.sent) >= 2

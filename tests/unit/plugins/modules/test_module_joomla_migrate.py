@@ -830,10 +830,75 @@ def test_a_statement_that_runs_too_long_is_ended_and_the_rollout_undone(site, ru
     assert site.history() == [(61, "s002-long.sql", 0, "run-1")]
 
 
-def test_a_statement_timeout_under_a_second_is_refused_before_anything_runs(site, run_module):
-    site.release(62, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
-    refused = site.migrate(run_module, releases=[62], statement_timeout=0)
-    assert refused["failed"] and "statement_timeout is in seconds, at least 1: 0" in refused["msg"]
+# Statements that each end within statement_timeout must not add up to a day: the rollout's SQL as a
+# whole is bounded too (sql_timeout), however its time is spread.
+SLOW = "UPDATE #__content SET title = 'slow' WHERE id = 1 AND SLEEP(0.6) = 0;\n"
+SPREAD = {
+    "one-script-of-many-statements": {70: {"s001_many": SLOW * 6}},
+    "many-scripts": {70: {f"s00{n}_one": SLOW for n in range(1, 7)}},
+    "many-releases": {70: {"s001_a": SLOW * 2}, 71: {"s001_b": SLOW * 2}, 72: {"s001_c": SLOW * 2}},
+    "one-statement-within-its-own-bound": {70: {"s001_first": "UPDATE #__content SET title = 'x' WHERE id = 2;\n",
+                                                "s002_long": "UPDATE #__content SET introtext = SLEEP(5) WHERE id > 0;\n"}},
+}
+
+
+@pytest.mark.parametrize("releases", SPREAD.values(), ids=SPREAD.keys())
+def test_the_whole_sql_is_bounded_however_its_time_is_spread(site, run_module, no_refusal, releases):
+    for number, scripts in releases.items():
+        site.release(number, **scripts)
+    before = site.state()
+    started = time.monotonic()
+    ended = site.migrate(run_module, releases=list(releases), statement_timeout=60, sql_timeout=2)
+    assert ended["failed"] and "2 s of the release's SQL in all, the longest it may run (joomla_release_sql_timeout)" \
+        in ended["msg"], ended
+    assert time.monotonic() - started < 30  # ended near the bound, never after a statement's own 60 s
+    assert site.state() == before and not site.copies()
+    assert [row[2] for row in site.history()] == [1] * (len(site.history()) - 1) + [0]
+
+
+@pytest.mark.parametrize(("slow", "where"), [("before", "sql/s001-a.sql failed"), ("after", "sql/s001-a.sql line 1 failed")],
+                         ids=["the-copy", "the-statement"])
+def test_nothing_is_started_once_root_s_work_has_used_the_whole_sql_time(site, run_module, monkeypatch, slow, where):
+    snapshot = migration.Migration.snapshot
+
+    def slowly(self, release, tables):
+        if slow == "before":
+            time.sleep(1.5)
+        snapshot(self, release, tables)
+        if slow == "after":
+            time.sleep(1.5)
+
+    monkeypatch.setattr(migration.Migration, "snapshot", slowly)
+    site.release(73, s001_a="UPDATE #__content SET title = 'a' WHERE id = 1;\n")
+    before = site.state()
+    ended = site.migrate(run_module, releases=[73], sql_timeout=1)
+    assert ended["failed"] and f"{where} (not started: past 1 s of the release's SQL in all" in ended["msg"], ended
+    assert site.state() == before and not site.copies()
+
+
+def test_root_s_copy_of_a_table_a_release_grew_for_nothing_is_ended_with_the_whole_sql_time(site, run_module):
+    """An instant ADD COLUMN with a long default costs the scripts nothing and root's copy of every
+    row of it much: the copy counts, is ended, and leaves nothing behind. Both scripts pass the policy."""
+    grow = ("CREATE TABLE #__bloat (id INT AUTO_INCREMENT PRIMARY KEY, n INT) ENGINE=InnoDB;\n"
+            "INSERT INTO #__bloat (n) VALUES (1);\n" + "INSERT INTO #__bloat (n) SELECT n FROM #__bloat WHERE n = 1;\n" * 15
+            + "".join(f"ALTER TABLE #__bloat ADD COLUMN c{i} TEXT NOT NULL DEFAULT '{'x' * 12000}';\n" for i in range(5)))
+    site.release(75, s001_grow=grow)
+    assert not site.migrate(run_module, releases=[75], rollout="run-1")["failed"]
+    assert not site.migrate(run_module, state="finalized", releases=[75], rollout="run-1")["failed"]
+    site.release(76, s001_touch="UPDATE #__bloat SET n = 2 WHERE id = 1;\n")
+    before = site.state()
+    ended = site.migrate(run_module, releases=[76], rollout="run-2", sql_timeout=1)
+    assert ended["failed"] and "copying jos_bloat stopped after 1 s of the release's SQL in all" in ended["msg"], ended
+    assert site.state() == before and not site.copies()
+    assert site.migrate(run_module, releases=[76], rollout="run-3", sql_timeout=1)["failed"]  # again: no copy in its way
+
+
+@pytest.mark.parametrize("bound", ["statement_timeout", "sql_timeout"])
+@pytest.mark.parametrize("seconds", [0, 86401, 10**12])
+def test_a_bound_under_a_second_or_over_a_day_is_refused_before_anything_runs(site, run_module, bound, seconds):
+    site.release(74, s001_a="UPDATE #__content SET title = 'x' WHERE id = 1;\n")
+    refused = site.migrate(run_module, releases=[74], **{bound: seconds})
+    assert refused["failed"] and f"{bound} is in seconds, at least 1 and at most 86400: {seconds}" in refused["msg"]
     assert content(site) == [tuple(row) for row in CONTENT]
 
 
