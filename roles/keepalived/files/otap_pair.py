@@ -224,17 +224,72 @@ def knock(address: str, port: int, timeout: float = 0.5) -> str:
         return "silent"
 
 
+class Question:
+    """A question to the witness over SSH, under way in a process of its own since `since`."""
+
+    def __init__(self, config: dict, request: str):
+        self.since = time.monotonic()
+        self.process = subprocess.Popen(["ssh", "-F", config["witness_ssh"], config["witness"], request],
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+
+    def answer(self, timeout: float) -> list[str] | None:
+        """The words of the answer, waited for `timeout` seconds more at most; None without one."""
+        try:
+            out = self.process.communicate(timeout=max(timeout, 0.01))[0]
+        except subprocess.TimeoutExpired:
+            self.drop()
+            return None
+        return out.split() if self.process.returncode == 0 else None
+
+    def drop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+# The questions a check put to the witness early (ask_early), by request, until they are answered.
+EARLY: dict[str, Question] = {}
+
+
+def ask_early(config: dict) -> None:
+    """Every peer is silent, so this node may be the one cut off: ask the witness at once, as a
+    primary ('hello') and as a standby ('peer'), before reading this node's own database, whose
+    role decides which answer counts. The answers come while that is read, however long it takes
+    (a server that hangs on new connections), and leave the check its time for a fence."""
+    for request in ("hello", f"peer {config['peers'][0]}"):
+        try:
+            EARLY[request] = Question(config, request)
+        except OSError:
+            continue
+
+
+def asked_for(request: str) -> float:
+    """Seconds the early question `request` has been under way (0: none is)."""
+    return time.monotonic() - EARLY[request].since if request in EARLY else 0.0
+
+
+def drop_early() -> None:
+    for question in EARLY.values():
+        question.drop()
+    EARLY.clear()
+
+
 def ask_witness(config: dict, request: str, timeout: float) -> list[str] | None:
-    """The words of the witness's answer to `request` over SSH, or None when it cannot be asked
-    within `timeout` seconds (no witness, no time left, no connection, a refusal)."""
-    if not config["witness"] or timeout <= 0:
+    """The words of the witness's answer to `request` over SSH (an early question's, if one is under
+    way), or None when it cannot be asked within `timeout` seconds more (no witness, no time
+    left, no connection, a refusal)."""
+    if not config["witness"]:
         return None
-    try:
-        asked = subprocess.run(["ssh", "-F", config["witness_ssh"], config["witness"], request],
-                               capture_output=True, text=True, timeout=timeout, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return asked.stdout.split() if asked.returncode == 0 else None
+    question = EARLY.pop(request, None)
+    if question is None:
+        if timeout <= 0:
+            return None
+        try:
+            question = Question(config, request)
+        except OSError:
+            return None
+    return question.answer(timeout)
 
 
 def witness_says(config: dict, address: str, timeout: float = 4.0) -> tuple[str | None, float | None]:
@@ -868,6 +923,16 @@ def check() -> int:
     knocks = {peer: knock(peer, config["peer_port"]) for peer in config["peers"]}
     if "open" in knocks.values():
         touch(PEER_SEEN)
+    elif config["witness"] and config["peers"]:
+        ask_early(config)
+    try:
+        return judge(config, knocks, started)
+    finally:
+        drop_early()
+
+
+def judge(config: dict, knocks: dict[str, str], started: float) -> int:
+    """check()'s verdict once the peers were knocked at (and the witness asked, if none answered)."""
     fenced = ""
     connection, local = read_local(config, knocks, started)
     if connection is None:
@@ -928,10 +993,11 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
     One that does not listen takes no writes. One that answers but cannot be read (too many
     connections, or hung past the two seconds waited) may still take the site's writes on the
-    connections it has: if the witness, asked while its answer and a kill still fit in the check's
-    life (time_left), finds this node cut off as it would a primary, it is stopped as a fence
-    would. One that leaves no time to ask is left to keepalived (the check fails, the node gives up
-    the VIP: on_leaving)."""
+    connections it has: if the witness, asked from the check's start when no peer answered
+    (ask_early) and given WITNESS_MIN at least while a kill still fits in the check's life
+    (time_left), finds this node cut off as it would a primary, it is stopped as a fence would. One
+    that hung so long that the witness had too little time is left to keepalived (the check fails,
+    the node gives up the VIP: on_leaving)."""
     connection = None
     try:
         connection = connect(timeout=2)  # a server that hangs must not hold the check up till keepalived kills it
@@ -940,9 +1006,10 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
         if connection is not None:
             connection.close()
         left = time_left(config, started, KILL_TIME)
-        # Only on the network's own word: a server that hung so long that no time is left to ask the
-        # witness in is left to keepalived, and a healthy node whose database stalls is never killed.
-        if not not_listening(error) and left >= WITNESS_MIN and \
+        # Only on the network's own word, given WITNESS_MIN at least (the early question's time
+        # counts): a server that hung so long that the witness had no time to answer is left to
+        # keepalived, and a healthy node whose database stalls is never killed.
+        if not not_listening(error) and left > 0 and asked_for("hello") + left >= WITNESS_MIN and \
                 not fit_by_the_network(config, False, knocks, ask_within=left):
             done = f"its database answers but cannot be read ({error}), " + stopped()
             syslog.openlog("otap-pair")

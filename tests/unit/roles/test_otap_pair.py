@@ -237,26 +237,51 @@ def test_no_peer_no_replication_closed():
     assert otap_pair.release_silent_standbys(db, {}) == [] and db.executed == []
 
 
+class Ssh:
+    """subprocess.Popen of the ssh that asks the witness: it answers `out` with `rc`, or hangs."""
+
+    def __init__(self, rc: int = 0, out: str = "", hangs: bool = False):
+        self.rc, self.out, self.hangs, self.asked, self.killed = rc, out, hangs, [], 0
+
+    def __call__(self, argv, **_kwargs):
+        self.asked.append(argv)
+        self.returncode = None
+        return self
+
+    def communicate(self, timeout):
+        if self.hangs:
+            raise otap_pair.subprocess.TimeoutExpired("ssh", timeout)
+        self.returncode = self.rc
+        return self.out, ""
+
+    def poll(self):
+        return self.returncode
+
+    def kill(self):
+        self.killed += 1
+
+    def wait(self):
+        self.returncode = -9
+
+
 @pytest.mark.parametrize(("rc", "out", "said"), [
     (0, "alive\n", ("alive", None)), (0, "dead\n", ("dead", None)), (0, "dead 3.5\n", ("dead", 3.5)),
     (0, "dead soon\n", (None, None)), (0, "alive 3.5\n", ("alive", None)), (0, "maybe\n", (None, None)),
     (0, "", (None, None)), (1, "", (None, None)), (255, "alive", (None, None))])
 def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, said):
-    monkeypatch.setattr(otap_pair.subprocess, "run",
-                        lambda argv, **_: type("Done", (), {"returncode": rc, "stdout": out})())
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(rc, out))
     assert otap_pair.witness_says(WITNESS, "10.0.0.21") == said
 
 
-def test_a_witness_that_hangs_counts_as_not_asked(monkeypatch):
-    def hang(argv, **kwargs):
-        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs["timeout"])
-
-    monkeypatch.setattr(otap_pair.subprocess, "run", hang)
+def test_a_witness_that_hangs_counts_as_not_asked_and_its_question_is_ended(monkeypatch):
+    ssh = Ssh(hangs=True)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
     assert otap_pair.witness_says(WITNESS, "10.0.0.21") == (None, None)
+    assert ssh.killed == 1
 
 
 def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
-    monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("asked the witness"))
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", lambda *_a, **_k: pytest.fail("asked the witness"))
     assert otap_pair.witness_says(WITNESS, "10.0.0.21", timeout=0) == (None, None)
 
 
@@ -264,21 +289,34 @@ def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
     (0, "heard\n", True), (1, "", False), (0, "", False), (0, "heard twice\n", False), (0, "alive\n", False),
     (255, "heard\n", False)])
 def test_only_the_witness_s_heard_counts_for_a_hello(monkeypatch, rc, out, heard):
-    asked = []
-    monkeypatch.setattr(otap_pair.subprocess, "run",
-                        lambda argv, **_: asked.append(argv) or type("Done", (), {"returncode": rc, "stdout": out})())
+    ssh = Ssh(rc, out)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
     assert otap_pair.witness_hears(WITNESS, 1.5) is heard
-    assert asked[0][-1] == "hello"
+    assert ssh.asked[0][-1] == "hello"
 
 
 def test_a_hello_that_hangs_or_has_no_time_left_is_not_heard(monkeypatch):
-    def hang(argv, **kwargs):
-        raise otap_pair.subprocess.TimeoutExpired(argv, kwargs["timeout"])
-
-    monkeypatch.setattr(otap_pair.subprocess, "run", hang)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(hangs=True))
     assert otap_pair.witness_hears(WITNESS, 1.5) is False
-    monkeypatch.setattr(otap_pair.subprocess, "run", lambda *_a, **_k: pytest.fail("asked the witness"))
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", lambda *_a, **_k: pytest.fail("asked the witness"))
     assert otap_pair.witness_hears(WITNESS, 0) is False
+
+
+def test_an_early_question_is_answered_once_and_never_asked_twice(monkeypatch):
+    """ask_early asks as a primary and as a standby; the answer that counts is read, even with no
+    time left to ask anew, and a question no one read is ended with the check."""
+    ssh = Ssh(0, "heard\n")
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
+    try:
+        assert [argv[-1] for argv in ssh.asked] == ["hello", "peer 10.0.0.22"]
+        assert otap_pair.witness_hears(WITNESS, 0) is True
+        assert otap_pair.witness_hears(WITNESS, 0) is False  # answered once: not asked again without time
+        assert len(ssh.asked) == 2
+    finally:
+        ssh.hangs, ssh.returncode = True, None
+        otap_pair.drop_early()
+    assert ssh.killed == 1 and not otap_pair.EARLY
 
 
 # --- Every automatic decision reaches operations ---

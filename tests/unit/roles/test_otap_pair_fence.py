@@ -197,6 +197,21 @@ class Answer:
         return False
 
 
+class Unanswered:
+    """A question the check puts to the witness early (ask_early), never answered: the tests that
+    fake the witness's word (network()) fake witness_says and witness_hears instead."""
+
+    def __init__(self, node, request: str):
+        self.node, self.request, self.since, self.dropped = node, request, otap_pair.time.monotonic(), False
+        node.questions.append(self)
+
+    def answer(self, timeout: float):
+        pytest.fail(f"the early question {self.request!r} was read past network()'s fake witness")
+
+    def drop(self) -> None:
+        self.dropped = True
+
+
 @pytest.fixture(name="node")
 def fixture_node(monkeypatch, tmp_path):
     """check() on a node whose own web tier answers; what it mails and runs is kept."""
@@ -205,7 +220,8 @@ def fixture_node(monkeypatch, tmp_path):
     monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG)
     monkeypatch.setattr(otap_pair.urllib.request, "urlopen", lambda *_a, **_k: Answer())
     monkeypatch.setattr(otap_pair, "inactive_services", lambda _services: [])
-    node = type("Node", (), {"mails": [], "systemctl": [], "witness_timeouts": []})()
+    node = type("Node", (), {"mails": [], "systemctl": [], "witness_timeouts": [], "questions": []})()
+    monkeypatch.setattr(otap_pair, "Question", lambda config, request: Unanswered(node, request))
     monkeypatch.setattr(otap_pair, "send_later", lambda subject, body, condition="": node.mails.append(subject))
     monkeypatch.setattr(otap_pair.subprocess, "run",
                         lambda argv, **_: node.systemctl.append(argv) or type("Done", (), {"returncode": 0})())
@@ -323,7 +339,9 @@ def test_a_cut_off_node_whose_database_cannot_be_read_is_stopped_unless_it_does_
 
 
 @pytest.mark.parametrize(("takes", "code", "word", "asked", "killed"), [
-    (2.6, 2013, "alive", False, False),  # hung till no time is left to ask: left to keepalived
+    (3.1, 2013, None, False, False),     # hung till no time is left for a kill: left to keepalived
+    (2.6, 2013, "alive", True, False),   # hung long, but the early question was answered: heard
+    (2.6, 2013, None, True, True),       # hung long, and the early question went unanswered: cut off
     (2.0, 2013, "alive", True, False),   # the witness hears it: a healthy node, its standby rebooting
     (1.1, 1040, None, True, True),       # refused late, under load, and cut off: it may take writes
     (1.5, 2013, None, True, True),       # hung (the knock, then the connection's own second), and cut off
@@ -340,8 +358,70 @@ def test_a_node_whose_database_cannot_be_read_is_killed_only_on_the_witness_s_wo
     network(monkeypatch, node, "silent", word)
     assert otap_pair.check() == 1
     assert bool(node.witness_timeouts) == asked
-    assert all(timeout >= otap_pair.WITNESS_MIN for timeout in node.witness_timeouts)
+    # The witness has had its time when it is taken not to answer: since the early question, asked
+    # at the check's start (the knock is instant here).
+    assert all(takes + timeout >= otap_pair.WITNESS_MIN for timeout in node.witness_timeouts)
+    assert [q.request for q in node.questions] == ["hello", "peer 10.0.0.22"] and all(q.dropped for q in node.questions)
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
+
+
+class Asked:
+    """The questions to the witness on the made-up clock: each answered `after` seconds from when it
+    was put, with `words` (after None: never, as to a node cut off)."""
+
+    def __init__(self, clock, after: float | None, words: list[str]):
+        self.clock, self.after, self.words, self.put, self.dropped = clock, after, words, [], []
+
+    def __call__(self, _config, request):
+        asked, clock = self, self.clock
+
+        class Put:
+            since = clock.now
+
+            def answer(self, timeout):
+                if asked.after is not None and self.since + asked.after <= clock.now + timeout:
+                    clock.now = max(clock.now, self.since + asked.after)
+                    return asked.words
+                clock.now += timeout
+                return None
+
+            def drop(self):
+                asked.dropped.append(request)
+
+        self.put.append((request, clock.now))
+        return Put()
+
+
+@pytest.mark.parametrize(("hangs", "after", "words", "killed"), [
+    (2.0, None, [], True),           # cut off, its server hangs on new connections: killed
+    (2.0, 0.3, ["heard"], False),    # the witness hears it: a stall, not a cut
+    (2.0, 2.4, ["heard"], False),    # the witness answers late, with time left for a kill: heard
+    (2.0, 2.4, ["alive"], True),     # ... with a word that is not 'heard': not heard
+    (2.0, 2.8, ["heard"], True),     # past what the check can wait for and still kill: not heard
+    (2.6, None, [], False)])         # hung till no time is left for a kill: left to keepalived
+def test_a_cut_off_node_whose_server_hangs_on_new_connections_is_killed_on_the_witness_s_silence(
+        monkeypatch, node, clock, hangs, after, words, killed):
+    """The double fault: cut off, and its server hangs on new connections for the whole connect wait
+    while the site's old ones still commit. The witness, asked when the knocks went unanswered,
+    before the database was, has had its time by then."""
+    def silent(*_a, **_k):
+        clock.now += 0.5
+        return "silent"
+
+    def hang(*_a, **_k):
+        clock.now += hangs
+        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+
+    asked = Asked(clock, after, words)
+    monkeypatch.setattr(otap_pair, "knock", silent)
+    monkeypatch.setattr(otap_pair, "Question", asked)
+    monkeypatch.setattr(otap_pair, "connect", hang)
+    started = clock.now
+    assert otap_pair.check() == 1
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
+    assert asked.put == [("hello", started + 0.5), ("peer 10.0.0.22", started + 0.5)]
+    assert clock.now - started <= CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
+    assert not otap_pair.EARLY
 
 
 @pytest.mark.parametrize(("errno_", "killed"), [(errno.EAGAIN, True), (errno.ENOENT, False),
