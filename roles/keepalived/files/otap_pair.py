@@ -74,6 +74,7 @@ import socket
 import subprocess
 import sys
 import syslog
+import threading
 import time
 import urllib.request
 from email.message import EmailMessage
@@ -100,6 +101,8 @@ WITNESS_MIN = 1.0
 # witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
 # and a kill alone.
 CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.3, 1.8, 0.7
+# What is kept, after reading this node's own database, for the witness's last word before a kill.
+READ_MARGIN = 0.2
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -225,22 +228,36 @@ def knock(address: str, port: int, timeout: float = 0.5) -> str:
 
 
 class Question:
-    """A question to the witness over SSH, under way in a process of its own since `since`."""
+    """A question to the witness over SSH, in a process of its own since `since`; a thread of its
+    own reads the answer, so `ended` says when it came (or the question failed)."""
 
     def __init__(self, config: dict, request: str):
-        self.since = time.monotonic()
+        self.since, self.ended, self.words = time.monotonic(), None, None
         self.process = subprocess.Popen(["ssh", "-F", config["witness_ssh"], config["witness"], request],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader.start()
+
+    def read(self) -> None:
+        out = self.process.stdout.read()
+        if self.process.wait() == 0:
+            self.words = out.decode("utf-8", "replace").split()
+        self.ended = time.monotonic()
 
     def answer(self, timeout: float) -> list[str] | None:
         """The words of the answer, waited for `timeout` seconds more at most; None without one."""
-        try:
-            out = self.process.communicate(timeout=max(timeout, 0.01))[0]
-        except subprocess.TimeoutExpired:
+        self.reader.join(max(timeout, 0.01))
+        if self.ended is None:
             self.drop()
-            return None
-        return out.split() if self.process.returncode == 0 else None
+        return self.words
+
+    def waited(self) -> float:
+        """Seconds the witness has had to answer: until it did (or the question failed), or now."""
+        return (self.ended if self.ended is not None else time.monotonic()) - self.since
+
+    def failed_early(self) -> bool:
+        """Ended without an answer before the witness had WITNESS_MIN (ssh refused at once, say)."""
+        return self.ended is not None and self.words is None and self.waited() < WITNESS_MIN
 
     def drop(self) -> None:
         if self.process.poll() is None:
@@ -253,20 +270,28 @@ EARLY: dict[str, Question] = {}
 
 
 def ask_early(config: dict) -> None:
-    """Every peer is silent, so this node may be the one cut off: ask the witness at once, as a
-    primary ('hello') and as a standby ('peer'), before reading this node's own database, whose
+    """No peer answers its knock, so this node may be the one cut off: ask the witness at once, as
+    a primary ('hello') and as a standby ('peer'), before reading this node's own database, whose
     role decides which answer counts. The answers come while that is read, however long it takes
     (a server that hangs on new connections), and leave the check its time for a fence."""
     for request in ("hello", f"peer {config['peers'][0]}"):
         try:
             EARLY[request] = Question(config, request)
-        except OSError:
+        except Exception:  # noqa: BLE001 - not asked early: asked when its answer is needed
             continue
 
 
-def asked_for(request: str) -> float:
-    """Seconds the early question `request` has been under way (0: none is)."""
-    return time.monotonic() - EARLY[request].since if request in EARLY else 0.0
+def early(request: str) -> Question | None:
+    """The early question `request`, if one is under way or answered (one that failed before the
+    witness had its time does not count: it is asked again)."""
+    question = EARLY.get(request)
+    return None if question is None or question.failed_early() else question
+
+
+def witness_time(request: str, timeout: float) -> float:
+    """Seconds the witness will have had to answer `request` when asked with `timeout` more."""
+    question = early(request)
+    return timeout + (question.waited() if question else 0.0)
 
 
 def drop_early() -> None:
@@ -276,18 +301,19 @@ def drop_early() -> None:
 
 
 def ask_witness(config: dict, request: str, timeout: float) -> list[str] | None:
-    """The words of the witness's answer to `request` over SSH (an early question's, if one is under
-    way), or None when it cannot be asked within `timeout` seconds more (no witness, no time
-    left, no connection, a refusal)."""
+    """The words of the witness's answer to `request` over SSH (an early question's, if one counts),
+    or None when it cannot be asked within `timeout` seconds more (no witness, no time left, no
+    connection, a refusal)."""
     if not config["witness"]:
         return None
-    question = EARLY.pop(request, None)
+    question = early(request)
+    EARLY.pop(request, None)
     if question is None:
         if timeout <= 0:
             return None
         try:
             question = Question(config, request)
-        except OSError:
+        except Exception:  # noqa: BLE001 - not asked
             return None
     return question.answer(timeout)
 
@@ -921,11 +947,11 @@ def check() -> int:
     started = time.monotonic()
     config = settings()
     knocks = {peer: knock(peer, config["peer_port"]) for peer in config["peers"]}
-    if "open" in knocks.values():
-        touch(PEER_SEEN)
-    elif config["witness"] and config["peers"]:
-        ask_early(config)
     try:
+        if "open" in knocks.values():
+            touch(PEER_SEEN)
+        elif config["witness"] and config["peers"]:
+            ask_early(config)
         return judge(config, knocks, started)
     finally:
         drop_early()
@@ -990,31 +1016,52 @@ def time_left(config: dict, started: float, after: float) -> float:
 
 
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
-    """This node's database, connected, and its local_state(); (None, None) when it cannot be read.
-    One that does not listen takes no writes. One that answers but cannot be read (too many
-    connections, or hung past the two seconds waited) may still take the site's writes on the
-    connections it has: if the witness, asked from the check's start when no peer answered
-    (ask_early) and given WITNESS_MIN at least while a kill still fits in the check's life
-    (time_left), finds this node cut off as it would a primary, it is stopped as a fence would. One
-    that hung so long that the witness had too little time is left to keepalived (the check fails,
-    the node gives up the VIP: on_leaving)."""
+    """This node's database, connected, and its local_state(); (None, None) when it cannot be read
+    by the time a kill must start (READ_MARGIN before time_left(KILL_TIME)). One that does not listen
+    takes no writes. One that answers but cannot be read (too many connections, or hung on new
+    connections) may still take the site's writes on the connections it has: if the witness, asked
+    from the check's start when no peer answered (ask_early) and given WITNESS_MIN at least, finds
+    this node cut off as it would a primary, it is stopped as a fence would. One whose witness had
+    too little time (a check that started late) is left to keepalived (the check fails, the node
+    gives up the VIP: on_leaving)."""
     connection = None
     try:
-        connection = connect(timeout=2)  # a server that hangs must not hold the check up till keepalived kills it
-        return connection, local_state(connection)
+        # Each read of a connection waits its own timeout: the whole is bounded here, so that a
+        # server that hangs holds the check up neither past keepalived's timeout nor past a kill.
+        with within(time_left(config, started, KILL_TIME) - READ_MARGIN):
+            connection = connect(timeout=2)
+            return connection, local_state(connection)
     except Exception as error:  # noqa: BLE001 - unfit whatever it was; what it means is judged below
         if connection is not None:
             connection.close()
         left = time_left(config, started, KILL_TIME)
-        # Only on the network's own word, given WITNESS_MIN at least (the early question's time
-        # counts): a server that hung so long that the witness had no time to answer is left to
-        # keepalived, and a healthy node whose database stalls is never killed.
-        if not not_listening(error) and left > 0 and asked_for("hello") + left >= WITNESS_MIN and \
+        # Only on the network's own word, given WITNESS_MIN at least (an early question's time
+        # counts): a healthy node whose database stalls is never killed.
+        if not not_listening(error) and left > 0 and witness_time("hello", left) >= WITNESS_MIN and \
                 not fit_by_the_network(config, False, knocks, ask_within=left):
             done = f"its database answers but cannot be read ({error}), " + stopped()
             syslog.openlog("otap-pair")
             syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced_outcome(config, done))
         return None, None
+
+
+class Overdue(Exception):
+    """A step of the check ran past its time (within())."""
+
+
+@contextlib.contextmanager
+def within(seconds: float):
+    """Raise Overdue inside once `seconds` have passed (SIGALRM: a blocking read is interrupted)."""
+    def overdue(_signum, _frame):
+        raise Overdue(f"no answer within {seconds:.1f} s")
+
+    previous = signal.signal(signal.SIGALRM, overdue)
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def close_clients(connection) -> None:

@@ -5,6 +5,8 @@ import importlib.util
 import io
 import json
 import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -238,30 +240,38 @@ def test_no_peer_no_replication_closed():
 
 
 class Ssh:
-    """subprocess.Popen of the ssh that asks the witness: it answers `out` with `rc`, or hangs."""
+    """subprocess.Popen of the ssh that asks the witness: each question answers `out` with `rc`, or
+    hangs until it is killed; every question is kept (`asked`)."""
 
     def __init__(self, rc: int = 0, out: str = "", hangs: bool = False):
-        self.rc, self.out, self.hangs, self.asked, self.killed = rc, out, hangs, [], 0
+        self.rc, self.out, self.hangs, self.asked = rc, out, hangs, []
 
     def __call__(self, argv, **_kwargs):
-        self.asked.append(argv)
-        self.returncode = None
-        return self
+        process = Process(self, argv)
+        self.asked.append(process)
+        return process
 
-    def communicate(self, timeout):
-        if self.hangs:
-            raise otap_pair.subprocess.TimeoutExpired("ssh", timeout)
-        self.returncode = self.rc
-        return self.out, ""
+
+class Process:
+    def __init__(self, ssh: Ssh, argv):
+        self.ssh, self.argv, self.returncode, self.killed = ssh, argv, None, threading.Event()
+        self.stdout = self
+
+    def read(self) -> bytes:
+        if self.ssh.hangs:
+            self.killed.wait(30)
+            return b""
+        return self.ssh.out.encode() if isinstance(self.ssh.out, str) else self.ssh.out
+
+    def wait(self):
+        self.returncode = -9 if self.killed.is_set() else self.ssh.rc
+        return self.returncode
 
     def poll(self):
         return self.returncode
 
     def kill(self):
-        self.killed += 1
-
-    def wait(self):
-        self.returncode = -9
+        self.killed.set()
 
 
 @pytest.mark.parametrize(("rc", "out", "said"), [
@@ -276,8 +286,8 @@ def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, said):
 def test_a_witness_that_hangs_counts_as_not_asked_and_its_question_is_ended(monkeypatch):
     ssh = Ssh(hangs=True)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
-    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == (None, None)
-    assert ssh.killed == 1
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21", timeout=0.2) == (None, None)
+    assert [process.killed.is_set() for process in ssh.asked] == [True]
 
 
 def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
@@ -292,12 +302,12 @@ def test_only_the_witness_s_heard_counts_for_a_hello(monkeypatch, rc, out, heard
     ssh = Ssh(rc, out)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
     assert otap_pair.witness_hears(WITNESS, 1.5) is heard
-    assert ssh.asked[0][-1] == "hello"
+    assert ssh.asked[0].argv[-1] == "hello"
 
 
 def test_a_hello_that_hangs_or_has_no_time_left_is_not_heard(monkeypatch):
     monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(hangs=True))
-    assert otap_pair.witness_hears(WITNESS, 1.5) is False
+    assert otap_pair.witness_hears(WITNESS, 0.2) is False
     monkeypatch.setattr(otap_pair.subprocess, "Popen", lambda *_a, **_k: pytest.fail("asked the witness"))
     assert otap_pair.witness_hears(WITNESS, 0) is False
 
@@ -309,14 +319,42 @@ def test_an_early_question_is_answered_once_and_never_asked_twice(monkeypatch):
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
     otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
     try:
-        assert [argv[-1] for argv in ssh.asked] == ["hello", "peer 10.0.0.22"]
+        assert [process.argv[-1] for process in ssh.asked] == ["hello", "peer 10.0.0.22"]
         assert otap_pair.witness_hears(WITNESS, 0) is True
         assert otap_pair.witness_hears(WITNESS, 0) is False  # answered once: not asked again without time
         assert len(ssh.asked) == 2
     finally:
-        ssh.hangs, ssh.returncode = True, None
         otap_pair.drop_early()
-    assert ssh.killed == 1 and not otap_pair.EARLY
+    assert not otap_pair.EARLY
+
+
+def test_an_early_question_that_failed_at_once_is_asked_again(monkeypatch):
+    """ssh refused for a moment as the check started: that is no silence of the witness's."""
+    ssh = Ssh(255, "")
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
+    try:
+        for process in ssh.asked:
+            assert wait_for_end(process)
+        assert otap_pair.early("hello") is None and otap_pair.witness_time("hello", 0.5) == 0.5
+        ssh.rc, ssh.out = 0, "heard\n"
+        assert otap_pair.witness_hears(WITNESS, 1.5) is True
+        assert [process.argv[-1] for process in ssh.asked] == ["hello", "peer 10.0.0.22", "hello"]
+    finally:
+        otap_pair.drop_early()
+
+
+def test_an_answer_that_is_not_text_is_no_answer(monkeypatch):
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(0, b"\xff\xfe heard"))
+    assert otap_pair.witness_hears(WITNESS, 1.5) is False
+
+
+def wait_for_end(process, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while process.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # the reader notes the end just after wait() returns
+    return process.returncode is not None
 
 
 # --- Every automatic decision reaches operations ---

@@ -2,13 +2,16 @@
 the witness fences itself in its next check, and a standby whose primary is silent promotes
 itself only once nobody has heard of that primary for `fence_after` seconds."""
 
+import contextlib
 import errno
 import importlib.util
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -208,6 +211,13 @@ class Unanswered:
     def answer(self, timeout: float):
         pytest.fail(f"the early question {self.request!r} was read past network()'s fake witness")
 
+    def waited(self) -> float:
+        return otap_pair.time.monotonic() - self.since
+
+    @staticmethod
+    def failed_early() -> bool:
+        return False
+
     def drop(self) -> None:
         self.dropped = True
 
@@ -369,11 +379,14 @@ class Asked:
     """The questions to the witness on the made-up clock: each answered `after` seconds from when it
     was put, with `words` (after None: never, as to a node cut off)."""
 
-    def __init__(self, clock, after: float | None, words: list[str]):
+    def __init__(self, clock, after: float | None, words: list[str], cannot_start: bool = False):
         self.clock, self.after, self.words, self.put, self.dropped = clock, after, words, [], []
+        self.cannot_start = cannot_start
 
     def __call__(self, _config, request):
         asked, clock = self, self.clock
+        if self.cannot_start:
+            raise OSError(24, "Too many open files")
 
         class Put:
             since = clock.now
@@ -384,6 +397,15 @@ class Asked:
                     return asked.words
                 clock.now += timeout
                 return None
+
+            def waited(self):
+                if asked.after is not None and self.since + asked.after <= clock.now:
+                    return asked.after
+                return clock.now - self.since
+
+            @staticmethod
+            def failed_early():
+                return False
 
             def drop(self):
                 asked.dropped.append(request)
@@ -422,6 +444,120 @@ def test_a_cut_off_node_whose_server_hangs_on_new_connections_is_killed_on_the_w
     assert asked.put == [("hello", started + 0.5), ("peer 10.0.0.22", started + 0.5)]
     assert clock.now - started <= CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
     assert not otap_pair.EARLY
+
+
+class Hangs(FakeConnection):
+    """A connection whose server greeted (late) and then hangs every statement."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def execute(self, sql, args=None):
+        self.clock.now += 2.0  # the read's own timeout
+        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+
+    def close(self):
+        pass
+
+
+class Alarm:
+    """within() on the made-up clock: what reads past its time gets Overdue, as SIGALRM does."""
+
+    def __init__(self, clock):
+        self.clock, self.given, self.deadline = clock, [], None
+
+    @contextlib.contextmanager
+    def __call__(self, seconds):
+        self.given.append(seconds)
+        self.deadline = self.clock.now + seconds
+        try:
+            yield
+        except RuntimeError:
+            if self.clock.now >= self.deadline:
+                self.clock.now = self.deadline
+                raise otap_pair.Overdue("no answer") from None
+            raise
+        finally:
+            self.deadline = None
+
+
+@pytest.mark.parametrize("greeting", [0.1, 0.6, 1.9])
+def test_a_cut_off_node_whose_server_greets_then_hangs_is_read_within_the_check_s_life_and_killed(
+        monkeypatch, node, clock, greeting):
+    """Each read of a connection waits its own timeout: greeting, login, each statement. The whole
+    read is bounded so that a kill, on the witness's silence, still fits in keepalived's timeout."""
+    def silent(*_a, **_k):
+        clock.now += 0.5
+        return "silent"
+
+    alarm = Alarm(clock)
+    monkeypatch.setattr(otap_pair, "within", alarm)
+    monkeypatch.setattr(otap_pair, "knock", silent)
+    monkeypatch.setattr(otap_pair, "Question", Asked(clock, None, []))
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: clock.__setattr__("now", clock.now + greeting)
+                        or Hangs(clock))
+    started = clock.now
+    assert otap_pair.check() == 1
+    assert ["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl
+    life = CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
+    assert alarm.given == [pytest.approx(life - 0.5 - otap_pair.KILL_TIME - otap_pair.READ_MARGIN)]  # after the knock
+    assert clock.now - started <= life
+
+
+@pytest.mark.parametrize(("hangs", "killed"), [(2.0, True), (2.5, False)])
+def test_a_witness_not_asked_early_is_given_its_whole_second_or_nothing_is_killed(
+        monkeypatch, node, clock, hangs, killed):
+    """The early questions could not start (no process to spare): the kill waits on a question of
+    its own, which needs WITNESS_MIN; with less left, a stall is never taken for a cut."""
+    def hang(*_a, **_k):
+        clock.now += hangs
+        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+
+    asked = Asked(clock, None, [], cannot_start=True)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
+    monkeypatch.setattr(otap_pair, "Question", asked)
+    monkeypatch.setattr(otap_pair, "connect", hang)
+    assert otap_pair.check() == 1
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
+
+
+def test_a_check_whose_peer_answers_asks_the_witness_nothing(monkeypatch, node, clock):
+    asked = Asked(clock, 0.1, ["heard"])
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "open")
+    monkeypatch.setattr(otap_pair, "Question", asked)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=False))
+    assert otap_pair.check() == 0
+    assert asked.put == []
+
+
+@pytest.mark.parametrize(("after", "words", "fenced"), [(0.3, ["heard"], False), (None, [], True)])
+def test_a_primary_whose_standby_is_silent_judges_by_the_early_hello(monkeypatch, node, clock, after, words, fenced):
+    """Its own database reads at once: the early 'hello' is the one answer it waits for, never asked twice."""
+    server = Server(read_only=False)
+    asked = Asked(clock, after, words)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
+    monkeypatch.setattr(otap_pair, "Question", asked)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: server)
+    assert otap_pair.check() == (1 if fenced else 0)
+    assert server.read_only == fenced
+    assert [request for request, _at in asked.put] == ["hello", "peer 10.0.0.22"]
+    assert asked.dropped == ["peer 10.0.0.22"]
+
+
+def test_a_blocking_read_is_interrupted_when_its_time_is_up():
+    """within() for real: a server that takes the connection and never greets."""
+    import pymysql
+
+    with socket.socket(socket.AF_UNIX) as listening, tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "mysqld.sock")
+        listening.bind(path)
+        listening.listen(1)
+        started = time.monotonic()
+        with pytest.raises(otap_pair.Overdue):
+            with otap_pair.within(0.3):
+                pymysql.connect(unix_socket=path, user="root", connect_timeout=5, read_timeout=5)
+        assert time.monotonic() - started < 2
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
 
 
 @pytest.mark.parametrize(("errno_", "killed"), [(errno.EAGAIN, True), (errno.ENOENT, False),
