@@ -94,13 +94,16 @@ NOT_LISTENING = (2002, 2003)
 # Turning a database read-only takes the read lock in two steps (running writes, then commits under
 # way), each of which may wait lock_wait_timeout: the statement's own time bounds the whole.
 READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
-# The least time worth asking the witness in (a primary's hello: an SSH login, under load).
-WITNESS_MIN = 1.0
+# The least time worth asking the witness in (a primary's hello: an SSH login, under load), and how
+# soon a question whose ssh failed at once is put again within it.
+WITNESS_MIN, ASK_AGAIN = 1.0, 0.1
 # The check's life: keepalived ends it this many seconds past its budget (keepalived.conf.j2's
 # timeout); Python's start before the check reads its clock; the most a fence takes after the
 # witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
 # and a kill alone.
 CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.3, 1.8, 0.7
+# The fence's one wait for the read lock (READ_ONLY's max_statement_time).
+LOCK_TRY = 1.0
 # What is kept, after reading this node's own database, for the witness's last word before a kill.
 READ_MARGIN = 0.2
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
@@ -228,21 +231,45 @@ def knock(address: str, port: int, timeout: float = 0.5) -> str:
 
 
 class Question:
-    """A question to the witness over SSH, in a process of its own since `since`; a thread of its
-    own reads the answer, so `ended` says when it came (or the question failed)."""
+    """A question to the witness over SSH, in a process of its own; a thread of its own reads the
+    answer, and asks again every ASK_AGAIN seconds while ssh fails before the witness has had
+    WITNESS_MIN since the first try (a refusal for a moment is answered then; a node whose every
+    try fails at once, no route, has given the witness its second). `ended` says when it was
+    answered, or finally failed."""
 
     def __init__(self, config: dict, request: str):
-        self.since, self.ended, self.words = time.monotonic(), None, None
-        self.process = subprocess.Popen(["ssh", "-F", config["witness_ssh"], config["witness"], request],
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.argv = ["ssh", "-F", config["witness_ssh"], config["witness"], request]
+        self.ended, self.words, self.dropped, self.lock = None, None, False, threading.Lock()
+        self.process = self.start()
+        self.since = time.monotonic()  # once ssh runs: what starting it took is not the witness's time
         self.reader = threading.Thread(target=self.read, daemon=True)
-        self.reader.start()
+        try:
+            self.reader.start()
+        except BaseException:
+            self.drop()
+            raise
+
+    def start(self) -> subprocess.Popen:
+        return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
 
     def read(self) -> None:
-        out = self.process.stdout.read()
-        if self.process.wait() == 0:
-            self.words = out.decode("utf-8", "replace").split()
-        self.ended = time.monotonic()
+        try:
+            while True:
+                with self.process.stdout as out:
+                    answer = out.read()
+                if self.process.wait() == 0:
+                    self.words = answer.decode("utf-8", "replace").split()
+                    return
+                if time.monotonic() - self.since >= WITNESS_MIN:
+                    return
+                time.sleep(ASK_AGAIN)
+                with self.lock:
+                    if self.dropped:
+                        return
+                    self.process = self.start()
+        finally:
+            self.ended = time.monotonic()
 
     def answer(self, timeout: float) -> list[str] | None:
         """The words of the answer, waited for `timeout` seconds more at most; None without one."""
@@ -256,13 +283,16 @@ class Question:
         return (self.ended if self.ended is not None else time.monotonic()) - self.since
 
     def failed_early(self) -> bool:
-        """Ended without an answer before the witness had WITNESS_MIN (ssh refused at once, say)."""
+        """Ended without an answer before the witness had WITNESS_MIN (it could not be asked again)."""
         return self.ended is not None and self.words is None and self.waited() < WITNESS_MIN
 
     def drop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        with self.lock:
+            self.dropped = True
+            process = self.process
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 # The questions a check put to the witness early (ask_early), by request, until they are answered.
@@ -969,7 +999,9 @@ def judge(config: dict, knocks: dict[str, str], started: float) -> int:
             left = min(config["check_budget"] - (time.monotonic() - started), time_left(config, started, FENCE_TIME))
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
             if not fit and not local["read_only"]:
-                fenced = fence(connection, config)  # it closes every client, a silent standby's too
+                # It closes every client, a silent standby's too; too late in the check for a wait for
+                # the read lock (a slow read), it stops the database at once.
+                fenced = fence(connection, config, hurry=time_left(config, started, KILL_TIME + LOCK_TRY) < 0)
             released = release_silent_standbys(connection, knocks) if fit and not local["read_only"] else []
         if fit:
             with urllib.request.urlopen(config["check_url"], timeout=max(0.2, min(2.0, time_left(config, started, 0.3)))) \
@@ -1051,15 +1083,21 @@ class Overdue(Exception):
 
 @contextlib.contextmanager
 def within(seconds: float):
-    """Raise Overdue inside once `seconds` have passed (SIGALRM: a blocking read is interrupted)."""
+    """Raise Overdue inside once `seconds` have passed (SIGALRM: a blocking read is interrupted; at
+    least 10 ms, since a timer of 0 would never go off). An alarm that comes as the body ends raises
+    nothing. (One that lands in a finalizer is printed and lost: the reads' own timeouts remain.)"""
+    armed = [True]
+
     def overdue(_signum, _frame):
-        raise Overdue(f"no answer within {seconds:.1f} s")
+        if armed[0]:
+            raise Overdue(f"no answer within {seconds:.2f} s")
 
     previous = signal.signal(signal.SIGALRM, overdue)
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
     try:
         yield
     finally:
+        armed[0] = False
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
@@ -1087,13 +1125,16 @@ def still_fenced(local: dict) -> bool:
     return modified(FENCED) is not None
 
 
-def fence(connection, config: dict) -> str:
+def fence(connection, config: dict, hurry: bool = False) -> str:
     """This primary reaches neither its peer nor the witness: it may be the one cut off, and the
     standby may promote itself `fence_after` seconds after it last reached it. Turn read-only now,
-    before that, stop the primary's services, record and mail it; what was done."""
+    before that (`hurry`: no time is left in the check to wait for the read lock: stop the database
+    instead), stop the primary's services, record and mail it; what was done."""
     # The clients first, so that no write of theirs holds read_only's lock up. One try: the
     # check's life has room for one wait for the lock (timeout - budget), not for two.
-    if turn_read_only(connection, tries=1, close_first=True):
+    if hurry:
+        done = "no time was left in the check to turn its database read-only, " + stopped()
+    elif turn_read_only(connection, tries=1, close_first=True):
         done = "its database is now read-only"
         try:  # a commit waiting for the standby's acknowledgement gets an error, not an OK it cannot keep
             close_clients(connection)

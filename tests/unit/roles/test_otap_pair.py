@@ -243,8 +243,8 @@ class Ssh:
     """subprocess.Popen of the ssh that asks the witness: each question answers `out` with `rc`, or
     hangs until it is killed; every question is kept (`asked`)."""
 
-    def __init__(self, rc: int = 0, out: str = "", hangs: bool = False):
-        self.rc, self.out, self.hangs, self.asked = rc, out, hangs, []
+    def __init__(self, rc: int = 0, out: str = "", hangs: bool = False, failures: int = 0):
+        self.rc, self.out, self.hangs, self.asked, self.failures = rc, out, hangs, [], failures
 
     def __call__(self, argv, **_kwargs):
         process = Process(self, argv)
@@ -257,6 +257,12 @@ class Process:
         self.ssh, self.argv, self.returncode, self.killed = ssh, argv, None, threading.Event()
         self.stdout = self
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
     def read(self) -> bytes:
         if self.ssh.hangs:
             self.killed.wait(30)
@@ -264,7 +270,10 @@ class Process:
         return self.ssh.out.encode() if isinstance(self.ssh.out, str) else self.ssh.out
 
     def wait(self):
-        self.returncode = -9 if self.killed.is_set() else self.ssh.rc
+        if self.returncode is None:
+            failing = self.ssh.failures > 0
+            self.ssh.failures -= failing
+            self.returncode = -9 if self.killed.is_set() else 255 if failing else self.ssh.rc
         return self.returncode
 
     def poll(self):
@@ -328,33 +337,69 @@ def test_an_early_question_is_answered_once_and_never_asked_twice(monkeypatch):
     assert not otap_pair.EARLY
 
 
-def test_an_early_question_that_failed_at_once_is_asked_again(monkeypatch):
-    """ssh refused for a moment as the check started: that is no silence of the witness's."""
-    ssh = Ssh(255, "")
+def test_a_question_whose_ssh_fails_at_once_is_put_again_until_the_witness_had_its_second(monkeypatch):
+    """ssh refused for a moment: answered on a later try, and the witness's time counted until then."""
+    ssh = Ssh(0, "heard\n", failures=3)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    question = otap_pair.Question(WITNESS, "hello")
+    assert question.answer(5) == ["heard"]
+    assert len(ssh.asked) == 4 and not question.failed_early()
+    answered = question.waited()
+    time.sleep(0.2)
+    assert question.waited() == answered < otap_pair.WITNESS_MIN
+
+
+def test_a_question_that_fails_at_every_try_is_the_witness_s_silence_once_it_had_its_second(monkeypatch):
+    """No route to the witness: every ssh fails at once. After WITNESS_MIN of tries, that is silence."""
+    monkeypatch.setattr(otap_pair, "WITNESS_MIN", 0.3)
+    ssh = Ssh(0, "heard\n", failures=10**6)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    question = otap_pair.Question(WITNESS, "hello")
+    assert question.answer(5) is None
+    assert question.waited() >= 0.3 and not question.failed_early() and len(ssh.asked) >= 2
+    assert all(process.returncode is not None for process in ssh.asked)
+
+
+@pytest.mark.parametrize("error", [OSError(24, "Too many open files"), ValueError("embedded null byte")])
+def test_a_question_that_cannot_start_is_not_asked_and_raises_nothing(monkeypatch, error):
+    def fails(*_a, **_k):
+        raise error
+
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", fails)
     otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
+    assert not otap_pair.EARLY
+    assert otap_pair.witness_hears(WITNESS, 1.5) is False
+
+
+def test_the_time_it_takes_to_start_ssh_is_not_the_witness_s(monkeypatch):
+    """A node whose disk stalls may take long to start ssh: the witness's time starts once it runs."""
+    ssh = Ssh(hangs=True)
+
+    def slow(argv, **kwargs):
+        time.sleep(0.3)
+        return ssh(argv, **kwargs)
+
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", slow)
+    question = otap_pair.Question(WITNESS, "hello")
     try:
-        for process in ssh.asked:
-            assert wait_for_end(process)
-        assert otap_pair.early("hello") is None and otap_pair.witness_time("hello", 0.5) == 0.5
-        ssh.rc, ssh.out = 0, "heard\n"
-        assert otap_pair.witness_hears(WITNESS, 1.5) is True
-        assert [process.argv[-1] for process in ssh.asked] == ["hello", "peer 10.0.0.22", "hello"]
+        assert question.waited() < 0.2
     finally:
-        otap_pair.drop_early()
+        question.drop()
+
+
+def test_a_dropped_question_leaves_no_process_behind(monkeypatch):
+    ssh = Ssh(hangs=True)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    question = otap_pair.Question(WITNESS, "hello")
+    question.drop()
+    assert [process.returncode for process in ssh.asked] == [-9]
 
 
 def test_an_answer_that_is_not_text_is_no_answer(monkeypatch):
     monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(0, b"\xff\xfe heard"))
-    assert otap_pair.witness_hears(WITNESS, 1.5) is False
-
-
-def wait_for_end(process, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while process.returncode is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.05)  # the reader notes the end just after wait() returns
-    return process.returncode is not None
+    started = time.monotonic()
+    assert otap_pair.witness_hears(WITNESS, 5) is False
+    assert time.monotonic() - started < 2  # read, not waited out
 
 
 # --- Every automatic decision reaches operations ---

@@ -392,6 +392,7 @@ class Asked:
             since = clock.now
 
             def answer(self, timeout):
+                timeout = max(timeout, 0.0)
                 if asked.after is not None and self.since + asked.after <= clock.now + timeout:
                     clock.now = max(clock.now, self.since + asked.after)
                     return asked.words
@@ -542,6 +543,32 @@ def test_a_primary_whose_standby_is_silent_judges_by_the_early_hello(monkeypatch
     assert server.read_only == fenced
     assert [request for request, _at in asked.put] == ["hello", "peer 10.0.0.22"]
     assert asked.dropped == ["peer 10.0.0.22"]
+
+
+@pytest.mark.parametrize(("reads", "hurried"), [(0.5, False), (2.3, True)])
+def test_a_fence_with_no_time_left_to_wait_for_the_read_lock_stops_the_database_at_once(
+        monkeypatch, node, clock, reads, hurried):
+    """Its own database read slowly, the witness silent: too late in the check for the read lock's
+    second and a kill after it, within keepalived's timeout, so it is killed at once."""
+    server = Server(read_only=False)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
+    monkeypatch.setattr(otap_pair, "Question", Asked(clock, None, []))
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: clock.__setattr__("now", clock.now + reads) or server)
+    started = clock.now
+    assert otap_pair.check() == 1
+    assert (otap_pair.READ_ONLY in server.executed) != hurried and server.read_only != hurried
+    assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == hurried
+    assert clock.now - started <= CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
+
+
+def test_a_bound_of_nothing_still_goes_off_and_a_bound_that_is_met_leaves_nothing_behind():
+    handler = signal.getsignal(signal.SIGALRM)
+    with pytest.raises(otap_pair.Overdue):
+        with otap_pair.within(0):  # a timer of 0 would never go off: at least 10 ms
+            time.sleep(2)
+    with otap_pair.within(5):
+        pass
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and signal.getsignal(signal.SIGALRM) == handler
 
 
 def test_a_blocking_read_is_interrupted_when_its_time_is_up():
