@@ -95,8 +95,8 @@ NOT_LISTENING = (2002, 2003)
 # way), each of which may wait lock_wait_timeout: the statement's own time bounds the whole.
 READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
 # The least time worth asking the witness in (a primary's hello: an SSH login, under load), and how
-# soon a question whose ssh failed at once is put again within it.
-WITNESS_MIN, ASK_AGAIN = 1.0, 0.1
+# soon a question whose ssh failed (refused, no route) is put again.
+WITNESS_MIN, ASK_AGAIN = 1.0, 0.2
 # The check's life: keepalived ends it this many seconds past its budget (keepalived.conf.j2's
 # timeout); Python's start before the check reads its clock; the most a fence takes after the
 # witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
@@ -232,10 +232,11 @@ def knock(address: str, port: int, timeout: float = 0.5) -> str:
 
 class Question:
     """A question to the witness over SSH, in a process of its own; a thread of its own reads the
-    answer, and asks again every ASK_AGAIN seconds while ssh fails before the witness has had
-    WITNESS_MIN since the first try (a refusal for a moment is answered then; a node whose every
-    try fails at once, no route, has given the witness its second). `ended` says when it was
-    answered, or finally failed."""
+    answer, and puts the question again every ASK_AGAIN seconds while ssh itself fails (exit 255:
+    refused for a moment, no route), until it is answered or dropped: a refusal for a moment is
+    answered then, and the witness's time (`waited`) runs from the first ssh on. `ended` says when
+    the witness answered (words, or a refusal of its own). Without a thread to spare, the answer is
+    read when it is asked for, and the question is not put again."""
 
     def __init__(self, config: dict, request: str):
         self.argv = ["ssh", "-F", config["witness_ssh"], config["witness"], request]
@@ -245,9 +246,8 @@ class Question:
         self.reader = threading.Thread(target=self.read, daemon=True)
         try:
             self.reader.start()
-        except BaseException:
-            self.drop()
-            raise
+        except RuntimeError:  # no thread to spare: read in answer()
+            self.reader = None
 
     def start(self) -> subprocess.Popen:
         return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -258,24 +258,41 @@ class Question:
             while True:
                 with self.process.stdout as out:
                     answer = out.read()
-                if self.process.wait() == 0:
-                    self.words = answer.decode("utf-8", "replace").split()
-                    return
-                if time.monotonic() - self.since >= WITNESS_MIN:
+                if self.note(answer, self.process.wait()):
                     return
                 time.sleep(ASK_AGAIN)
                 with self.lock:
                     if self.dropped:
                         return
                     self.process = self.start()
+        except Exception:  # noqa: BLE001 - ssh could not be started again: not asked (failed_early)
+            return
         finally:
-            self.ended = time.monotonic()
+            if self.ended is None:
+                self.ended = time.monotonic()
+
+    def note(self, answer: bytes, returncode: int) -> bool:
+        """Keep the answer; whether the witness gave one (ssh's own failure, 255, is none)."""
+        if returncode == 255:
+            return False
+        if returncode == 0:
+            self.words = answer.decode("utf-8", "replace").split()
+        self.ended = time.monotonic()
+        return True
 
     def answer(self, timeout: float) -> list[str] | None:
         """The words of the answer, waited for `timeout` seconds more at most; None without one."""
+        if self.reader is None:
+            try:
+                answer = self.process.communicate(timeout=max(timeout, 0.01))[0]
+                self.note(answer, self.process.returncode)
+            except subprocess.TimeoutExpired:
+                self.drop()
+            return self.words
         self.reader.join(max(timeout, 0.01))
         if self.ended is None:
             self.drop()
+            self.reader.join(0.05)  # an answer complete as ssh was ended still counts
         return self.words
 
     def waited(self) -> float:
@@ -283,7 +300,7 @@ class Question:
         return (self.ended if self.ended is not None else time.monotonic()) - self.since
 
     def failed_early(self) -> bool:
-        """Ended without an answer before the witness had WITNESS_MIN (it could not be asked again)."""
+        """Ended without an answer before the witness had WITNESS_MIN (it could not be put again)."""
         return self.ended is not None and self.words is None and self.waited() < WITNESS_MIN
 
     def drop(self) -> None:
@@ -996,12 +1013,15 @@ def judge(config: dict, knocks: dict[str, str], started: float) -> int:
     try:
         # The network first: a primary it finds unfit fences itself whatever its web tier does.
         with connection:
-            left = min(config["check_budget"] - (time.monotonic() - started), time_left(config, started, FENCE_TIME))
+            left = time_left(config, started, FENCE_TIME)
+            given = witness_time("hello", max(left, 0.0))  # before the answer is taken
             fit = fit_by_the_network(config, local["read_only"], knocks, still_fenced(local), left)
             if not fit and not local["read_only"]:
-                # It closes every client, a silent standby's too; too late in the check for a wait for
-                # the read lock (a slow read), it stops the database at once.
-                fenced = fence(connection, config, hurry=time_left(config, started, KILL_TIME + LOCK_TRY) < 0)
+                # It closes every client, a silent standby's too. Too late in the check for a wait for
+                # the read lock (a slow read), it stops the database at once, but only on the silence
+                # of a witness that had its second: never for a stall alone.
+                hurry = time_left(config, started, KILL_TIME + LOCK_TRY) < 0 and given >= WITNESS_MIN
+                fenced = fence(connection, config, hurry=hurry)
             released = release_silent_standbys(connection, knocks) if fit and not local["read_only"] else []
         if fit:
             with urllib.request.urlopen(config["check_url"], timeout=max(0.2, min(2.0, time_left(config, started, 0.3)))) \

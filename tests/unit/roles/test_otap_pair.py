@@ -279,6 +279,13 @@ class Process:
     def poll(self):
         return self.returncode
 
+    def communicate(self, timeout):
+        if self.ssh.hangs:
+            raise otap_pair.subprocess.TimeoutExpired("ssh", timeout)
+        answer = self.read()
+        self.wait()
+        return answer, None
+
     def kill(self):
         self.killed.set()
 
@@ -289,7 +296,7 @@ class Process:
     (0, "", (None, None)), (1, "", (None, None)), (255, "alive", (None, None))])
 def test_only_a_clear_answer_of_the_witness_counts(monkeypatch, rc, out, said):
     monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(rc, out))
-    assert otap_pair.witness_says(WITNESS, "10.0.0.21") == said
+    assert otap_pair.witness_says(WITNESS, "10.0.0.21", timeout=0.5) == said
 
 
 def test_a_witness_that_hangs_counts_as_not_asked_and_its_question_is_ended(monkeypatch):
@@ -310,7 +317,7 @@ def test_a_check_with_no_time_left_does_not_ask(monkeypatch):
 def test_only_the_witness_s_heard_counts_for_a_hello(monkeypatch, rc, out, heard):
     ssh = Ssh(rc, out)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
-    assert otap_pair.witness_hears(WITNESS, 1.5) is heard
+    assert otap_pair.witness_hears(WITNESS, 0.5) is heard
     assert ssh.asked[0].argv[-1] == "hello"
 
 
@@ -349,15 +356,55 @@ def test_a_question_whose_ssh_fails_at_once_is_put_again_until_the_witness_had_i
     assert question.waited() == answered < otap_pair.WITNESS_MIN
 
 
-def test_a_question_that_fails_at_every_try_is_the_witness_s_silence_once_it_had_its_second(monkeypatch):
-    """No route to the witness: every ssh fails at once. After WITNESS_MIN of tries, that is silence."""
-    monkeypatch.setattr(otap_pair, "WITNESS_MIN", 0.3)
+def test_a_question_whose_ssh_fails_at_every_try_is_put_again_until_dropped_and_is_silence(monkeypatch):
+    """No route to the witness: every ssh fails at once. It is put again every ASK_AGAIN seconds, no
+    faster, while the check waits; all that time is the witness's, and its silence."""
     ssh = Ssh(0, "heard\n", failures=10**6)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
     question = otap_pair.Question(WITNESS, "hello")
-    assert question.answer(5) is None
-    assert question.waited() >= 0.3 and not question.failed_early() and len(ssh.asked) >= 2
+    assert question.answer(0.5) is None
+    assert 2 <= len(ssh.asked) <= 0.5 / otap_pair.ASK_AGAIN + 2
+    assert question.waited() >= 0.5 and not question.failed_early()
     assert all(process.returncode is not None for process in ssh.asked)
+
+
+def test_a_refusal_of_the_witness_s_own_is_its_answer_not_put_again(monkeypatch):
+    ssh = Ssh(1, "")
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", ssh)
+    assert otap_pair.witness_hears(WITNESS, 0.5) is False
+    assert len(ssh.asked) == 1
+
+
+def test_a_question_that_can_no_longer_be_put_adds_nothing_to_the_witness_s_time(monkeypatch):
+    """ssh failed, and starting it again failed too: the witness has not had its time."""
+    ssh = Ssh(0, "heard\n", failures=1)
+
+    def once(argv, **kwargs):
+        if ssh.asked:
+            raise OSError(11, "Resource temporarily unavailable")
+        return ssh(argv, **kwargs)
+
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", once)
+    otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
+    try:
+        question = otap_pair.EARLY["hello"]
+        question.reader.join(5)
+        assert question.failed_early() and otap_pair.witness_time("hello", 0.3) == 0.3
+    finally:
+        otap_pair.drop_early()
+
+
+def test_without_a_thread_to_spare_the_answer_is_read_when_asked_for(monkeypatch):
+    def no_thread(_thread):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(otap_pair.threading.Thread, "start", no_thread)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(0, "heard\n"))
+    assert otap_pair.witness_hears(WITNESS, 0.5) is True
+    hangs = Ssh(hangs=True)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", hangs)
+    assert otap_pair.witness_hears(WITNESS, 0.1) is False
+    assert [process.returncode for process in hangs.asked] == [-9]
 
 
 @pytest.mark.parametrize("error", [OSError(24, "Too many open files"), ValueError("embedded null byte")])

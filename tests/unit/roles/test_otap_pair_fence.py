@@ -545,20 +545,33 @@ def test_a_primary_whose_standby_is_silent_judges_by_the_early_hello(monkeypatch
     assert asked.dropped == ["peer 10.0.0.22"]
 
 
-@pytest.mark.parametrize(("reads", "hurried"), [(0.5, False), (2.3, True)])
+@pytest.mark.parametrize(("reads", "asked_early", "hurried"), [(0.5, True, False), (2.3, True, True),
+                                                                (2.3, False, False)])
 def test_a_fence_with_no_time_left_to_wait_for_the_read_lock_stops_the_database_at_once(
-        monkeypatch, node, clock, reads, hurried):
+        monkeypatch, node, clock, reads, asked_early, hurried):
     """Its own database read slowly, the witness silent: too late in the check for the read lock's
-    second and a kill after it, within keepalived's timeout, so it is killed at once."""
+    second and a kill after it, within keepalived's timeout, so it is killed at once; but only on
+    the silence of a witness that had its second (asked early), never for a stall alone."""
     server = Server(read_only=False)
     monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
-    monkeypatch.setattr(otap_pair, "Question", Asked(clock, None, []))
+    monkeypatch.setattr(otap_pair, "Question", Asked(clock, None, [], cannot_start=not asked_early))
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: clock.__setattr__("now", clock.now + reads) or server)
     started = clock.now
     assert otap_pair.check() == 1
     assert (otap_pair.READ_ONLY in server.executed) != hurried and server.read_only != hurried
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == hurried
-    assert clock.now - started <= CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
+    if asked_early:
+        assert clock.now - started <= CONFIG["check_budget"] + otap_pair.CHECK_GRACE - otap_pair.PYTHON_START
+
+
+def test_a_pair_without_a_witness_asks_nothing(monkeypatch, node, clock):
+    asked = Asked(clock, 0.1, ["heard"])
+    monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG | {"witness": ""})
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
+    monkeypatch.setattr(otap_pair, "Question", asked)
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=False))
+    assert otap_pair.check() == 0
+    assert asked.put == []
 
 
 def test_a_bound_of_nothing_still_goes_off_and_a_bound_that_is_met_leaves_nothing_behind():
