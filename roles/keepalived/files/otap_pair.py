@@ -283,24 +283,38 @@ class Question:
     def answer(self, timeout: float) -> list[str] | None:
         """The words of the answer, waited for `timeout` seconds more at most; None without one."""
         if self.reader is None:
-            try:
-                answer = self.process.communicate(timeout=max(timeout, 0.01))[0]
-                self.note(answer, self.process.returncode)
-            except subprocess.TimeoutExpired:
-                self.drop()
-            return self.words
+            return self.read_now(time.monotonic() + max(timeout, 0.01))
         self.reader.join(max(timeout, 0.01))
         if self.ended is None:
             self.drop()
             self.reader.join(0.05)  # an answer complete as ssh was ended still counts
         return self.words
 
+    def read_now(self, deadline: float) -> list[str] | None:
+        """read(), without a thread, until `deadline`."""
+        while True:
+            try:
+                answer = self.process.communicate(timeout=max(deadline - time.monotonic(), 0.01))[0]
+            except subprocess.TimeoutExpired:
+                self.drop()
+                return None
+            if self.note(answer, self.process.returncode) or time.monotonic() + ASK_AGAIN >= deadline:
+                return self.words
+            time.sleep(ASK_AGAIN)
+            try:
+                self.process = self.start()
+            except Exception:  # noqa: BLE001 - not asked again: no answer
+                return None
+
     def waited(self) -> float:
         """Seconds the witness has had to answer: until it did (or the question failed), or now."""
         return (self.ended if self.ended is not None else time.monotonic()) - self.since
 
     def failed_early(self) -> bool:
-        """Ended without an answer before the witness had WITNESS_MIN (it could not be put again)."""
+        """Ended without an answer before the witness had WITNESS_MIN (it could not be put again);
+        without a thread, ssh has failed and nobody has put it again yet: none of its time counts."""
+        if self.reader is None and self.ended is None:
+            return self.process.poll() == 255
         return self.ended is not None and self.words is None and self.waited() < WITNESS_MIN
 
     def drop(self) -> None:

@@ -401,6 +401,20 @@ def test_without_a_thread_to_spare_the_answer_is_read_when_asked_for(monkeypatch
     monkeypatch.setattr(otap_pair.threading.Thread, "start", no_thread)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", Ssh(0, "heard\n"))
     assert otap_pair.witness_hears(WITNESS, 0.5) is True
+    # A refusal for a moment: none of the failed question's time is the witness's, and it is put again.
+    refused = Ssh(0, "heard\n", failures=1)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", refused)
+    otap_pair.ask_early(WITNESS | {"peers": ["10.0.0.22"]})
+    try:
+        refused.asked[0].wait()
+        assert otap_pair.witness_time("hello", 0.5) == 0.5
+        assert otap_pair.witness_hears(WITNESS, 1.0) is True
+        assert [process.argv[-1] for process in refused.asked] == ["hello", "peer 10.0.0.22", "hello"]
+    finally:
+        otap_pair.drop_early()
+    refused = Ssh(0, "heard\n", failures=2)
+    monkeypatch.setattr(otap_pair.subprocess, "Popen", refused)
+    assert otap_pair.witness_hears(WITNESS, 1.0) is True and len(refused.asked) == 3
     hangs = Ssh(hangs=True)
     monkeypatch.setattr(otap_pair.subprocess, "Popen", hangs)
     assert otap_pair.witness_hears(WITNESS, 0.1) is False
