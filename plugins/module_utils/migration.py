@@ -146,10 +146,9 @@ class Migration:
         if not self.watchdog:
             return self.run_script(sql)
         left = self.time_left()
-        if left is not None and left < self.watchdog.seconds:
-            with self.watchdog.watching(left, self.whole_sql()):
-                return self.run_script(sql)
-        with self.watchdog.watching():
+        # The nearer bound: the statement's own (None), or what is left of the whole SQL's.
+        seconds, bound = (left, self.whole_sql()) if left is not None and left < self.watchdog.seconds else (None, "")
+        with self.watchdog.watching(seconds, bound):
             return self.run_script(sql)
 
     def whole_sql(self) -> str:

@@ -173,13 +173,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import mariadb, migration
 from ansible_collections.otap.street.plugins.module_utils.joomla import JoomlaFileError, parse_config
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
+from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
+
+STATES = ["applied", "finalized", "rolled_back", "recorded", "query"]
 
 # The longest either bound may be (seconds): a day is no maintenance window, and a timer past
 # Python's own limit would never fire.
 A_DAY = 86400
-from ansible_collections.otap.street.plugins.module_utils.release_policy import DEFAULT_CONTENT_TABLES
-
-STATES = ["applied", "finalized", "rolled_back", "recorded", "query"]
 
 
 def main():

@@ -243,22 +243,31 @@ class Question:
         self.ended, self.words, self.dropped, self.lock = None, None, False, threading.Lock()
         self.process = self.start()
         self.since = time.monotonic()  # once ssh runs: what starting it took is not the witness's time
-        self.reader = threading.Thread(target=self.read, daemon=True)
+        self.reader = threading.Thread(target=self.ask, daemon=True)
         try:
             self.reader.start()
-        except RuntimeError:  # no thread to spare: read in answer()
+        except RuntimeError:  # no thread to spare: asked in answer()
             self.reader = None
 
     def start(self) -> subprocess.Popen:
         return subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL)
 
-    def read(self) -> None:
+    def ask(self, deadline: float | None = None) -> None:
+        """Read the answer, putting the question again every ASK_AGAIN seconds while ssh itself fails
+        (exit 255), until the witness answers, the question is dropped, or `deadline` (None: the
+        reader thread's, until then); `ended` then says when."""
         try:
             while True:
-                with self.process.stdout as out:
-                    answer = out.read()
-                if self.note(answer, self.process.wait()):
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.01)
+                try:
+                    answer = self.process.communicate(timeout=left)[0]
+                except subprocess.TimeoutExpired:
+                    self.drop()
+                    return
+                if self.note(answer, self.process.returncode):
+                    return
+                if deadline is not None and time.monotonic() + ASK_AGAIN >= deadline:
                     return
                 time.sleep(ASK_AGAIN)
                 with self.lock:
@@ -283,28 +292,13 @@ class Question:
     def answer(self, timeout: float) -> list[str] | None:
         """The words of the answer, waited for `timeout` seconds more at most; None without one."""
         if self.reader is None:
-            return self.read_now(time.monotonic() + max(timeout, 0.01))
+            self.ask(time.monotonic() + max(timeout, 0.01))
+            return self.words
         self.reader.join(max(timeout, 0.01))
         if self.ended is None:
             self.drop()
             self.reader.join(0.05)  # an answer complete as ssh was ended still counts
         return self.words
-
-    def read_now(self, deadline: float) -> list[str] | None:
-        """read(), without a thread, until `deadline`."""
-        while True:
-            try:
-                answer = self.process.communicate(timeout=max(deadline - time.monotonic(), 0.01))[0]
-            except subprocess.TimeoutExpired:
-                self.drop()
-                return None
-            if self.note(answer, self.process.returncode) or time.monotonic() + ASK_AGAIN >= deadline:
-                return self.words
-            time.sleep(ASK_AGAIN)
-            try:
-                self.process = self.start()
-            except Exception:  # noqa: BLE001 - not asked again: no answer
-                return None
 
     def waited(self) -> float:
         """Seconds the witness has had to answer: until it did (or the question failed), or now."""

@@ -255,13 +255,6 @@ class Ssh:
 class Process:
     def __init__(self, ssh: Ssh, argv):
         self.ssh, self.argv, self.returncode, self.killed = ssh, argv, None, threading.Event()
-        self.stdout = self
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
     def read(self) -> bytes:
         if self.ssh.hangs:
@@ -280,7 +273,7 @@ class Process:
         return self.returncode
 
     def communicate(self, timeout):
-        if self.ssh.hangs:
+        if self.ssh.hangs and not self.killed.wait(30 if timeout is None else timeout):
             raise otap_pair.subprocess.TimeoutExpired("ssh", timeout)
         answer = self.read()
         self.wait()

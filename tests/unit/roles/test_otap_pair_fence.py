@@ -375,6 +375,24 @@ def test_a_node_whose_database_cannot_be_read_is_killed_only_on_the_witness_s_wo
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
 
 
+def silent_after(clock, seconds: float):
+    """knock() at a peer that does not answer, on the made-up clock: its timeout passes."""
+    def knock(*_a, **_k):
+        clock.now += seconds
+        return "silent"
+
+    return knock
+
+
+def hangs_for(clock, seconds: float):
+    """connect() to a server that hangs on new connections until the read's timeout."""
+    def connect(*_a, **_k):
+        clock.now += seconds
+        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
+
+    return connect
+
+
 class Asked:
     """The questions to the witness on the made-up clock: each answered `after` seconds from when it
     was put, with `words` (after None: never, as to a node cut off)."""
@@ -427,18 +445,10 @@ def test_a_cut_off_node_whose_server_hangs_on_new_connections_is_killed_on_the_w
     """The double fault: cut off, and its server hangs on new connections for the whole connect wait
     while the site's old ones still commit. The witness, asked when the knocks went unanswered,
     before the database was, has had its time by then."""
-    def silent(*_a, **_k):
-        clock.now += 0.5
-        return "silent"
-
-    def hang(*_a, **_k):
-        clock.now += hangs
-        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
-
     asked = Asked(clock, after, words)
-    monkeypatch.setattr(otap_pair, "knock", silent)
+    monkeypatch.setattr(otap_pair, "knock", silent_after(clock, 0.5))
     monkeypatch.setattr(otap_pair, "Question", asked)
-    monkeypatch.setattr(otap_pair, "connect", hang)
+    monkeypatch.setattr(otap_pair, "connect", hangs_for(clock, hangs))
     started = clock.now
     assert otap_pair.check() == 1
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
@@ -487,13 +497,9 @@ def test_a_cut_off_node_whose_server_greets_then_hangs_is_read_within_the_check_
         monkeypatch, node, clock, greeting):
     """Each read of a connection waits its own timeout: greeting, login, each statement. The whole
     read is bounded so that a kill, on the witness's silence, still fits in keepalived's timeout."""
-    def silent(*_a, **_k):
-        clock.now += 0.5
-        return "silent"
-
     alarm = Alarm(clock)
     monkeypatch.setattr(otap_pair, "within", alarm)
-    monkeypatch.setattr(otap_pair, "knock", silent)
+    monkeypatch.setattr(otap_pair, "knock", silent_after(clock, 0.5))
     monkeypatch.setattr(otap_pair, "Question", Asked(clock, None, []))
     monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: clock.__setattr__("now", clock.now + greeting)
                         or Hangs(clock))
@@ -510,14 +516,10 @@ def test_a_witness_not_asked_early_is_given_its_whole_second_or_nothing_is_kille
         monkeypatch, node, clock, hangs, killed):
     """The early questions could not start (no process to spare): the kill waits on a question of
     its own, which needs WITNESS_MIN; with less left, a stall is never taken for a cut."""
-    def hang(*_a, **_k):
-        clock.now += hangs
-        raise RuntimeError(2013, "Lost connection to server during query (timed out)")
-
     asked = Asked(clock, None, [], cannot_start=True)
     monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "silent")
     monkeypatch.setattr(otap_pair, "Question", asked)
-    monkeypatch.setattr(otap_pair, "connect", hang)
+    monkeypatch.setattr(otap_pair, "connect", hangs_for(clock, hangs))
     assert otap_pair.check() == 1
     assert (["systemctl", "kill", "--signal=KILL", "mariadb.service"] in node.systemctl) == killed
 
