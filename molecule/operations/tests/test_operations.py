@@ -158,6 +158,12 @@ def backups(env: str) -> list[dict]:
 
 def test_restore_drill_back_up_damage_restore_compare():
     nodes = street.group("production")
+    index = "cat /srv/otap-store/backups/index.jsonl 2>/dev/null; ls /srv/otap-store/backups"
+    listed = street.host("store").check_output(index)
+    dry = street.playbook("backup", "--check", otap_env="production")
+    assert dry.rc == 0 and dry.changed == 0, dry.output[-3000:]
+    assert "Check mode: a real run would back production up as production-" in " ".join(dry.output.split())
+    assert street.host("store").check_output(index) == listed, "a dry run of the backup stored something"
     run = street.playbook("backup")
     assert run.rc == 0, run.output[-3000:]
     assert {entry["env"] for entry in map(json.loads, street.host("store").check_output(
@@ -183,6 +189,10 @@ def test_restore_drill_back_up_damage_restore_compare():
         store.check_output(f"mv /root/kept.gz {stored}")
     assert tampered.rc != 0 and "does not match its checksum" in " ".join(tampered.output.split())
     assert street.state_of(nodes) == damaged, "a refused restore changed Production"
+    dry = street.playbook("restore", "--check", otap_env="production", otap_backup=backup, otap_confirm=backup)
+    assert dry.rc == 0 and dry.changed == 0, dry.output[-3000:]
+    assert f"a real run would put production back at backup {backup}" in " ".join(dry.output.split())
+    assert street.state_of(nodes) == damaged, "a dry run of the restore changed Production"
 
     run = street.playbook("restore", otap_env="production", otap_backup=backup, otap_confirm=backup)
     assert run.rc == 0, run.output[-3000:]

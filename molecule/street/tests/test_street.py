@@ -160,3 +160,12 @@ def test_a_playbook_runs_from_the_installed_artifact_not_from_this_checkout(tmp_
     assert included and all(path.startswith(f"{installed}/ansible_collections/otap/street/") for path in included), \
         included
     assert json.loads(report.read_text())["primary"] == primary()
+
+
+def test_a_dry_run_of_site_on_the_provisioned_street_reports_nothing_to_change():
+    """`site.yml --check` is how an operator sees what a run would do: on the street as provisioned
+    it must report nothing, or it cries wolf. Run on the store and a production node (every role
+    of the street but the lower environments', which run the same roles with fewer of their parts)."""
+    run = street.playbook("site", "--check", "--limit", f"store,{street.group('production')[0]}")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed == 0, f"a dry run of site.yml reports changes: {run.changed_tasks}"

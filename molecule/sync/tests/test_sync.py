@@ -211,7 +211,14 @@ def test_a_sync_brings_test_level_with_production_without_its_personal_data():
     assert f"Database: copied from the standby {standby()}" in body and "Mail from the site: off." in body
 
 
-def test_a_second_sync_changes_nothing():
+def test_a_second_sync_changes_nothing_and_its_dry_run_says_so_first():
+    before = dump(target())
+    dry = street.playbook("sync", "--check", otap_env=TARGET)
+    assert dry.rc == 0, dry.output[-3000:]
+    assert dry.changed == 0, dry.changed_tasks
+    said = " ".join(dry.output.split())
+    assert f"Check mode: a real run would bring {TARGET} to Production" in said, dry.output[-3000:]
+    assert "nothing was changed" in said and dump(target()) == before
     run = street.playbook("sync", otap_env=TARGET)
     assert run.rc == 0, run.output[-3000:]
     assert run.changed == 0, run.output[-3000:]
