@@ -106,6 +106,13 @@ CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.3, 1.8, 0.7
 LOCK_TRY = 1.0
 # What is kept, after reading this node's own database, for the witness's last word before a kill.
 READ_MARGIN = 0.2
+# A check in which a peer's knock was answered (a passing check) ends this long before keepalived
+# starts the next, leaving its web tier STEP_MIN at least. keepalived 2.3.3 and later skip a start
+# while the last check still runs: a passing check that ran into the next interval would put the
+# next one off by a whole interval, and with it the fence of a primary cut off just after its knock,
+# past the `fence_after` the standby waits (Debian 12's keepalived 2.2.7 starts one each interval).
+# The least time worth starting a step of the check in (its web tier, deciding again, a report).
+TICK_MARGIN, STEP_MIN = 0.2, 0.1
 # Markers in STATE_DIR: replication last seen healthy, the peer last reached, this node fenced,
 # the last decision about the database's role ended; the lock that one decision holds at a time.
 REPLICA_HEALTHY, PEER_SEEN, FENCED, DECIDED = "replica-healthy", "peer-seen", "fenced", "decided"
@@ -612,14 +619,19 @@ def should_decide_again(local: dict, holding: bool, decided: float | None, now: 
             and (decided is None or now - decided >= retry_after))
 
 
-def holds_vip(config: dict) -> bool:
+def holds_vip(config: dict, timeout: float = 2.0) -> bool:
     """Whether this node holds the VIP: keepalived's state is MASTER (its notify wrote it) and the
-    address is on an interface here (a state file left by a crash says MASTER too)."""
+    address is on an interface here (a state file left by a crash says MASTER too). A system too
+    slow to say within `timeout` counts as not holding it (nothing is decided on it)."""
     if previous_state() != "MASTER":
         return False
     if not config.get("vip"):
         return True
-    shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=2, check=False)
+    try:
+        shown = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True, timeout=timeout,
+                               check=False)
+    except subprocess.TimeoutExpired:
+        return False
     return f" inet {config['vip']}/" in shown.stdout
 
 
@@ -1015,6 +1027,7 @@ def check() -> int:
 def judge(config: dict, knocks: dict[str, str], started: float) -> int:
     """check()'s verdict once the peers were knocked at (and the witness asked, if none answered)."""
     fenced = ""
+    passing = "open" in knocks.values()  # then it ends within its interval (TICK_MARGIN)
     connection, local = read_local(config, knocks, started)
     if connection is None:
         return 1
@@ -1032,8 +1045,11 @@ def judge(config: dict, knocks: dict[str, str], started: float) -> int:
                 fenced = fence(connection, config, hurry=hurry)
             released = release_silent_standbys(connection, knocks) if fit and not local["read_only"] else []
         if fit:
-            with urllib.request.urlopen(config["check_url"], timeout=max(0.2, min(2.0, time_left(config, started, 0.3)))) \
-                    as response:
+            web = time_left(config, started, 0, passing=True) if passing else max(0.2, time_left(config, started, 0.3))
+            if web < STEP_MIN:
+                raise Overdue(f"no time left for the web tier ({web:.2f} s)")
+            # urlopen's timeout is per step (connect, each read): the request as a whole is bounded here.
+            with within(min(2.0, web)), urllib.request.urlopen(config["check_url"], timeout=min(2.0, web)) as response:
                 fit = response.status == 200
     except Exception:  # noqa: BLE001 - any failure means unfit
         return 1
@@ -1045,11 +1061,15 @@ def judge(config: dict, knocks: dict[str, str], started: float) -> int:
         syslog.syslog(syslog.LOG_WARNING | syslog.LOG_DAEMON, fenced)
     if fit and local["replica_of"] and replicating_healthily(local, config["max_lag"]):
         touch(REPLICA_HEALTHY)
-    if local["replica_of"] and should_decide_again(local, holds_vip(config), modified(DECIDED), time.time(),
-                                                   config["retry_after"]):
+    # What is left of the check's life bounds the rest; a decision or report skipped now is made later.
+    left = time_left(config, started, 0, passing)
+    if local["replica_of"] and left >= STEP_MIN and \
+            should_decide_again(local, holds_vip(config, timeout=left), modified(DECIDED), time.time(),
+                                config["retry_after"]):
         start_deciding_again()
-    if time_left(config, started, 0) >= 1:  # about a second; a report skipped now is made at a later check
-        report_lasting_conditions(config, local)
+    left = min(1.0, time_left(config, started, 0, passing))
+    if left >= STEP_MIN:
+        report_lasting_conditions(config, local, left)
     return 0 if fit else 1
 
 
@@ -1068,11 +1088,13 @@ def not_listening(error: Exception) -> bool:
     return error_code(error) in NOT_LISTENING
 
 
-def time_left(config: dict, started: float, after: float) -> float:
+def time_left(config: dict, started: float, after: float, passing: bool = False) -> float:
     """Seconds the witness may still take so that `after` seconds of work (and Python's start, before
     `started`) still end within the check's life: keepalived ends it `CHECK_GRACE` seconds past the
-    budget (keepalived.conf.j2)."""
-    return config["check_budget"] + CHECK_GRACE - PYTHON_START - after - (time.monotonic() - started)
+    budget (keepalived.conf.j2). A passing check's life ends TICK_MARGIN before the budget (one
+    interval) is up."""
+    grace = -TICK_MARGIN if passing else CHECK_GRACE
+    return config["check_budget"] + grace - PYTHON_START - after - (time.monotonic() - started)
 
 
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
@@ -1088,7 +1110,9 @@ def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
     try:
         # Each read of a connection waits its own timeout: the whole is bounded here, so that a
         # server that hangs holds the check up neither past keepalived's timeout nor past a kill.
-        with within(time_left(config, started, KILL_TIME) - READ_MARGIN):
+        passing = "open" in knocks.values()
+        with within(time_left(config, started, STEP_MIN, passing=True) if passing
+                    else time_left(config, started, KILL_TIME) - READ_MARGIN):
             connection = connect(timeout=2)
             return connection, local_state(connection)
     except Exception as error:  # noqa: BLE001 - unfit whatever it was; what it means is judged below
@@ -1203,13 +1227,15 @@ def fenced_outcome(config: dict, done: str) -> str:
     return outcome
 
 
-def report_lasting_conditions(config: dict, local: dict) -> None:
+def report_lasting_conditions(config: dict, local: dict, seconds: float = 1.0) -> None:
     """Mail what has lasted (a stray node, a primary without its services or whose uploads do not
-    reach the standby). Bounded to about a
-    second and never raising: a report never makes a node unfit."""
+    reach the standby). What it reads is bounded to `seconds` (what is left of the check's life);
+    noting a condition as told and mailing it are not cut off between them. Never raises: a report
+    never makes a node unfit."""
     try:
-        inactive = inactive_services(config["services"]) if not local["read_only"] else []
-        behind = uploads_behind(config, time.time()) if not local["read_only"] else None
+        with within(seconds):
+            inactive = inactive_services(config["services"]) if not local["read_only"] else []
+            behind = uploads_behind(config, time.time()) if not local["read_only"] else None
         for condition, message in condition_mails(config, local, inactive, behind).items():
             if lasting(condition, message is not None, config["report_after"], time.time()):
                 send_later(*message, condition=condition)

@@ -39,6 +39,21 @@ def test_the_vip_is_held_only_when_keepalived_says_so_and_the_address_is_here(mo
     assert otap_pair.holds_vip({"vip": "10.0.0.20"}) is holds
 
 
+def test_a_system_too_slow_to_show_its_addresses_holds_no_vip_for_the_check(monkeypatch, tmp_path):
+    """The check asks with what is left of its life: too slow to say is not holding (nothing is decided)."""
+    monkeypatch.setattr(otap_pair, "STATE_DIR", str(tmp_path))
+    otap_pair.record("state", "MASTER")
+    asked = []
+
+    def slow(argv, timeout, **_k):
+        asked.append(timeout)
+        raise otap_pair.subprocess.TimeoutExpired(argv, timeout)
+
+    monkeypatch.setattr(otap_pair.subprocess, "run", slow)
+    assert otap_pair.holds_vip({"vip": "10.0.0.20"}, timeout=0.3) is False
+    assert asked == [0.3]
+
+
 def hold_the_decision(state_dir: str, started, release) -> None:
     otap_pair.STATE_DIR = state_dir
     with otap_pair.deciding() as mine:

@@ -12,7 +12,9 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ PATH = Path(__file__).resolve().parents[3] / "roles" / "keepalived" / "files" / 
 spec = importlib.util.spec_from_file_location("otap_pair_fence", PATH)
 otap_pair = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(otap_pair)
+URLOPEN = urllib.request.urlopen  # the real one, for the test that needs a real request
 
 FENCE_AFTER = 8.0
 CONFIG = {"witness": "10.0.0.10", "witness_ssh": "/etc/keepalived/otap-witness.ssh_config",
@@ -776,3 +779,98 @@ def test_the_database_is_killed_by_its_pid_at_once_and_nothing_a_stale_pid_file_
     finally:
         process.kill()
         process.wait()
+
+
+def hangs_web(clock):
+    """urlopen() of a web tier whose workers hang: the request's own timeout passes."""
+    def urlopen(*_a, timeout, **_k):
+        clock.now += timeout
+        raise TimeoutError("timed out")
+
+    return urlopen
+
+
+@pytest.mark.parametrize("stall", ["web", "database", "both"])
+def test_a_check_whose_peer_answers_ends_within_its_interval_whatever_stalls(monkeypatch, node, clock, stall):
+    """keepalived 2.3.3 and later skip a start while the last check runs. A passing check that ran
+    into the next interval would put the next off by a whole one, and a primary cut off just after
+    its knock would fence itself a period later than the standby's `fence_after` allows for. So a
+    check in which a peer answered ends before the next start, unfit if it could not finish."""
+    alarm = Alarm(clock)
+    monkeypatch.setattr(otap_pair, "within", alarm)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "open")
+    if stall in ("web", "both"):
+        monkeypatch.setattr(otap_pair.urllib.request, "urlopen", hangs_web(clock))
+    server = Server(read_only=False)
+    monkeypatch.setattr(otap_pair, "connect", (lambda *_a, **_k: Hangs(clock)) if stall in ("database", "both")
+                        else (lambda *_a, **_k: server))
+    started = clock.now
+    assert otap_pair.check() == 1
+    assert clock.now - started <= CONFIG["check_budget"] - otap_pair.PYTHON_START - otap_pair.TICK_MARGIN
+    assert not node.systemctl and not server.read_only  # a stall is never taken for a cut
+
+
+def test_a_check_whose_peer_answers_keeps_its_web_tier_the_time_left_in_its_interval(monkeypatch, node, clock):
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "open")
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: clock.__setattr__("now", clock.now + 0.5)
+                        or Server(read_only=False))
+    timeouts = []
+    monkeypatch.setattr(otap_pair.urllib.request, "urlopen", lambda *_a, timeout, **_k: timeouts.append(timeout)
+                        or Answer())
+    assert otap_pair.check() == 0
+    assert timeouts == [pytest.approx(CONFIG["check_budget"] - otap_pair.PYTHON_START - otap_pair.TICK_MARGIN - 0.5)]
+
+
+def trickling_web_tier() -> str:
+    """A web tier on loopback that answers one byte of its status line every 0.4 s: each read is
+    within urlopen's timeout, the request as a whole is not."""
+    listening = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        with listening, listening.accept()[0] as conn:
+            conn.recv(4096)
+            for byte in b"HTTP/1.0 200 OK\r\n\r\n":
+                time.sleep(0.4)
+                conn.sendall(bytes([byte]))
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{listening.getsockname()[1]}/otap-fpm-ping"
+
+
+def test_a_passing_check_bounds_its_web_request_as_a_whole(monkeypatch, node):
+    """urlopen's timeout bounds each step (the connect, each read), not the request: a web tier that
+    trickles its answer would hold the check past its interval. Real time, a real socket."""
+    for proxy in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(otap_pair, "settings", lambda: CONFIG | {"check_url": trickling_web_tier()})
+    monkeypatch.setattr(otap_pair.urllib.request, "urlopen", URLOPEN)
+    monkeypatch.setattr(otap_pair, "knock", lambda *_a, **_k: "open")
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=False))
+    started = time.monotonic()
+    assert otap_pair.check() == 1
+    assert time.monotonic() - started <= CONFIG["check_budget"] - otap_pair.PYTHON_START - otap_pair.TICK_MARGIN + 0.05
+
+
+@pytest.mark.parametrize("slow", ["web", "knocks"])
+def test_a_passing_check_that_took_its_time_still_reports_what_has_lasted(monkeypatch, node, clock, slow):
+    """What is left of its interval, not a whole second, is what a report needs: a primary whose web
+    tier takes 0.6 s, or whose peer's first two addresses are silent, still mails services stopped an hour ago."""
+    config = CONFIG | {"peers": ["10.0.0.20", "10.0.0.21", "10.0.0.22"]} if slow == "knocks" else CONFIG
+    monkeypatch.setattr(otap_pair, "settings", lambda: config)
+
+    def knock(address, *_a, **_k):
+        if slow == "knocks" and address != "10.0.0.22":
+            clock.now += 0.5
+            return "silent"
+        return "open"
+
+    monkeypatch.setattr(otap_pair, "knock", knock)
+    if slow == "web":
+        monkeypatch.setattr(otap_pair.urllib.request, "urlopen",
+                            lambda *_a, **_k: clock.__setattr__("now", clock.now + 0.6) or Answer())
+    monkeypatch.setattr(otap_pair, "within", Alarm(clock))
+    monkeypatch.setattr(otap_pair, "connect", lambda *_a, **_k: Server(read_only=False))
+    monkeypatch.setattr(otap_pair, "inactive_services", lambda _services: ["otap-uploads.service"])
+    otap_pair.record("since-services", str(int(clock.now - 3600)))
+    assert otap_pair.check() == 0
+    assert any("not running" in subject for subject in node.mails), node.mails
