@@ -98,7 +98,8 @@ READ_ONLY = "SET STATEMENT max_statement_time = 1 FOR SET GLOBAL read_only = 1"
 # soon a question whose ssh failed (refused, no route) is put again.
 WITNESS_MIN, ASK_AGAIN = 1.0, 0.2
 # The check's life: keepalived ends it this many seconds past its budget (keepalived.conf.j2's
-# timeout); Python's start before the check reads its clock; the most a fence takes after the
+# timeout), counted from when it started the process (process_started(): Python's start, slow under
+# load, counts; PYTHON_START where the system cannot say); the most a fence takes after the
 # witness's answer (closing clients, a second for the read lock, half a second to kill, a margin),
 # and a kill alone.
 CHECK_GRACE, PYTHON_START, FENCE_TIME, KILL_TIME = 2, 0.3, 1.8, 0.7
@@ -1011,7 +1012,7 @@ def check() -> int:
     (fit_by_the_network), found within the check's time budget. A primary the network finds unfit
     fences itself at once. Records healthy replication and the peer last reached; as the primary,
     closes the replication connections of silent standbys (release_silent_standbys)."""
-    started = time.monotonic()
+    started = process_started()
     config = settings()
     knocks = {peer: knock(peer, config["peer_port"]) for peer in config["peers"]}
     try:
@@ -1089,12 +1090,28 @@ def not_listening(error: Exception) -> bool:
 
 
 def time_left(config: dict, started: float, after: float, passing: bool = False) -> float:
-    """Seconds the witness may still take so that `after` seconds of work (and Python's start, before
-    `started`) still end within the check's life: keepalived ends it `CHECK_GRACE` seconds past the
-    budget (keepalived.conf.j2). A passing check's life ends TICK_MARGIN before the budget (one
+    """Seconds the witness may still take so that `after` seconds of work still end within the
+    check's life, from `started` (process_started()): keepalived ends it `CHECK_GRACE` seconds past
+    the budget (keepalived.conf.j2). A passing check's life ends TICK_MARGIN before the budget (one
     interval) is up."""
     grace = -TICK_MARGIN if passing else CHECK_GRACE
-    return config["check_budget"] + grace - PYTHON_START - after - (time.monotonic() - started)
+    return config["check_budget"] + grace - after - (time.monotonic() - started)
+
+
+def process_started() -> float:
+    """When keepalived started this process, on time.monotonic()'s clock: its timeout runs from then,
+    Python's own start included (a third of a second, or seconds on a loaded host). The process's
+    start is in /proc (hundredths since boot, rounded down: never later than it was), the time since
+    boot is CLOCK_BOOTTIME; where the system cannot say, or says something implausible, PYTHON_START
+    before now."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            ticks = int(handle.read().rsplit(b")", 1)[1].split()[19])  # field 22, starttime
+        now, since_boot = time.monotonic(), time.clock_gettime(time.CLOCK_BOOTTIME)
+        age = since_boot - ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - PYTHON_START
+    return now - age if 0 <= age <= 60 else now - PYTHON_START
 
 
 def read_local(config: dict, knocks: dict[str, str], started: float) -> tuple:
