@@ -25,6 +25,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.street/collections
 # Molecule's scenarios, one per capability, in the order `make molecule` runs them on one street
 # (molecule/; what they share is .config/molecule/config.yml). access reads every run's output.
 SCENARIOS := street release failover sync operations access
+RUN_SCENARIOS = for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
 # Where the tests keep the output of every playbook they run, for access's scan for secrets.
 export OTAP_TEST_RUNS := $(CURDIR)/.street/runs
 export ANSIBLE_FORCE_COLOR ?= $(if $(CI),0,1)
@@ -103,7 +104,7 @@ unit: tools ## pytest for the plugins (no Docker; the release SQL's tests start 
 molecule: setup ## Molecule against one street: every scenario, from bare containers (or SCENARIO=name alone)
 ifeq ($(SCENARIO),)
 	$(MAKE) --no-print-directory street-fresh
-	for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
+	$(RUN_SCENARIOS)
 else
 	@street/controller.sh molecule
 	molecule test -s $(SCENARIO)
@@ -126,7 +127,7 @@ test: tools ## Everything CI runs: lint, sanity, ee, unit (the street built mean
 	@street/controller.sh molecule
 	@echo "test: lint, sanity, ee and unit now; the street is built meanwhile (base image, containers, site.yml)"
 	$(MAKE) --no-print-directory -j2 --output-sync=target lint-sanity-ee-unit street-fresh
-	for scenario in $(SCENARIOS); do molecule test -s "$$scenario"; done
+	$(RUN_SCENARIOS)
 
 # The fast layers one after the other, as one job of `make test`'s two (GNU make 4.3 has no
 # per-target .NOTPARALLEL).

@@ -80,9 +80,14 @@ PACKAGE = re.compile(r"release-(0|[1-9][0-9]*)\.tar\.gz(\.sig)?", re.ASCII)
 STAMP = re.compile(r"\.(0|[1-9][0-9]*)\.staged", re.ASCII)
 
 
+def real_folder(path: Path) -> bool:
+    """A folder, not a link to one."""
+    return path.is_dir() and not path.is_symlink()
+
+
 def entries(folder: Path) -> list[Path]:
     """What a folder holds; nothing when it is missing or is itself a link (never followed)."""
-    return sorted(folder.iterdir()) if folder.is_dir() and not folder.is_symlink() else []
+    return sorted(folder.iterdir()) if real_folder(folder) else []
 
 
 def numbered(folder: Path) -> dict[int, Path]:
@@ -97,7 +102,7 @@ def serves(tree: Path, live: str) -> bool:
 
 
 def trees_to_remove(root: Path, release: int, keep: int) -> list[Path]:
-    trees = {number: tree for number, tree in numbered(root / "releases").items() if tree.is_dir() and not tree.is_symlink()}
+    trees = {number: tree for number, tree in numbered(root / "releases").items() if real_folder(tree)}
     kept = set(sorted(trees)[-(keep + 1):]) | {release, release - 1}
     live = os.path.realpath(root / "current")
     return [trees[number] for number in sorted(trees) if number not in kept and not serves(trees[number], live)]
@@ -108,7 +113,7 @@ def stamps_to_remove(root: Path, trees: list[Path]) -> list[Path]:
     going = {tree.name for tree in trees}
     return [stamp for stamp in entries(root / "releases") if (match := STAMP.fullmatch(stamp.name))
             and (match.group(1) in going or not (root / "releases" / match.group(1)).exists())
-            and (stamp.is_symlink() or not stamp.is_dir())]
+            and not real_folder(stamp)]
 
 
 def copies_to_remove(work_dir: Path, release: int, keep: int) -> list[Path]:
@@ -116,12 +121,12 @@ def copies_to_remove(work_dir: Path, release: int, keep: int) -> list[Path]:
     unpacked = [path for number, path in sorted(numbered(work_dir / "unpacked").items()) if number < older]
     return unpacked + [path for path in entries(work_dir / "packages")
                        if (match := PACKAGE.fullmatch(path.name)) and int(match.group(1)) < older
-                       and (path.is_symlink() or not path.is_dir())]
+                       and not real_folder(path)]
 
 
 def remove(path: Path) -> None:
     """A folder with what it holds; a link itself, never what it points at."""
-    if path.is_dir() and not path.is_symlink():
+    if real_folder(path):
         shutil.rmtree(path)
     else:
         path.unlink()
