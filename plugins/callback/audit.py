@@ -23,6 +23,11 @@ description:
     own inventory), so a store on any host works. The line is handed over as data (a vars file
     with C(!unsafe)), never as part of the arguments, so text a person typed (an approval note, a
     survey answer) is recorded verbatim and never evaluated as a template.
+  - The C(ansible) that writes the line is started when the run's first play starts (on a Linux
+    controller), and waits for the line on a pipe; its start (Python, the inventory) overlaps the
+    run instead of following it. It reads the line through a lookup, whose result Ansible never
+    templates; if the run ends without handing the line over, it writes nothing. Should it fail,
+    the line goes the other way, by a C(ansible) started at the end with the line in a vars file.
   - When the store cannot be reached, the line waits in a spool file on the controller and goes
     with the next run's. A line the store refuses for any other reason is set aside in
     C(<spool>.rejected) with a warning, so it never blocks the lines after it.
@@ -59,6 +64,10 @@ PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 SECRET = re.compile(r"pass|secret|token|key|hash", re.I)
 # The exit code of `ansible` when a host could not be reached.
 UNREACHABLE = 3
+# The line of the `ansible` started early: what its worker reads from the pipe it inherited (a
+# lookup's result is never templated); nothing read (the run ended without a line) fails the task.
+WAIT_FOR_LINE = ("{{ lookup('ansible.builtin.pipe', 'cat /proc/$PPID/fd/%d') "
+                 "or undef('the run ended before handing over its audit line') }}")
 
 
 class StoreUnreachable(RuntimeError):
@@ -150,6 +159,7 @@ class CallbackModule(CallbackBase):
         self.store: tuple[str, str] | None = None
         self.play_env: str | None = None
         self.vault_secrets: list = []
+        self.waiting: tuple[subprocess.Popen, int] | None = None
 
     def v2_playbook_on_start(self, playbook):
         self.playbook = Path(playbook._file_name).resolve()
@@ -172,42 +182,86 @@ class CallbackModule(CallbackBase):
             directory = Templar(loader=play._loader, variables=variables).template(variables.get("otap_store_dir"))
             if directory:
                 self.store = (stores[0].name, str(directory))
+                if self.recorded():
+                    self._start_waiting()
 
-    def deliver(self, line: str) -> None:
+    def recorded(self) -> bool:
+        """Whether this run is one of the collection's playbooks (the others are not recorded)."""
+        return self.playbook is not None and self.playbook.parent == PLAYBOOKS.resolve()
+
+    def _start(self, line: str, extra: list[str], fds: list[int]) -> subprocess.Popen:
+        """Start the `ansible` that appends `line` (a value or a template) to the trail in the store."""
         host, directory = self.store
-        with tempfile.TemporaryDirectory(prefix="otap-audit.") as private:
-            data = Path(private) / "line.yml"
-            data.write_text(unsafe_vars("otap_audit_line", line), encoding="utf-8")
-            data.chmod(0o600)
-            self._deliver(host, directory, data)
-
-    def _deliver(self, host: str, directory: str, data: Path) -> None:
-        args = {"path": f"{directory}/audit/runs.jsonl", "line": "{{ otap_audit_line }}", "create": True,
-                "mode": "0644"}
-        command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args), "-e", f"@{data}"]
+        args = {"path": f"{directory}/audit/runs.jsonl", "line": line, "create": True, "mode": "0644"}
+        command = ["ansible", host, "-m", "ansible.builtin.lineinfile", "-a", json.dumps(args), *extra]
         for source in context.CLIARGS.get("inventory") or ():
             command += ["-i", source]
         # The inventory may hold vaults: hand the run's vault secrets on through pipes, also those
         # asked at a prompt (AWX's vault credential), never through a file or the command line.
         pipes = []
-        for vault_id, secret in self.vault_secrets:
-            read, write = os.pipe()
-            os.write(write, secret.bytes + b"\n")
-            os.close(write)
-            pipes.append(read)
-            command += ["--vault-id", f"{vault_id}@/dev/fd/{read}"]
         try:
-            done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120, pass_fds=pipes)
+            for vault_id, secret in self.vault_secrets:
+                read, write = os.pipe()
+                os.write(write, secret.bytes + b"\n")
+                os.close(write)
+                pipes.append(read)
+                command += ["--vault-id", f"{vault_id}@/dev/fd/{read}"]
+            return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    pass_fds=[*fds, *pipes])
         finally:
             for read in pipes:
                 os.close(read)
-        if done.returncode == UNREACHABLE:
-            raise StoreUnreachable(done.stdout[-500:] + done.stderr[-500:])
-        if done.returncode:
-            raise LineRefused(done.stdout[-500:] + done.stderr[-500:])
+
+    @staticmethod
+    def _outcome(process: subprocess.Popen) -> None:
+        try:
+            output = process.communicate(timeout=120)[0]
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output = process.communicate()[0]
+            raise StoreUnreachable(output[-1000:]) from None
+        if process.returncode == UNREACHABLE:
+            raise StoreUnreachable(output[-1000:])
+        if process.returncode:
+            raise LineRefused(output[-1000:])
+
+    def _start_waiting(self) -> None:
+        """Start the `ansible` for this run's line now; it waits for the line on a pipe (Linux only:
+        its worker reads the pipe it inherited through /proc)."""
+        if not Path("/proc/self/fd").is_dir():
+            return
+        read, write = os.pipe()
+        try:
+            process = self._start(WAIT_FOR_LINE % read, [], [read])
+        except OSError:
+            os.close(write)
+            return
+        finally:
+            os.close(read)
+        self.waiting = (process, write)
+
+    def deliver(self, line: str) -> None:
+        waiting, self.waiting = self.waiting, None
+        if waiting:
+            process, write = waiting
+            try:
+                with os.fdopen(write, "wb") as pipe:
+                    pipe.write(line.encode() + b"\n")
+            except BrokenPipeError:
+                pass  # it ended before taking the line: the outcome says how, the line goes the other way
+            try:
+                self._outcome(process)
+                return
+            except LineRefused:
+                pass  # whether the store refuses the line is for the delivery below to say
+        with tempfile.TemporaryDirectory(prefix="otap-audit.") as private:
+            data = Path(private) / "line.yml"
+            data.write_text(unsafe_vars("otap_audit_line", line), encoding="utf-8")
+            data.chmod(0o600)
+            self._outcome(self._start("{{ otap_audit_line }}", ["-e", f"@{data}"], []))
 
     def v2_playbook_on_stats(self, stats):
-        if self.playbook is None or self.playbook.parent != PLAYBOOKS.resolve():
+        if not self.recorded():
             return
         summary = {host: stats.summarize(host) for host in sorted(stats.processed)}
         given = {"otap_env": self.play_env} if self.play_env else {}

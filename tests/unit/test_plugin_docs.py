@@ -8,7 +8,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGINS = sorted((ROOT / "plugins").glob("*/*.py"))
-PLUGINS = [p for p in PLUGINS if p.parent.name != "module_utils" and p.name != "__init__.py"]
+PLUGINS = [p for p in PLUGINS if p.parent.name not in ("module_utils", "action") and p.name != "__init__.py"]
+ACTIONS = sorted((ROOT / "plugins" / "action").glob("*.py"))
 
 
 def doc_blocks(path: Path) -> dict[str, str]:
@@ -19,6 +20,11 @@ def doc_blocks(path: Path) -> dict[str, str]:
     return {node.targets[0].id: node.value.value for node in body
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") in ("DOCUMENTATION", "EXAMPLES",
                                                                                       "RETURN")}
+
+
+@pytest.mark.parametrize("path", ACTIONS, ids=lambda p: p.name)
+def test_an_action_plugin_is_documented_by_its_module(path):
+    assert (ROOT / "plugins" / "modules" / path.name).is_file(), f"no module documents the action plugin {path.name}"
 
 
 @pytest.mark.parametrize("path", PLUGINS, ids=lambda p: f"{p.parent.name}/{p.name}")

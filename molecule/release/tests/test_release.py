@@ -399,18 +399,21 @@ def test_a_package_replaced_in_the_store_with_its_checksum_is_refused_by_its_sig
                 "its signature is not by any of the agency's keys")
 
         # The node checks for itself too: handed the forged package with the agency's real signature.
-        put(node, "/root/forged.tar.gz", forged)
-        put(node, "/root/forged.tar.gz.sig", base64.b64decode(store.check_output("base64 -w0 /root/good.sig")))
+        handed = tmp_path / "handed"
+        handed.mkdir()
+        (handed / f"release-{number}.tar.gz").write_bytes(forged)
+        (handed / f"release-{number}.tar.gz.sig").write_bytes(
+            base64.b64decode(store.check_output("base64 -w0 /root/good.sig")))
         signers = street.templated_vars(("otap_release_signers",))[node]["otap_release_signers"]
-        verdict = street.module(node, "otap.street.release_verify", {
-            "package": "/root/forged.tar.gz", "signature": "/root/forged.tar.gz.sig", "release": number,
-            "sha256": hashlib.sha256(forged).hexdigest(), "extract_to": "/root/unpacked", "signers": signers})[node]
+        verdict = street.module(node, "otap.street.release_receive", {
+            "incoming": str(handed), "work_dir": "/root/received", "signers": signers,
+            "releases": [{"release": number, "sha256": hashlib.sha256(forged).hexdigest()}]})[node]
         assert verdict.get("failed") and "signature does not match its contents" in verdict["msg"], verdict
-        assert street.host(node).run("test -e /root/unpacked").rc == 1
+        assert street.host(node).check_output("find /root/received -type f") == ""
     finally:
         store.check_output("cp /root/good.tar.gz %s && cp /root/good.sig %s.sig && "
                            "cp /root/good.yml /srv/otap-store/register/releases.yml", path, path)
-        street.host(node).run("rm -rf /root/forged.tar.gz /root/forged.tar.gz.sig /root/unpacked")
+        street.host(node).run("rm -rf /root/received")
     assert everything() == before
 
 

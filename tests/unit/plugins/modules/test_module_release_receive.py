@@ -1,0 +1,118 @@
+"""A node takes packages in (release_receive): it keeps only what it verified itself."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.otap.street.plugins.modules import release_package, release_receive
+
+
+@pytest.fixture(name="agency")
+def fixture_agency(tmp_path):
+    key = tmp_path / "agency"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return {"key": str(key), "signers": [{"principal": "agency", "key": (tmp_path / "agency.pub").read_text()}]}
+
+
+def package(run_module, tmp_path: Path, agency, number: int, text: str) -> dict:
+    """Build and sign release `number` into the controller's cache (tmp_path/cache)."""
+    src = tmp_path / f"src-{number}"
+    (src / "files").mkdir(parents=True)
+    (src / "RELEASE.md").write_text(f"Release {number}\n")
+    (src / "files" / "index.php").write_text(text)
+    built = run_module(release_package, src=str(src), dest_dir=str(tmp_path / "cache"), last_release=number - 1,
+                       author="agency", date="2026-11-24T10:00:00Z", signing_key=agency["key"])
+    assert not built["failed"], built
+    return {"release": number, "sha256": built["sha256"]}
+
+
+def receive(run_module, tmp_path: Path, agency, releases: list[dict], **extra) -> dict:
+    return run_module(release_receive, incoming=str(tmp_path / "cache"), work_dir=str(tmp_path / "work"),
+                      releases=releases, signers=agency["signers"], **extra)
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o7777
+
+
+def test_the_node_keeps_verifies_and_unpacks_every_release_and_a_second_call_changes_nothing(run_module, tmp_path,
+                                                                                              agency):
+    releases = [package(run_module, tmp_path, agency, 2, "two\n"), package(run_module, tmp_path, agency, 3, "three\n")]
+    first = receive(run_module, tmp_path, agency, releases)
+    assert not first["failed"] and first["changed"], first
+    assert [r["release"] for r in first["releases"]] == [2, 3] and first["releases"][0]["signed_by"] == "agency"
+    work = tmp_path / "work"
+    assert {mode(work / f) for f in ("", "packages", "unpacked", "backups")} == {0o700}
+    for number in (2, 3):
+        for name in (f"release-{number}.tar.gz", f"release-{number}.tar.gz.sig"):
+            assert (work / "packages" / name).read_bytes() == (tmp_path / "cache" / name).read_bytes()
+            assert mode(work / "packages" / name) == 0o600
+    assert (work / "unpacked" / "3" / "files" / "index.php").read_text() == "three\n"
+    assert sorted(p.name for p in (work / "packages").iterdir()) == [
+        "release-2.tar.gz", "release-2.tar.gz.sig", "release-3.tar.gz", "release-3.tar.gz.sig"]
+    second = receive(run_module, tmp_path, agency, releases)
+    assert not second["failed"] and not second["changed"], second
+
+
+@pytest.mark.parametrize("spoil", ["bytes appended", "signed by an intruder", "checksum of another package",
+                                   "no signature"])
+def test_a_package_the_node_cannot_verify_is_neither_kept_nor_unpacked(run_module, tmp_path, agency, spoil):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    cache = tmp_path / "cache"
+    if spoil == "bytes appended":
+        with (cache / "release-2.tar.gz").open("ab") as handle:
+            handle.write(b"x")
+    elif spoil == "signed by an intruder":
+        intruder = tmp_path / "intruder"
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(intruder)], check=True)
+        (cache / "release-2.tar.gz.sig").unlink()
+        subprocess.run(["ssh-keygen", "-q", "-Y", "sign", "-f", str(intruder), "-n", "otap-release",
+                        str(cache / "release-2.tar.gz")], check=True)
+    elif spoil == "checksum of another package":
+        entry = entry | {"sha256": "0" * 64}
+    else:
+        (cache / "release-2.tar.gz.sig").unlink()
+    result = receive(run_module, tmp_path, agency, [entry])
+    assert result["failed"] and "release-2.tar.gz" in result["msg"], result
+    packages = tmp_path / "work" / "packages"
+    assert list(packages.iterdir()) == [], "nothing of a refused package is kept, no temporary copy either"
+    assert list((tmp_path / "work" / "unpacked").iterdir()) == []
+
+
+def test_a_package_altered_on_the_node_is_put_back_as_verified(run_module, tmp_path, agency):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    receive(run_module, tmp_path, agency, [entry])
+    kept = tmp_path / "work" / "packages" / "release-2.tar.gz"
+    kept.write_bytes(b"altered")
+    kept.chmod(0o644)
+    (tmp_path / "work" / "packages").chmod(0o755)
+    again = receive(run_module, tmp_path, agency, [entry])
+    assert not again["failed"] and again["changed"]
+    assert kept.read_bytes() == (tmp_path / "cache" / "release-2.tar.gz").read_bytes() and mode(kept) == 0o600
+    assert mode(tmp_path / "work" / "packages") == 0o700
+
+
+def test_a_work_folder_that_is_a_link_is_refused(run_module, tmp_path, agency):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "work" / "packages").symlink_to(tmp_path / "elsewhere")
+    result = receive(run_module, tmp_path, agency, [entry])
+    assert result["failed"] and "is not a folder" in result["msg"]
+    assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_check_mode_verifies_and_makes_nothing(run_module, tmp_path, agency):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    result = receive(run_module, tmp_path, agency, [entry], _ansible_check_mode=True)
+    assert not result["failed"] and result["changed"] and result["releases"][0]["signed_by"] == "agency"
+    assert not (tmp_path / "work").exists()
+    spoiled = tmp_path / "cache" / "release-2.tar.gz"
+    shutil.copy(spoiled, tmp_path / "kept")
+    with spoiled.open("ab") as handle:
+        handle.write(b"x")
+    assert receive(run_module, tmp_path, agency, [entry], _ansible_check_mode=True)["failed"]
+    os.replace(tmp_path / "kept", spoiled)
