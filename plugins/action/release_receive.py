@@ -4,10 +4,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+
+
+def release_number(value) -> int:
+    """A release number as the register writes it (the module holds the same rule)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,8}", value):
+        return int(value)
+    raise AnsibleActionFail(f"release {value!r} is not a release number: nothing was copied")
 
 
 class ActionModule(ActionBase):
@@ -17,22 +27,22 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # the connection's own temporary folder is used
         args = dict(self._task.args)
-        incoming = Path(str(args.get("incoming", "")))
+        incoming = Path(str(args.get("incoming") or ""))
+        if not incoming.is_absolute() or not incoming.is_dir():
+            raise AnsibleActionFail(f"incoming must be the controller's folder of packages (an absolute path), "
+                                    f"not {str(incoming)!r}")
+        entries = args.get("releases")
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise AnsibleActionFail("releases must be a list of {release, sha256}")
+        names = [f"release-{release_number(entry.get('release'))}.tar.gz{suffix}"
+                 for entry in entries for suffix in ("", ".sig")]
+        folder = self._connection._shell.tmpdir or self._make_tmp_path()
         try:
-            releases = [int(entry["release"]) for entry in args.get("releases") or []]
-        except (KeyError, TypeError, ValueError) as error:
-            raise AnsibleActionFail(f"releases must be a list of {{release, sha256}}: {error}") from error
-        folder = self._make_tmp_path()
-        copied = []
-        try:
-            for number in releases:
-                for name in (f"release-{number}.tar.gz", f"release-{number}.tar.gz.sig"):
-                    local = incoming / name
-                    if not local.is_file():
-                        raise AnsibleActionFail(f"{local} is not on the controller: fetch it from the store first")
-                    remote = self._connection._shell.join_path(folder, name)
-                    self._transfer_file(str(local), remote)
-                    copied.append(remote)
+            copied = []
+            for name in names:
+                if not (incoming / name).is_file():
+                    raise AnsibleActionFail(f"{incoming / name} is not on the controller: fetch it from the store first")
+                copied.append(self._transfer_file(str(incoming / name), self._connection._shell.join_path(folder, name)))
             self._fixup_perms2([folder, *copied])
             result.update(self._execute_module(module_name="otap.street.release_receive",
                                                module_args=args | {"incoming": folder}, task_vars=task_vars))

@@ -47,12 +47,16 @@ requirements:
 """
 
 import getpass
+import fcntl
 import json
 import os
 import re
+import select
 import socket
 import subprocess
 import tempfile
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -65,9 +69,13 @@ SECRET = re.compile(r"pass|secret|token|key|hash", re.I)
 # The exit code of `ansible` when a host could not be reached.
 UNREACHABLE = 3
 # The line of the `ansible` started early: what its worker reads from the pipe it inherited (a
-# lookup's result is never templated); nothing read (the run ended without a line) fails the task.
-WAIT_FOR_LINE = ("{{ lookup('ansible.builtin.pipe', 'cat /proc/$PPID/fd/%d') "
-                 "or undef('the run ended before handing over its audit line') }}")
+# lookup's result is never templated). The line comes framed, followed by a line holding a dot: a
+# run that ends before its whole line is handed over makes the read, and so the task, fail.
+WAIT_FOR_LINE = ("{{ lookup('ansible.builtin.pipe', '{ IFS= read -r line && IFS= read -r end && [ \"$end\" = . ] "
+                 "&& printf %%s \"$line\"; } </proc/$PPID/fd/%d') }}")
+END_OF_LINE = b"\n.\n"
+# How long a delivery may take, the hand-over of the line included.
+DELIVERY_TIMEOUT = 120
 
 
 class StoreUnreachable(RuntimeError):
@@ -112,9 +120,16 @@ class Spool:
     def __init__(self, path: Path):
         self.path = path
 
-    def add(self, line: str) -> None:
+    @contextmanager
+    def locked(self):
+        """Hold the spool alone (other runs on this controller wait): no line is lost between runs."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
+        with self.path.with_name(self.path.name + ".lock").open("a", encoding="utf-8") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
+    def add(self, line: str) -> None:
+        with self.locked(), self.path.open("a", encoding="utf-8") as handle:
             handle.write(line + "\n")
 
     def flush(self, deliver) -> tuple[list[str], list[str]]:
@@ -123,6 +138,10 @@ class Spool:
         `deliver` raises StoreUnreachable (the line and the rest wait) or LineRefused (the line is
         set aside in `<spool>.rejected`, the next one goes on).
         """
+        with self.locked():
+            return self._flush(deliver)
+
+    def _flush(self, deliver) -> tuple[list[str], list[str]]:
         if not self.path.exists():
             return [], []
         lines = [line for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -213,9 +232,9 @@ class CallbackModule(CallbackBase):
                 os.close(read)
 
     @staticmethod
-    def _outcome(process: subprocess.Popen) -> None:
+    def _outcome(process: subprocess.Popen, deadline: float) -> None:
         try:
-            output = process.communicate(timeout=120)[0]
+            output = process.communicate(timeout=max(deadline - time.monotonic(), 0))[0]
         except subprocess.TimeoutExpired:
             process.kill()
             output = process.communicate()[0]
@@ -224,6 +243,26 @@ class CallbackModule(CallbackBase):
             raise StoreUnreachable(output[-1000:])
         if process.returncode:
             raise LineRefused(output[-1000:])
+
+    @staticmethod
+    def _hand_over(process: subprocess.Popen, write: int, data: bytes, deadline: float) -> bool:
+        """Write `data` into the pipe of the `ansible` waiting for it, by `deadline`; whether all of it went."""
+        os.set_blocking(write, False)
+        rest = memoryview(data)
+        try:
+            while rest:
+                if process.poll() is not None or time.monotonic() >= deadline:
+                    return False
+                select.select([], [write], [], min(max(deadline - time.monotonic(), 0), 1.0))
+                try:
+                    rest = rest[os.write(write, rest):]
+                except BlockingIOError:
+                    continue
+            return True
+        except BrokenPipeError:
+            return False
+        finally:
+            os.close(write)
 
     def _start_waiting(self) -> None:
         """Start the `ansible` for this run's line now; it waits for the line on a pipe (Linux only:
@@ -241,24 +280,27 @@ class CallbackModule(CallbackBase):
         self.waiting = (process, write)
 
     def deliver(self, line: str) -> None:
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
         waiting, self.waiting = self.waiting, None
         if waiting:
             process, write = waiting
-            try:
-                with os.fdopen(write, "wb") as pipe:
-                    pipe.write(line.encode() + b"\n")
-            except BrokenPipeError:
-                pass  # it ended before taking the line: the outcome says how, the line goes the other way
-            try:
-                self._outcome(process)
-                return
-            except LineRefused:
-                pass  # whether the store refuses the line is for the delivery below to say
+            handed = self._hand_over(process, write, line.encode() + END_OF_LINE, deadline)
+            if not handed and process.poll() is None:
+                process.kill()
+                process.communicate()
+                if time.monotonic() >= deadline:
+                    raise StoreUnreachable("the ansible started for the audit line did not take it in time")
+            else:
+                try:
+                    self._outcome(process, deadline)
+                    return
+                except LineRefused:
+                    pass  # whether the store refuses the line is for the delivery below to say
         with tempfile.TemporaryDirectory(prefix="otap-audit.") as private:
             data = Path(private) / "line.yml"
             data.write_text(unsafe_vars("otap_audit_line", line), encoding="utf-8")
             data.chmod(0o600)
-            self._outcome(self._start("{{ otap_audit_line }}", ["-e", f"@{data}"], []))
+            self._outcome(self._start("{{ otap_audit_line }}", ["-e", f"@{data}"], []), deadline)
 
     def v2_playbook_on_stats(self, stats):
         if not self.recorded():

@@ -12,9 +12,11 @@ members kept for checking (manifest, release notes, SQL scripts), whatever the p
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 from pathlib import Path
@@ -179,8 +181,10 @@ def verify_package(path: Path, expected_release: int | None = None, sha256: str 
     """Verify a package (and unpack it to `extract_to`); return its manifest or raise PackageRefused.
 
     `signers` (the agency's keys) makes the signature mandatory; `check_sql` needs sqlglot. An
-    existing `extract_to` unpacked from the same manifest is left as it is. `report` receives
-    `signed_by`, the principal whose key signed the package.
+    existing `extract_to` that holds exactly the verified tree is left as it is; anything else there
+    (an older tree, one changed since, a link) is replaced. `report` receives `signed_by`, the
+    principal whose key signed the package, and with `extract_to`, `unpacked`: whether it was
+    (re)placed.
     """
     name = path.name
     digest = hashlib.sha256()
@@ -217,8 +221,10 @@ def verify_package(path: Path, expected_release: int | None = None, sha256: str 
         if reader.problems:
             raise PackageRefused(name, reader.problems)
         if staging is not None:
-            _place(staging, reader.manifest, reader.kept["RELEASE.md"], extract_to)
+            unpacked = _place(staging, reader.manifest, reader.kept["RELEASE.md"], extract_to)
             staging = None
+            if report is not None:
+                report["unpacked"] = unpacked
         return reader.manifest
     finally:
         if staging is not None:
@@ -247,7 +253,8 @@ def _finish(reader: _Reader, content_tables, check_sql: bool) -> None:
                                                   content_tables, bool(declared.get("joomla_update")))
 
 
-def _place(staging: Path, manifest: dict, notes: bytes, dest: Path) -> None:
+def _place(staging: Path, manifest: dict, notes: bytes, dest: Path) -> bool:
+    """Put the staged tree at `dest`, unless `dest` already is that very tree; whether it did."""
     for item in manifest["files"]:
         os.chmod(staging / "files" / item["path"], int(item["mode"], 8))
     for item in manifest["sql"]:
@@ -255,9 +262,34 @@ def _place(staging: Path, manifest: dict, notes: bytes, dest: Path) -> None:
     (staging / "manifest.yml").write_bytes(manifest_bytes(manifest))
     (staging / "RELEASE.md").write_bytes(notes)
     os.chmod(staging, 0o755)
-    if (dest / "manifest.yml").is_file() and (dest / "manifest.yml").read_bytes() == manifest_bytes(manifest):
+    if same_tree(staging, dest):
         shutil.rmtree(staging)
-        return
-    if dest.exists():
+        return False
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        dest.unlink()
+    elif dest.exists():
         shutil.rmtree(dest)
     os.rename(staging, dest)
+    return True
+
+
+def same_tree(staged: Path, dest: Path) -> bool:
+    """Whether `dest` is a real folder holding exactly what `staged` holds: the same names, kinds,
+    modes and bytes, and no link anywhere (a tree changed after it was unpacked is unpacked again)."""
+    if dest.is_symlink() or not dest.is_dir():
+        return False
+
+    def entries(root: Path) -> dict[str, tuple[int, int]]:
+        found = {}
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                status = os.lstat(os.path.join(folder, name))
+                size = status.st_size if stat.S_ISREG(status.st_mode) else 0  # a folder's size is its history
+                found[os.path.relpath(os.path.join(folder, name), root)] = (status.st_mode, size)
+        return found
+
+    wanted, present = entries(staged), entries(dest)
+    if wanted != present or os.stat(staged).st_mode != os.stat(dest).st_mode:
+        return False
+    return all(filecmp.cmp(staged / name, dest / name, shallow=False)
+               for name, kind in wanted.items() if stat.S_ISREG(kind[0]))

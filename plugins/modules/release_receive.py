@@ -83,7 +83,10 @@ releases:
   returned: success
 """
 
+import filecmp
 import os
+import re
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -98,53 +101,118 @@ from ansible_collections.otap.street.plugins.module_utils.signature import Signa
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 
 FOLDERS = ("packages", "unpacked", "backups")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def release_number(value) -> int:
+    """A release number as the register writes it: a positive int, or ASCII digits; nothing else."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,8}", value):
+        return int(value)
+    raise ValueError(f"release {value!r} is not a release number")
+
+
+def entries(releases: list[dict]) -> list[tuple[int, str]]:
+    """(number, sha256) of every release asked for, or ValueError saying which entry is wrong."""
+    found = []
+    for entry in releases:
+        number = release_number(entry.get("release"))
+        sha256 = entry.get("sha256")
+        if not isinstance(sha256, str) or not SHA256.fullmatch(sha256):
+            raise ValueError(f"release {number} has no register checksum (sha256: 64 hexadecimal digits)")
+        found.append((number, sha256))
+    return found
 
 
 def private_folder(path: Path, check: bool) -> bool:
-    """Make `path` a folder of the module's user alone (root on a node; mode 0700); whether that changed anything."""
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        raise OSError(f"{path} is not a folder")
-    if not path.exists():
+    """Make `path` a folder of the module's user alone (root on a node; mode 0700); whether that
+    changed anything. A link, a file, or a folder someone else owns is refused, never taken over."""
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except FileNotFoundError:
         if not check:
             path.mkdir(mode=0o700)
             os.chmod(path, 0o700)  # mkdir's mode passes the umask
         return True
-    status = path.stat()
-    if (status.st_mode & 0o7777, status.st_uid, status.st_gid) == (0o700, os.geteuid(), os.getegid()):
-        return False
-    if not check:
-        os.chown(path, os.geteuid(), os.getegid())
-        os.chmod(path, 0o700)
-    return True
+    except OSError as error:
+        raise OSError(f"{path} is not a folder (a link or a file)") from error
+    try:
+        status = os.fstat(handle)
+        if status.st_uid != os.geteuid():
+            raise OSError(f"{path} belongs to user {status.st_uid}, not to this account: it is not taken over")
+        if status.st_mode & 0o7777 == 0o700:
+            return False
+        if not check:
+            os.fchmod(handle, 0o700)
+        return True
+    finally:
+        os.close(handle)
 
 
-def same(dest: Path, data: bytes) -> bool:
-    """Whether `dest` already holds `data` as root's file of mode 0600."""
+def same(dest: Path, source: Path) -> bool:
+    """Whether `dest` is already a file of the module's user, mode 0600, with `source`'s bytes."""
     if dest.is_symlink() or not dest.is_file():
         return False
     status = dest.stat()
-    return (status.st_mode & 0o7777, status.st_uid, status.st_gid) == (0o600, os.geteuid(), os.getegid()) and dest.read_bytes() == data
+    return (status.st_mode & 0o7777, status.st_uid) == (0o600, os.geteuid()) and filecmp.cmp(dest, source, shallow=False)
 
 
-def private_copy(data: bytes, folder: Path, name: str) -> Path:
-    """A new file of root's alone (mode 0600) in `folder` holding `data`."""
+def private_copy(source: Path, folder: Path, name: str) -> Path:
+    """A new file of the module's user alone (mode 0600) in `folder`, holding `source`'s bytes."""
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
+        with os.fdopen(handle, "wb") as out, source.open("rb") as data:
+            shutil.copyfileobj(data, out)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return Path(temporary)
 
 
-def put(data: bytes, dest: Path, check: bool) -> bool:
-    """`dest` holds `data` (root's, mode 0600) afterwards; whether it had to change."""
-    if same(dest, data):
-        return False
-    if not check:
-        os.replace(private_copy(data, dest.parent, dest.name), dest)
-    return True
+def place(copy: Path, dest: Path) -> None:
+    """Move a private copy to `dest` (a link there is replaced, not followed; a folder is refused)."""
+    if dest.is_dir() and not dest.is_symlink():
+        raise OSError(f"{dest} is a folder, where the package's file belongs")
+    os.replace(copy, dest)
+
+
+def receive(incoming: Path, work: Path, number: int, sha256: str, params: dict, check: bool) -> tuple[dict, bool]:
+    """Verify one release in a private copy, then keep it and unpack it; (what was received, changed)."""
+    name = f"release-{number}.tar.gz"
+    packages, package, signature = work / "packages", incoming / name, incoming / f"{name}.sig"
+    for kept in (packages / name, packages / f"{name}.sig"):
+        if kept.is_dir() and not kept.is_symlink():
+            raise OSError(f"{kept} is a folder, where the package's file belongs")
+    # The bytes checked are the bytes kept: verified in private copies, which then become the package
+    # and its signature (in check mode, read where they were handed over).
+    copies = [] if check else [private_copy(package, packages, name)]
+    try:
+        if not check:
+            copies.append(private_copy(signature, packages, f"{name}.sig"))
+        checked, signed = (package, signature) if check else copies
+        report: dict = {}
+        manifest = verify_package(
+            checked, number, sha256, signed.read_bytes(), params["signers"],
+            content_paths=DEFAULT_CONTENT_PATHS + tuple(params["content_paths"]),
+            content_tables=DEFAULT_CONTENT_TABLES + tuple(params["content_tables"]),
+            check_sql=False, extract_to=None if check else work / "unpacked" / str(number), report=report,
+        )
+        changed = False
+        for copy, kept in ((checked, packages / name), (signed, packages / f"{name}.sig")):
+            if not same(kept, copy):
+                changed = True
+                if not check:
+                    place(copy, kept)
+    finally:
+        for copy in copies:
+            copy.unlink(missing_ok=True)
+    if check:
+        kept = work / "unpacked" / str(number) / "manifest.yml"
+        changed |= not (kept.is_file() and kept.read_bytes() == manifest_bytes(manifest))
+    else:
+        changed |= bool(report.get("unpacked"))
+    return {"release": number, "manifest": manifest, "signed_by": report.get("signed_by", "")}, changed
 
 
 def main():
@@ -163,51 +231,30 @@ def main():
     p, check = module.params, module.check_mode
     if not p["signers"]:
         module.fail_json(msg="No signer is listed: without the agency's public keys no package is taken in")
+    try:
+        wanted = entries(p["releases"])
+    except ValueError as error:
+        module.fail_json(msg=f"Nothing was taken in: {error}")
     incoming, work = Path(p["incoming"]), Path(p["work_dir"])
     changed, received = False, []
     try:
-        changed |= private_folder(work, check)
-        for folder in FOLDERS:
-            changed |= private_folder(work / folder, check)
+        for folder in (work, *(work / name for name in FOLDERS)):
+            changed |= private_folder(folder, check)
     except OSError as error:
-        module.fail_json(msg=f"The work folders in {work} cannot be made: {error}")
-    packages = work / "packages"
-    for entry in p["releases"]:
-        number, sha256 = int(entry["release"]), str(entry["sha256"])
+        module.fail_json(msg=f"The work folders in {work} cannot be made: {error}", changed=changed)
+    for number, sha256 in wanted:
         name = f"release-{number}.tar.gz"
         try:
-            package = (incoming / name).read_bytes()
-            signature = (incoming / f"{name}.sig").read_bytes()
-        except OSError as error:
-            module.fail_json(msg=f"{name} or its signature was not handed over: {error}", changed=changed,
-                             releases=received)
-        dest = None if check else work / "unpacked" / str(number)
-        before = (dest / "manifest.yml").read_bytes() if dest is not None and (dest / "manifest.yml").is_file() else None
-        # The bytes checked are the bytes kept: verified in a copy of root's, which then becomes the package.
-        checked = incoming / name if check else private_copy(package, packages, name)
-        report: dict = {}
-        try:
-            manifest = verify_package(
-                checked, number, sha256, signature, p["signers"],
-                content_paths=DEFAULT_CONTENT_PATHS + tuple(p["content_paths"]),
-                content_tables=DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]),
-                check_sql=False, extract_to=dest, report=report,
-            )
-            if not check and not same(packages / name, package):
-                os.replace(checked, packages / name)
-                changed = True
-            changed |= check and not same(packages / name, package)
+            taken, moved = receive(incoming, work, number, sha256, p, check)
         except PackageRefused as refused:
             module.fail_json(msg=f"{name} refused: " + "; ".join(str(v) for v in refused.violations),
                              violations=[str(v) for v in refused.violations], changed=changed, releases=received)
         except SignatureError as error:
             module.fail_json(msg=f"{name} refused: {error}", changed=changed, releases=received)
-        finally:
-            if not check:
-                checked.unlink(missing_ok=True)
-        changed |= put(signature, packages / f"{name}.sig", check)
-        changed |= dest is not None and before != manifest_bytes(manifest)
-        received.append({"release": number, "manifest": manifest, "signed_by": report.get("signed_by", "")})
+        except OSError as error:
+            module.fail_json(msg=f"{name} was not taken in: {error}", changed=changed, releases=received)
+        changed |= moved
+        received.append(taken)
     module.exit_json(changed=changed, releases=received)
 
 

@@ -102,7 +102,7 @@ from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
-from ansible_collections.otap.street.plugins.module_utils.release_package import PackageRefused, manifest_bytes
+from ansible_collections.otap.street.plugins.module_utils.release_package import PackageRefused
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,
@@ -142,7 +142,6 @@ def main():
             module.fail_json(msg=f"{package.name} refused: it has no signature ({p['signature']}); the agency signs "
                                  "every package (playbooks/package.yml does)")
     dest = Path(p["extract_to"]) if p["extract_to"] and not module.check_mode else None
-    before = (dest / "manifest.yml").read_bytes() if dest is not None and (dest / "manifest.yml").is_file() else None
     report: dict = {}
     try:
         manifest = verify_package(
@@ -156,7 +155,7 @@ def main():
                          violations=[str(v) for v in refused.violations])
     except SignatureError as error:
         module.fail_json(msg=f"{package.name} refused: {error}")
-    changed = bool(p["extract_to"]) and before != manifest_bytes(manifest)
+    changed = bool(report.get("unpacked")) if dest is not None else bool(p["extract_to"])
     module.exit_json(changed=changed, manifest=manifest, signed_by=report.get("signed_by", ""))
 
 

@@ -116,3 +116,67 @@ def test_check_mode_verifies_and_makes_nothing(run_module, tmp_path, agency):
         handle.write(b"x")
     assert receive(run_module, tmp_path, agency, [entry], _ansible_check_mode=True)["failed"]
     os.replace(tmp_path / "kept", spoiled)
+
+
+def test_an_unpacked_tree_changed_after_it_was_unpacked_is_unpacked_again(run_module, tmp_path, agency):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    receive(run_module, tmp_path, agency, [entry])
+    unpacked = tmp_path / "work" / "unpacked" / "2"
+    (unpacked / "files" / "index.php").write_text("<?php system($_GET['c']);\n")
+    (unpacked / "files" / "shell.php").write_text("<?php\n")
+    again = receive(run_module, tmp_path, agency, [entry])
+    assert not again["failed"] and again["changed"]
+    assert (unpacked / "files" / "index.php").read_text() == "two\n" and not (unpacked / "files" / "shell.php").exists()
+
+
+@pytest.mark.parametrize("spot", ["a link to a folder", "a file"])
+def test_what_stands_where_the_unpacked_tree_belongs_is_replaced_by_it(run_module, tmp_path, agency, spot):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    receive(run_module, tmp_path, agency, [entry])
+    unpacked, elsewhere = tmp_path / "work" / "unpacked" / "2", tmp_path / "elsewhere"
+    shutil.copytree(unpacked, elsewhere)
+    shutil.rmtree(unpacked)
+    if spot == "a file":
+        unpacked.write_text("x")
+    else:
+        unpacked.symlink_to(elsewhere)
+    again = receive(run_module, tmp_path, agency, [entry])
+    assert not again["failed"] and again["changed"]
+    assert unpacked.is_dir() and not unpacked.is_symlink() and (unpacked / "files" / "index.php").read_text() == "two\n"
+
+
+def test_a_work_folder_someone_else_made_is_not_taken_over(run_module, tmp_path, agency):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    work = tmp_path / "work"
+    (work / "unpacked" / "2").mkdir(parents=True)
+    (work / "unpacked" / "2" / "planted.php").write_text("<?php\n")
+    os.chown(work, 65534, 65534)
+    result = receive(run_module, tmp_path, agency, [entry])
+    assert result["failed"] and "belongs to user 65534" in result["msg"]
+    assert work.stat().st_uid == 65534 and not (work / "packages").exists()
+
+
+@pytest.mark.parametrize("release", [-1, 0, True, 2.9, "٢", "02", "3/../../x", None, 10**30])
+def test_a_release_that_is_not_a_release_number_is_refused_before_anything_is_made(run_module, tmp_path, agency,
+                                                                                   release):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    result = receive(run_module, tmp_path, agency, [entry | {"release": release}])
+    assert result["failed"] and "is not a release number" in result["msg"], result
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("sha256", ["", None, "0" * 63, "A" * 64])
+def test_a_release_without_the_register_checksum_is_refused(run_module, tmp_path, agency, sha256):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    result = receive(run_module, tmp_path, agency, [entry | {"sha256": sha256}])
+    assert result["failed"] and "has no register checksum" in result["msg"], result
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("name", ["release-2.tar.gz", "release-2.tar.gz.sig"])
+def test_a_folder_where_a_package_file_belongs_fails_cleanly_and_leaves_no_copy(run_module, tmp_path, agency, name):
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    (tmp_path / "work" / "packages" / name).mkdir(parents=True)
+    result = receive(run_module, tmp_path, agency, [entry])
+    assert result["failed"] and "is a folder" in result["msg"], result
+    assert sorted(p.name for p in (tmp_path / "work" / "packages").iterdir()) == [name]
