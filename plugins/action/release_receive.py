@@ -4,20 +4,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
-
-
-def release_number(value) -> int:
-    """A release number as the register writes it (the module holds the same rule)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,8}", value):
-        return int(value)
-    raise AnsibleActionFail(f"release {value!r} is not a release number: nothing was copied")
+from ansible_collections.otap.street.plugins.module_utils.release_package import release_number
 
 
 class ActionModule(ActionBase):
@@ -34,8 +25,11 @@ class ActionModule(ActionBase):
         entries = args.get("releases")
         if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
             raise AnsibleActionFail("releases must be a list of {release, sha256}")
-        names = [f"release-{release_number(entry.get('release'))}.tar.gz{suffix}"
-                 for entry in entries for suffix in ("", ".sig")]
+        try:
+            names = [f"release-{release_number(entry.get('release'))}.tar.gz{suffix}"
+                     for entry in entries for suffix in ("", ".sig")]
+        except ValueError as error:
+            raise AnsibleActionFail(f"{error}: nothing was copied") from error
         folder = self._connection._shell.tmpdir or self._make_tmp_path()
         try:
             copied = []

@@ -42,6 +42,16 @@ class PackageRefused(Exception):
         super().__init__(f"{subject} refused: " + "; ".join(str(v) for v in violations))
 
 
+def release_number(value) -> int:
+    """A release number as the register writes it: a positive int, or ASCII digits (no sign, no
+    leading zero); anything else (a bool, a float, other digits, a path) raises ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,8}", value):
+        return int(value)
+    raise ValueError(f"release {value!r} is not a release number")
+
+
 def manifest_bytes(manifest: dict) -> bytes:
     return yaml.safe_dump(manifest, sort_keys=False).encode()
 

@@ -92,7 +92,11 @@ from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
-from ansible_collections.otap.street.plugins.module_utils.release_package import PackageRefused, manifest_bytes
+from ansible_collections.otap.street.plugins.module_utils.release_package import (
+    PackageRefused,
+    manifest_bytes,
+    release_number,
+)
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,
@@ -102,15 +106,6 @@ from ansible_collections.otap.street.plugins.module_utils.pyyaml import require 
 
 FOLDERS = ("packages", "unpacked", "backups")
 SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def release_number(value) -> int:
-    """A release number as the register writes it: a positive int, or ASCII digits; nothing else."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**9:
-        return value
-    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]{0,8}", value):
-        return int(value)
-    raise ValueError(f"release {value!r} is not a release number")
 
 
 def entries(releases: list[dict]) -> list[tuple[int, str]]:
