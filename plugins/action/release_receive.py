@@ -29,7 +29,7 @@ class ActionModule(ActionBase):
             names = [f"release-{release_number(entry.get('release'))}.tar.gz{suffix}"
                      for entry in entries for suffix in ("", ".sig")]
         except ValueError as error:
-            raise AnsibleActionFail(f"{error}: nothing was copied") from error
+            raise AnsibleActionFail(f"{error}: nothing was copied") from None
         folder = self._connection._shell.tmpdir or self._make_tmp_path()
         try:
             copied = []
