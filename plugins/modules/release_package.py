@@ -48,16 +48,6 @@ options:
     description: Date of the release, ISO 8601 in UTC.
     type: str
     required: true
-  content_paths:
-    description: Paths (relative to the Joomla root) that are content, besides the default ones.
-    type: list
-    elements: str
-    default: []
-  content_tables:
-    description: Content tables (without prefix, C(*) as suffix wildcard), besides the default ones.
-    type: list
-    elements: str
-    default: []
   signing_key:
     description: The agency's private SSH key to sign the package with (empty, no signature).
     type: path
@@ -68,6 +58,7 @@ requirements:
 notes:
   - Runs on the controller.
 extends_documentation_fragment:
+  - otap.street.release_policy
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:

@@ -42,19 +42,10 @@ options:
     type: list
     elements: dict
     required: true
-  content_paths:
-    description: Content paths besides the default ones.
-    type: list
-    elements: str
-    default: []
-  content_tables:
-    description: Content tables besides the default ones.
-    type: list
-    elements: str
-    default: []
 requirements:
   - PyYAML
 extends_documentation_fragment:
+  - otap.street.release_policy
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -85,7 +76,6 @@ releases:
 
 import filecmp
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -93,6 +83,7 @@ from pathlib import Path
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
 from ansible_collections.otap.street.plugins.module_utils.release_package import (
+    SHA256,
     PackageRefused,
     manifest_bytes,
     release_number,
@@ -105,7 +96,6 @@ from ansible_collections.otap.street.plugins.module_utils.signature import Signa
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 
 FOLDERS = ("packages", "unpacked", "backups")
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def entries(releases: list[dict]) -> list[tuple[int, str]]:
@@ -165,13 +155,6 @@ def private_copy(source: Path, folder: Path, name: str) -> Path:
     return Path(temporary)
 
 
-def place(copy: Path, dest: Path) -> None:
-    """Move a private copy to `dest` (a link there is replaced, not followed; a folder is refused)."""
-    if dest.is_dir() and not dest.is_symlink():
-        raise OSError(f"{dest} is a folder, where the package's file belongs")
-    os.replace(copy, dest)
-
-
 def receive(incoming: Path, work: Path, number: int, sha256: str, params: dict, check: bool) -> tuple[dict, bool]:
     """Verify one release in a private copy, then keep it and unpack it; (what was received, changed)."""
     name = f"release-{number}.tar.gz"
@@ -198,7 +181,7 @@ def receive(incoming: Path, work: Path, number: int, sha256: str, params: dict, 
             if not same(kept, copy):
                 changed = True
                 if not check:
-                    place(copy, kept)
+                    os.replace(copy, kept)  # a link there is replaced, never followed
     finally:
         for copy in copies:
             copy.unlink(missing_ok=True)

@@ -51,20 +51,11 @@ options:
   extract_to:
     description: Folder to unpack the verified package into; replaced if it exists.
     type: path
-  content_paths:
-    description: Content paths besides the default ones.
-    type: list
-    elements: str
-    default: []
-  content_tables:
-    description: Content tables besides the default ones.
-    type: list
-    elements: str
-    default: []
 requirements:
   - PyYAML
   - sqlglot (with I(sql_policy=true))
 extends_documentation_fragment:
+  - otap.street.release_policy
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
