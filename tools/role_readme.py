@@ -57,8 +57,11 @@ def render(role: Path) -> str:
     for entry, spec in specs.items():
         if entry == "main":
             continue
+        options = spec.get("options", {})
+        # An entry point that is a part of main (the YAML says so with an alias) takes its variables.
+        same = "main" in specs and options and options == specs["main"].get("options")
         lines += [f"## Entry point `{entry}`", "", spec["short_description"], "",
-                  *variable_table(spec.get("options", {})), "",
+                  *(["The variables of `main`, above."] if same else variable_table(options)), "",
                   "```yaml", f"- name: {spec['short_description'].rstrip('.')}", "  ansible.builtin.include_role:",
                   f"    name: otap.street.{role.name}", f"    tasks_from: {entry}", "```", ""]
     notes = role / "meta" / "README.notes.md"
