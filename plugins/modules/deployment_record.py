@@ -30,8 +30,19 @@ options:
       The rollout to record: C(env), C(release), C(from_release), C(date), C(by), C(result)
       (C(done), C(failed) or C(rolled_back)), and optionally C(run_id).
     type: dict
+  audit_log:
+    description:
+      - With I(state=present), the audit log of rollouts (JSON lines) that also gets I(entry), as one
+        line, when its result is C(done) or C(rolled_back) (a rollout that changed what an environment
+        serves); a failed attempt is in the deployments file only.
+      - Written after the deployments file, in the same call; created (mode 0644) when missing.
+    type: path
+  audit_title:
+    description: The release's title, added to the audit log's line when given.
+    type: str
+    default: ""
 notes:
-  - Appending the same entry (same run and result) twice changes nothing.
+  - Appending the same entry (same run and result) twice changes nothing, in either file.
 requirements:
   - PyYAML
 extends_documentation_fragment:
@@ -53,6 +64,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+audited:
+  description: Whether the audit log got (or in check mode would get) the entry's line now.
+  type: bool
+  returned: with I(state=present)
 current:
   description: Per environment, the release it is at after its last successful rollout or rollback.
   type: dict
@@ -68,6 +83,9 @@ deployments:
   returned: success
 """
 
+import json
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 from ansible_collections.otap.street.plugins.module_utils.store_file import dump_list, load_list, locked, replace
@@ -77,6 +95,35 @@ HEADER = (
     "# oldest first. Kept by otap.street (playbooks/release.yml, playbooks/rollback.yml).\n"
 )
 RESULTS = ("done", "failed", "rolled_back")
+# The results that changed what an environment serves: those the audit log keeps.
+AUDITED = ("done", "rolled_back")
+
+
+def audit_line(entry: dict, title: str) -> str:
+    """The audit log's line of a rollout: its entry, and the release's title when there is one."""
+    return json.dumps({**entry, **({"title": title} if title else {})})
+
+
+def audit(module: AnsibleModule, path: str, line: str) -> bool:
+    """Append `line` to the audit log unless it holds it already; whether it was (or would be) added."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = ""
+    except (OSError, UnicodeDecodeError) as error:
+        module.fail_json(msg=f"the audit log {path} cannot be read: {error}")
+    if line in text.splitlines():
+        return False
+    if not module.check_mode:
+        try:
+            os.makedirs(os.path.dirname(path) or ".", 0o755, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                handle.write(("\n" if text and not text.endswith("\n") else "") + line + "\n")
+        except OSError as error:
+            module.fail_json(msg=f"the audit log {path} cannot be written: {error}")
+    return True
 
 
 def standing(deployments: list[dict]) -> tuple[dict, dict]:
@@ -96,6 +143,8 @@ def main():
             path=dict(type="path", required=True),
             state=dict(type="str", choices=["present", "query"], default="query"),
             entry=dict(type="dict"),
+            audit_log=dict(type="path"),
+            audit_title=dict(type="str", default=""),
         ),
         required_if=[("state", "present", ["entry"])],
         supports_check_mode=True,
@@ -116,8 +165,11 @@ def main():
         updated = deployments + [entry] if changed else deployments
         if changed and not module.check_mode:
             replace(module, path, dump_list(HEADER, "deployments", updated))
+    audited = False
+    if module.params["audit_log"] and entry["result"] in AUDITED:
+        audited = audit(module, module.params["audit_log"], audit_line(entry, module.params["audit_title"]))
     current, reached = standing(updated)
-    module.exit_json(changed=changed, deployments=updated, current=current, reached=reached)
+    module.exit_json(changed=changed or audited, audited=audited, deployments=updated, current=current, reached=reached)
 
 
 if __name__ == "__main__":

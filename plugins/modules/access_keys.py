@@ -1,0 +1,216 @@
+#!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The keys sshd reads for each account, one file per account, all of a host's in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: access_keys
+author: otap.street maintainers (!UNKNOWN)
+version_added: 0.5.0
+short_description: Write the folder of keys sshd reads, every account's file in one call
+description:
+  - Keeps the folder sshd reads the accounts' keys from (C(AuthorizedKeysFile) naming
+    C(DIR/%u)), owned by root, mode 0755, and in it one file per account of I(keys), owned by
+    root, mode 0644, holding that account's keys one per line. An account with no keys gets an
+    empty file. The files of I(absent) are removed.
+  - Files of other accounts in the folder are left alone (other roles keep their accounts' keys
+    there).
+  - A key is one line. A key holding a line break (which would add a second key to the file), an
+    empty key, or an account name that is not a plain login name (a path, C(..)) is refused
+    before anything is written.
+  - Each file is replaced whole (written beside it, then renamed), so sshd never reads half a
+    file; a link in a file's place is replaced, never followed.
+  - The work of one loop of C(ansible.builtin.copy) and one of C(ansible.builtin.file) per
+    account, in one module call.
+options:
+  dir:
+    description: The folder sshd reads the keys from.
+    type: path
+    required: true
+  keys:
+    description: Per account name, its public keys (each one line; surrounding blanks are trimmed).
+    type: dict
+    required: true
+  absent:
+    description: Accounts whose file is removed.
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Install each account's keys
+  otap.street.access_keys:
+    dir: /etc/ssh/authorized_keys.d
+    keys:
+      anna: [ssh-ed25519 AAAAC3Nza... anna@laptop]
+      otap: [ssh-ed25519 AAAAC3Nza... otap@controller]
+    absent: [bob]
+"""
+
+RETURN = r"""
+written:
+  description: The accounts whose file was (or in check mode would be) written.
+  type: list
+  elements: str
+  returned: success
+removed:
+  description: The accounts whose file was (or in check mode would be) removed.
+  type: list
+  elements: str
+  returned: success
+"""
+
+import os
+import re
+import stat
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+DIR_MODE = 0o755
+FILE_MODE = 0o644
+
+
+def refusal(keys: dict, absent: list) -> str | None:
+    """Why the request cannot be written as given, or None."""
+    for name in list(keys) + list(absent):
+        if not isinstance(name, str) or not ACCOUNT.fullmatch(name):
+            return f"{name!r} is not an account name (lower-case letters, digits, - and _; nothing was changed)"
+    both = sorted(set(keys) & set(absent))
+    if both:
+        return f"{', '.join(both)}: both given keys and to be removed (nothing was changed)"
+    for name, lines in keys.items():
+        if lines is None:
+            continue
+        if not isinstance(lines, list):
+            return f"{name}: keys must be a list of strings (nothing was changed)"
+        for key in lines:
+            if not isinstance(key, str) or not key.strip():
+                return f"{name}: an empty key, or one that is not a string (nothing was changed)"
+            if any(mark in key.strip() for mark in "\r\n\x00"):
+                return f"{name}: a key holding a line break or NUL, which would be read as more than one key (nothing was changed)"
+    return None
+
+
+def content(lines: list | None) -> str:
+    """The file of an account: its keys, trimmed, one per line (empty when it has none)."""
+    return "".join(key.strip() + "\n" for key in lines or [])
+
+
+def current(path: str) -> str | None:
+    """The file's text when it is a regular root-owned file of the right mode, else None."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != FILE_MODE or info.st_uid or info.st_gid:
+        return None
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        return handle.read()
+
+
+def before(path: str) -> str:
+    """What the diff shows as the file before, whatever is in its place."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return ""
+    if not stat.S_ISREG(info.st_mode):
+        return f"(not a file: mode {stat.filemode(info.st_mode)})\n"
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        text = handle.read()
+    owner = f"{info.st_uid}:{info.st_gid} {stat.S_IMODE(info.st_mode):04o}"
+    return text if owner == f"0:0 {FILE_MODE:04o}" else f"{text}(owned {owner})\n"
+
+
+def write(path: str, text: str) -> None:
+    """Replace the file whole: written and set up beside it, then renamed over it."""
+    fd, temporary = tempfile.mkstemp(prefix=".otap-keys.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fchown(handle.fileno(), 0, 0)
+            os.fchmod(handle.fileno(), FILE_MODE)
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def folder(module: AnsibleModule, path: str) -> bool:
+    """Make the folder root's, mode 0755; whether it changed."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        if not module.check_mode:
+            os.makedirs(path, DIR_MODE, exist_ok=True)
+            os.chown(path, 0, 0)
+            os.chmod(path, DIR_MODE)
+        return True
+    if not stat.S_ISDIR(info.st_mode):
+        module.fail_json(msg=f"{path} is not a folder (nothing was changed)")
+    if stat.S_IMODE(info.st_mode) == DIR_MODE and info.st_uid == 0 and info.st_gid == 0:
+        return False
+    if not module.check_mode:
+        os.chown(path, 0, 0)
+        os.chmod(path, DIR_MODE)
+    return True
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            dir=dict(type="path", required=True),
+            keys=dict(type="dict", required=True, no_log=False),
+            absent=dict(type="list", elements="str", default=[]),
+        ),
+        supports_check_mode=True,
+    )
+    keys, absent, root = module.params["keys"], module.params["absent"], module.params["dir"]
+    why = refusal(keys, absent)
+    if why:
+        module.fail_json(msg=why)
+
+    changed = folder(module, root)
+    written, removed, diffs = [], [], []
+    for name in sorted(keys):
+        path, wanted = os.path.join(root, name), content(keys[name])
+        if current(path) == wanted:
+            continue
+        written.append(name)
+        diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": wanted})
+        if not module.check_mode:
+            write(path, wanted)
+    for name in sorted(set(absent)):
+        path = os.path.join(root, name)
+        if not os.path.lexists(path):
+            continue
+        removed.append(name)
+        diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": ""})
+        if not module.check_mode:
+            os.unlink(path)
+
+    result = dict(changed=changed or bool(written or removed), written=written, removed=removed)
+    if module._diff:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
