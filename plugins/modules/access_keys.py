@@ -18,8 +18,10 @@ description:
   - Files of other accounts in the folder are left alone (other roles keep their accounts' keys
     there).
   - A key is one line. A key holding a line break (which would add a second key to the file), an
-    empty key, or an account name that is not a plain login name (a path, C(..)) is refused
-    before anything is written.
+    empty key, a key that is not valid text, an account name that is not a plain login name (a
+    path, C(..)), or a folder where an account's file goes is refused before anything is written.
+  - The files of I(absent) are removed before any file is written, so a write that fails never
+    leaves a removed person's key in place; a failure says which accounts were done.
   - Each file is replaced whole (written beside it, then renamed), so sshd never reads half a
     file; a link in a file's place is replaced, never followed.
   - The work of one loop of C(ansible.builtin.copy) and one of C(ansible.builtin.file) per
@@ -102,7 +104,16 @@ def refusal(keys: dict, absent: list) -> str | None:
                 return f"{name}: an empty key, or one that is not a string (nothing was changed)"
             if any(mark in key.strip() for mark in "\r\n\x00"):
                 return f"{name}: a key holding a line break or NUL, which would be read as more than one key (nothing was changed)"
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                return f"{name}: a key that is not valid text (nothing was changed)"
     return None
+
+
+def in_the_way(root: str, names: list) -> list:
+    """The accounts whose place in the folder holds a folder, which is neither replaced nor removed."""
+    return [name for name in names if os.path.isdir(os.path.join(root, name)) and not os.path.islink(os.path.join(root, name))]
 
 
 def content(lines: list | None) -> str:
@@ -187,24 +198,33 @@ def main():
     if why:
         module.fail_json(msg=why)
 
+    blocked = in_the_way(root, list(keys) + list(absent))
+    if blocked:
+        module.fail_json(msg=f"{', '.join(sorted(blocked))}: a folder stands where the key file goes (nothing was changed)")
+
     changed = folder(module, root)
     written, removed, diffs = [], [], []
-    for name in sorted(keys):
-        path, wanted = os.path.join(root, name), content(keys[name])
-        if current(path) == wanted:
-            continue
-        written.append(name)
-        diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": wanted})
-        if not module.check_mode:
-            write(path, wanted)
-    for name in sorted(set(absent)):
-        path = os.path.join(root, name)
-        if not os.path.lexists(path):
-            continue
-        removed.append(name)
-        diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": ""})
-        if not module.check_mode:
-            os.unlink(path)
+    try:
+        # Keys taken away first: a write that fails never leaves a removed person's key working.
+        for name in sorted(set(absent)):
+            path = os.path.join(root, name)
+            if not os.path.lexists(path):
+                continue
+            diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": ""})
+            if not module.check_mode:
+                os.unlink(path)
+            removed.append(name)
+        for name in sorted(keys):
+            path, wanted = os.path.join(root, name), content(keys[name])
+            if current(path) == wanted:
+                continue
+            diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": wanted})
+            if not module.check_mode:
+                write(path, wanted)
+            written.append(name)
+    except OSError as error:
+        module.fail_json(msg=f"{error.filename or root}: {error.strerror or error} (the accounts in written and removed are done)",
+                         written=written, removed=removed)
 
     result = dict(changed=changed or bool(written or removed), written=written, removed=removed)
     if module._diff:

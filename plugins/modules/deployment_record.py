@@ -35,7 +35,8 @@ options:
       - With I(state=present), the audit log of rollouts (JSON lines) that also gets I(entry), as one
         line, when its result is C(done) or C(rolled_back) (a rollout that changed what an environment
         serves); a failed attempt is in the deployments file only.
-      - Written after the deployments file, in the same call; created (mode 0644) when missing.
+      - Written after the deployments file, in the same call and under its lock; created readable by
+        all (mode 0644) when missing.
     type: path
   audit_title:
     description: The release's title, added to the audit log's line when given.
@@ -105,21 +106,27 @@ def audit_line(entry: dict, title: str) -> str:
 
 
 def audit(module: AnsibleModule, path: str, line: str) -> bool:
-    """Append `line` to the audit log unless it holds it already; whether it was (or would be) added."""
+    """Append `line` to the audit log unless it holds it already; whether it was (or would be) added.
+    A new log (and its folder) is made readable by all, whatever the umask: the report reads it."""
     try:
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
             text = handle.read()
     except FileNotFoundError:
-        text = ""
-    except (OSError, UnicodeDecodeError) as error:
+        text = None
+    except OSError as error:
         module.fail_json(msg=f"the audit log {path} cannot be read: {error}")
-    if line in text.splitlines():
+    if text is not None and line in text.splitlines():
         return False
     if not module.check_mode:
         try:
-            os.makedirs(os.path.dirname(path) or ".", 0o755, exist_ok=True)
+            folder = os.path.dirname(path) or "."
+            if not os.path.isdir(folder):
+                os.makedirs(folder, exist_ok=True)
+                os.chmod(folder, 0o755)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                if text is None:
+                    os.fchmod(handle.fileno(), 0o644)
                 handle.write(("\n" if text and not text.endswith("\n") else "") + line + "\n")
         except OSError as error:
             module.fail_json(msg=f"the audit log {path} cannot be written: {error}")
@@ -165,9 +172,10 @@ def main():
         updated = deployments + [entry] if changed else deployments
         if changed and not module.check_mode:
             replace(module, path, dump_list(HEADER, "deployments", updated))
-    audited = False
-    if module.params["audit_log"] and entry["result"] in AUDITED:
-        audited = audit(module, module.params["audit_log"], audit_line(entry, module.params["audit_title"]))
+        # Under the register's lock: two runs never add the same line twice.
+        audited = False
+        if module.params["audit_log"] and entry["result"] in AUDITED:
+            audited = audit(module, module.params["audit_log"], audit_line(entry, module.params["audit_title"]))
     current, reached = standing(updated)
     module.exit_json(changed=changed or audited, audited=audited, deployments=updated, current=current, reached=reached)
 

@@ -128,3 +128,36 @@ def test_a_folder_that_is_not_a_folder_is_refused(run_module, tmp_path):
     (tmp_path / "keys").write_text("")
     refused = keys(run_module, tmp_path / "keys", {"anna": [ANNA]})
     assert refused["failed"] and "is not a folder" in refused["msg"]
+
+
+@pytest.mark.parametrize("where", ["keys", "absent"])
+def test_a_folder_where_an_account_s_file_goes_is_refused_before_anything_is_written(run_module, tmp_path, where):
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o755)
+    (folder / "dave").write_text(f"{OTAP}\n")
+    (folder / "bob").mkdir()
+    accounts, absent = ({"anna": [ANNA], "bob": [ANNA]}, ["dave"]) if where == "keys" else ({"anna": [ANNA]}, ["bob", "dave"])
+    refused = keys(run_module, folder, accounts, absent=absent)
+    assert refused["failed"] and refused["msg"].startswith("bob: a folder stands where the key file goes")
+    assert sorted(os.listdir(folder)) == ["bob", "dave"]
+
+
+def test_a_key_that_is_not_valid_text_is_refused_before_anything_is_written(run_module, tmp_path):
+    refused = keys(run_module, tmp_path, {"anna": [ANNA], "bob": ["ssh-ed25519 AAAA\udc0a bob"]})
+    assert refused["failed"] and refused["msg"] == "bob: a key that is not valid text (nothing was changed)"
+    assert os.listdir(tmp_path) == []
+
+
+def test_keys_are_taken_away_before_any_write_and_a_failed_write_says_what_was_done(run_module, tmp_path, monkeypatch):
+    folder = tmp_path / "keys"
+    folder.mkdir(mode=0o755)
+    (folder / "dave").write_text(f"{OTAP}\n")
+
+    def disk_full(path, text):
+        raise OSError(28, "No space left on device", path)
+
+    monkeypatch.setattr(access_keys, "write", disk_full)
+    failed = keys(run_module, folder, {"anna": [ANNA]}, absent=["dave"])
+    assert failed["failed"] and failed["removed"] == ["dave"] and failed["written"] == []
+    assert failed["msg"] == f"{folder / 'anna'}: No space left on device (the accounts in written and removed are done)"
+    assert os.listdir(folder) == []

@@ -1,4 +1,5 @@
 import json
+import os
 
 from ansible_collections.otap.street.plugins.modules import deployment_record
 
@@ -77,3 +78,21 @@ def test_an_audit_log_that_cannot_be_written_fails_the_call_after_the_register_h
     done = audited(run_module, path, log, "test", 2)
     assert done["failed"] and done["msg"].startswith(f"the audit log {log} cannot be read")
     assert [d["release"] for d in run_module(deployment_record, path=str(path))["deployments"]] == [2]
+
+
+def test_a_new_audit_log_is_readable_by_all_whatever_the_umask(run_module, tmp_path):
+    log = tmp_path / "audit" / "releases.jsonl"
+    kept = os.umask(0o077)
+    try:
+        audited(run_module, tmp_path / "d.yml", log, "test", 2)
+    finally:
+        os.umask(kept)
+    assert oct(log.stat().st_mode & 0o777) == "0o644" and oct(log.parent.stat().st_mode & 0o777) == "0o755"
+
+
+def test_a_byte_that_is_not_text_in_the_audit_log_does_not_stop_the_lines_after_it(run_module, tmp_path):
+    log = tmp_path / "releases.jsonl"
+    log.write_bytes(b'{"title": "Caf\xe9"}\n')
+    assert audited(run_module, tmp_path / "d.yml", log, "test", 2)["audited"]
+    assert not audited(run_module, tmp_path / "d.yml", log, "test", 2)["changed"]
+    assert log.read_bytes().startswith(b'{"title": "Caf\xe9"}\n') and len(log.read_bytes().splitlines()) == 2
