@@ -113,7 +113,8 @@ def refusal(keys: dict, absent: list) -> str | None:
 
 def in_the_way(root: str, names: list) -> list:
     """The accounts whose place in the folder holds a folder, which is neither replaced nor removed."""
-    return [name for name in names if os.path.isdir(os.path.join(root, name)) and not os.path.islink(os.path.join(root, name))]
+    places = [(name, os.path.join(root, name)) for name in names]
+    return [name for name, path in places if os.path.isdir(path) and not os.path.islink(path)]
 
 
 def content(lines: list | None) -> str:
@@ -121,30 +122,21 @@ def content(lines: list | None) -> str:
     return "".join(key.strip() + "\n" for key in lines or [])
 
 
-def current(path: str) -> str | None:
-    """The file's text when it is a regular root-owned file of the right mode, else None."""
+def look(path: str) -> tuple[str | None, str]:
+    """What stands at `path`: its text when it is a regular root-owned file of the right mode (else
+    None), and what a diff shows as it (a file of other owner or mode says so; anything else, what
+    it is). A link is never followed."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode) or stat.S_IMODE(info.st_mode) != FILE_MODE or info.st_uid or info.st_gid:
-        return None
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-        return handle.read()
-
-
-def before(path: str) -> str:
-    """What the diff shows as the file before, whatever is in its place."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return ""
+        return None, ""
     if not stat.S_ISREG(info.st_mode):
-        return f"(not a file: mode {stat.filemode(info.st_mode)})\n"
+        return None, f"(not a file: mode {stat.filemode(info.st_mode)})\n"
     with open(path, encoding="utf-8", errors="surrogateescape") as handle:
         text = handle.read()
-    owner = f"{info.st_uid}:{info.st_gid} {stat.S_IMODE(info.st_mode):04o}"
-    return text if owner == f"0:0 {FILE_MODE:04o}" else f"{text}(owned {owner})\n"
+    if stat.S_IMODE(info.st_mode) == FILE_MODE and info.st_uid == 0 and info.st_gid == 0:
+        return text, text
+    return None, f"{text}(owned {info.st_uid}:{info.st_gid} {stat.S_IMODE(info.st_mode):04o})\n"
 
 
 def write(path: str, text: str) -> None:
@@ -210,15 +202,16 @@ def main():
             path = os.path.join(root, name)
             if not os.path.lexists(path):
                 continue
-            diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": ""})
+            diffs.append({"before_header": path, "after_header": path, "before": look(path)[1], "after": ""})
             if not module.check_mode:
                 os.unlink(path)
             removed.append(name)
         for name in sorted(keys):
             path, wanted = os.path.join(root, name), content(keys[name])
-            if current(path) == wanted:
+            kept, shown = look(path)
+            if kept == wanted:
                 continue
-            diffs.append({"before_header": path, "after_header": path, "before": before(path), "after": wanted})
+            diffs.append({"before_header": path, "after_header": path, "before": shown, "after": wanted})
             if not module.check_mode:
                 write(path, wanted)
             written.append(name)
