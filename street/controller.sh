@@ -3,6 +3,7 @@
 # engine that answers:
 #   controller.sh unit      MariaDB's server and bootstrap tools: the release SQL's unit tests
 #                           start one in a folder of their own (no service is set up or started);
+#                           ssh-keygen, with which push_sender's tests make keys;
 #   controller.sh           the street: Docker engine, debootstrap for the base image, rsync and
 #                           ssh for deploying;
 #   controller.sh molecule  the street, and Chromium for the tests of the status report.
@@ -14,6 +15,7 @@ needed=()
 if [ "$mode" = unit ]; then
   command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || needed+=(mariadb-server-core)
   command -v my_print_defaults >/dev/null 2>&1 || needed+=(mariadb-client-core)
+  command -v ssh-keygen >/dev/null 2>&1 || needed+=(openssh-client)
 else
   command -v dockerd >/dev/null 2>&1 || needed+=(docker.io)
   command -v debootstrap >/dev/null 2>&1 || needed+=(debootstrap)

@@ -76,10 +76,9 @@ removed:
 
 import os
 import re
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import root_files
 
 ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 DIR_MODE = 0o755
@@ -122,60 +121,6 @@ def content(lines: list | None) -> str:
     return "".join(key.strip() + "\n" for key in lines or [])
 
 
-def look(path: str) -> tuple[str | None, str]:
-    """What stands at `path`: its text when it is a regular root-owned file of the right mode (else
-    None), and what a diff shows as it (a file of other owner or mode says so; anything else, what
-    it is). A link is never followed."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        return None, ""
-    if not stat.S_ISREG(info.st_mode):
-        return None, f"(not a file: mode {stat.filemode(info.st_mode)})\n"
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-        text = handle.read()
-    if stat.S_IMODE(info.st_mode) == FILE_MODE and info.st_uid == 0 and info.st_gid == 0:
-        return text, text
-    return None, f"{text}(owned {info.st_uid}:{info.st_gid} {stat.S_IMODE(info.st_mode):04o})\n"
-
-
-def write(path: str, text: str) -> None:
-    """Replace the file whole: written and set up beside it, then renamed over it."""
-    fd, temporary = tempfile.mkstemp(prefix=".otap-keys.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchown(handle.fileno(), 0, 0)
-            os.fchmod(handle.fileno(), FILE_MODE)
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def folder(module: AnsibleModule, path: str) -> bool:
-    """Make the folder root's, mode 0755; whether it changed."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        if not module.check_mode:
-            os.makedirs(path, DIR_MODE, exist_ok=True)
-            os.chown(path, 0, 0)
-            os.chmod(path, DIR_MODE)
-        return True
-    if not stat.S_ISDIR(info.st_mode):
-        module.fail_json(msg=f"{path} is not a folder (nothing was changed)")
-    if stat.S_IMODE(info.st_mode) == DIR_MODE and info.st_uid == 0 and info.st_gid == 0:
-        return False
-    if not module.check_mode:
-        os.chown(path, 0, 0)
-        os.chmod(path, DIR_MODE)
-    return True
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -194,27 +139,19 @@ def main():
     if blocked:
         module.fail_json(msg=f"{', '.join(sorted(blocked))}: a folder stands where the key file goes (nothing was changed)")
 
-    changed = folder(module, root)
+    try:
+        changed = root_files.folder(root, DIR_MODE, check_mode=module.check_mode)
+    except root_files.NotAFolder as error:
+        module.fail_json(msg=f"{error} (nothing was changed)")
     written, removed, diffs = [], [], []
     try:
         # Keys taken away first: a write that fails never leaves a removed person's key working.
         for name in sorted(set(absent)):
-            path = os.path.join(root, name)
-            if not os.path.lexists(path):
-                continue
-            diffs.append({"before_header": path, "after_header": path, "before": look(path)[1], "after": ""})
-            if not module.check_mode:
-                os.unlink(path)
-            removed.append(name)
+            if root_files.remove(os.path.join(root, name), diffs, module.check_mode):
+                removed.append(name)
         for name in sorted(keys):
-            path, wanted = os.path.join(root, name), content(keys[name])
-            kept, shown = look(path)
-            if kept == wanted:
-                continue
-            diffs.append({"before_header": path, "after_header": path, "before": shown, "after": wanted})
-            if not module.check_mode:
-                write(path, wanted)
-            written.append(name)
+            if root_files.keep(os.path.join(root, name), content(keys[name]), FILE_MODE, diffs, module.check_mode):
+                written.append(name)
     except OSError as error:
         module.fail_json(msg=f"{error.filename or root}: {error.strerror or error} (the accounts in written and removed are done)",
                          written=written, removed=removed)

@@ -3,6 +3,7 @@ import stat
 
 import pytest
 
+from ansible_collections.otap.street.plugins.module_utils import root_files
 from ansible_collections.otap.street.plugins.modules import access_keys
 
 ANNA = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAnna anna@laptop"
@@ -153,10 +154,10 @@ def test_keys_are_taken_away_before_any_write_and_a_failed_write_says_what_was_d
     folder.mkdir(mode=0o755)
     (folder / "dave").write_text(f"{OTAP}\n")
 
-    def disk_full(path, text):
+    def disk_full(path, text, mode, uid=0, gid=0):
         raise OSError(28, "No space left on device", path)
 
-    monkeypatch.setattr(access_keys, "write", disk_full)
+    monkeypatch.setattr(root_files, "write", disk_full)
     failed = keys(run_module, folder, {"anna": [ANNA]}, absent=["dave"])
     assert failed["failed"] and failed["removed"] == ["dave"] and failed["written"] == []
     assert failed["msg"] == f"{folder / 'anna'}: No space left on device (the accounts in written and removed are done)"
