@@ -8,6 +8,7 @@ push_receiver)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -17,18 +18,32 @@ class NotAFolder(OSError):
     """Something other than a folder stands where a folder must be."""
 
 
+def read(path: str) -> tuple[str | None, os.stat_result | None]:
+    """The text of the regular file at `path`, exactly as stored, and what stands there (None, None
+    when nothing does; None and its stat when it is no regular file). A link is never followed, nor
+    a FIFO waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None, None
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        return None, os.lstat(path)
+    with os.fdopen(fd, encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        info = os.fstat(fd)
+        return (handle.read() if stat.S_ISREG(info.st_mode) else None), info
+
+
 def look(path: str, mode: int, uid: int = 0, gid: int = 0) -> tuple[str | None, str]:
     """What stands at `path`: its text when it is a regular file of that owner and mode (else
     None), and what a diff shows as it (a file of other owner or mode says so; anything else, what
-    it is). A link is never followed."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+    it is)."""
+    text, info = read(path)
+    if info is None:
         return None, ""
-    if not stat.S_ISREG(info.st_mode):
+    if text is None:
         return None, f"(not a file: mode {stat.filemode(info.st_mode)})\n"
-    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-        text = handle.read()
     if stat.S_IMODE(info.st_mode) == mode and (info.st_uid, info.st_gid) == (uid, gid):
         return text, text
     return None, f"{text}(owned {info.st_uid}:{info.st_gid} {stat.S_IMODE(info.st_mode):04o})\n"
@@ -39,7 +54,7 @@ def write(path: str, text: str, mode: int, uid: int = 0, gid: int = 0) -> None:
     place is replaced, never followed)."""
     fd, temporary = tempfile.mkstemp(prefix=".otap-", dir=os.path.dirname(path))
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fchown(handle.fileno(), uid, gid)
@@ -54,25 +69,35 @@ def write(path: str, text: str, mode: int, uid: int = 0, gid: int = 0) -> None:
 
 def folder(path: str, mode: int | None, uid: int = 0, gid: int = 0, check_mode: bool = False) -> bool:
     """Make `path` a folder of that owner and mode (None: a new one gets 0755, an existing one keeps
-    its mode); whether it changed. Anything else in its place (a link too) raises NotAFolder."""
+    its mode); whether it changed. Anything else in its place (a link too) raises NotAFolder. The
+    owner and mode are set on the folder opened, never through a link swapped in meanwhile."""
+    made = False
+    if not os.path.lexists(path):
+        if check_mode:
+            return True
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)  # nobody else's until it is set up below
+            made = True
+        except FileExistsError:
+            pass
     try:
-        info = os.lstat(path)
-    except FileNotFoundError:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotAFolder(f"{path} is not a folder") from None
+        raise
+    try:
+        info = os.fstat(fd)
+        wanted = (0o755 if made else stat.S_IMODE(info.st_mode)) if mode is None else mode
+        if stat.S_IMODE(info.st_mode) == wanted and (info.st_uid, info.st_gid) == (uid, gid):
+            return made
         if not check_mode:
-            os.makedirs(path, 0o755 if mode is None else mode, exist_ok=True)
-            os.chown(path, uid, gid)
-            os.chmod(path, 0o755 if mode is None else mode)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, wanted)
         return True
-    if not stat.S_ISDIR(info.st_mode):
-        raise NotAFolder(f"{path} is not a folder")
-    right_mode = mode is None or stat.S_IMODE(info.st_mode) == mode
-    if right_mode and (info.st_uid, info.st_gid) == (uid, gid):
-        return False
-    if not check_mode:
-        os.chown(path, uid, gid)
-        if mode is not None:
-            os.chmod(path, mode)
-    return True
+    finally:
+        os.close(fd)
 
 
 def keep(path: str, text: str, mode: int, diffs: list, check_mode: bool, uid: int = 0, gid: int = 0) -> bool:

@@ -21,9 +21,9 @@ description:
     root or by I(account), of its mode (none given - a new folder gets 0755, an existing one keeps
     its own). Removes the files of I(absent).
   - I(account) must exist already (M(ansible.builtin.user)).
-  - A key that is not one line of C(TYPE BASE64 [COMMENT]), an address that could close the
-    option's quotes or add one of its own, or a command that is not a plain absolute path is
-    refused before anything is written. Files are replaced whole (written beside, then renamed);
+  - A key that is not one line of C(TYPE BASE64 [COMMENT]), an address that is not an IP address or
+    a narrow network (a wildcard or a wide network would let a key in from anywhere), a command that
+    is not a plain absolute path, or root as the account is refused before anything is written. Files are replaced whole (written beside, then renamed);
     a link in a file's place is replaced, never followed.
   - The work of a dozen C(ansible.builtin.file) and C(ansible.builtin.copy) calls in one module call.
 options:
@@ -37,7 +37,8 @@ options:
     elements: str
     required: true
   from:
-    description: The addresses (or C(from=) patterns) the keys may log in from.
+    description: The IP addresses (or networks no wider than /24, /64 for IPv6) the keys may log in from; host
+      names and wildcards are refused.
     type: list
     elements: str
     required: true
@@ -70,8 +71,9 @@ options:
         choices: [root, account]
         default: root
       mode:
-        description: Its mode (octal); none - 0755 when it is made, otherwise as it is.
-        type: str
+        description: Its mode, a quoted octal string such as C("0700"); none - 0755 when it is made, otherwise
+          as it is.
+        type: raw
   absent:
     description: Files removed (those of earlier versions).
     type: list
@@ -114,6 +116,7 @@ written:
   returned: success
 """
 
+import ipaddress
 import json
 import os
 import pwd
@@ -124,10 +127,10 @@ from ansible_collections.otap.street.plugins.module_utils import root_files
 
 ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?")
-# from= patterns: host names, addresses, CIDR, wildcards and negation; never a quote or a comma.
-ADDRESS = re.compile(r"!?[A-Za-z0-9.:*?/_-]+")
+# The widest network a key may come from: a from= list that takes in more is no restriction.
+WIDEST = {4: 24, 6: 64}
 COMMAND = re.compile(r"/[A-Za-z0-9._/-]+")
-OCTAL = re.compile(r"0?[0-7]{3}")
+OCTAL = re.compile(r"0[0-7]{3}")
 KEYS_MODE = 0o644
 COMMAND_MODE = 0o755
 FILE_MODE = 0o644
@@ -142,8 +145,9 @@ def refusal(params: dict) -> str | None:
         if not KEY.fullmatch(key.strip()):
             return f"{key[:60]!r}... is not one line of TYPE BASE64 [COMMENT] (nothing was changed)"
     for address in params["from"]:
-        if not ADDRESS.fullmatch(address):
-            return f"{address!r} is not an address or a from= pattern (nothing was changed)"
+        why = address_refusal(address)
+        if why:
+            return f"{address!r} {why} (nothing was changed)"
     if not params["from"]:
         return "no address to log in from: from= must name them (nothing was changed)"
     if not COMMAND.fullmatch(params["command"]) or "/../" in f"{params['command']}/":
@@ -151,8 +155,22 @@ def refusal(params: dict) -> str | None:
     if (params["settings"] is None) != (params["settings_path"] is None):
         return "settings and settings_path go together (nothing was changed)"
     for item in params["folders"]:
-        if item.get("mode") is not None and not OCTAL.fullmatch(item["mode"]):
-            return f"{item['path']}: mode {item['mode']!r} is not octal like 0755 (nothing was changed)"
+        if item.get("mode") is not None and not (isinstance(item["mode"], str) and OCTAL.fullmatch(item["mode"])):
+            return (f"{item['path']}: mode {item['mode']!r} is not a quoted octal mode like \"0755\" (unquoted, YAML "
+                    "reads 0755 as another number; nothing was changed)")
+    return None
+
+
+def address_refusal(address) -> str | None:
+    """Why `address` may not be a from= entry (None: an IP address, or a network no wider than
+    WIDEST). Host names and wildcards are refused: sshd matches names only with UseDNS, and a
+    wildcard or a wide network lets a key in from anywhere."""
+    try:
+        network = ipaddress.ip_network(address, strict=True)
+    except (TypeError, ValueError):
+        return "is not an IP address or network (host names and wildcards are not taken)"
+    if network.prefixlen < WIDEST[network.version]:
+        return f"is wider than /{WIDEST[network.version]}: a key would be let in from too many places"
     return None
 
 
@@ -174,7 +192,7 @@ def main():
             folders=dict(type="list", elements="dict", default=[], options=dict(
                 path=dict(type="path", required=True),
                 owner=dict(type="str", choices=["root", "account"], default="root"),
-                mode=dict(type="str"),
+                mode=dict(type="raw"),
             )),
             absent=dict(type="list", elements="path", default=[]),
             authorized_keys_dir=dict(type="path", default="/etc/ssh/authorized_keys.d"),
@@ -193,6 +211,8 @@ def main():
         if not check:
             module.fail_json(msg=f"there is no account {params['account']} here: create it first (nothing was changed)")
         owners = {"root": (0, 0), "account": (-1, -1)}  # check mode before the account is made: all its folders change
+    if owners["account"][0] == 0:
+        module.fail_json(msg=f"{params['account']} is root: a forced command is never given to root (nothing was changed)")
     written, diffs = [], []
     try:
         for item in params["folders"]:

@@ -119,3 +119,10 @@ def test_check_mode_makes_nothing_and_says_what_would_change(run_module, tmp_pat
     checked = send(run_module, tmp_path, {"10.242.42.12": OTHER}, _ansible_check_mode=True, _ansible_diff=True)
     assert checked["changed"] and [d["before_header"] for d in checked["diff"]] == [str(tmp_path / "etc" / "known_hosts")]
     assert (tmp_path / "etc" / "known_hosts").read_text() == f"10.242.42.12 {HOST}\n"
+
+
+def test_the_files_can_be_named_apart_from_the_folder_s_defaults(run_module, tmp_path):
+    known, config = tmp_path / "etc" / "otap-witness.known_hosts", tmp_path / "etc" / "otap-witness.ssh_config"
+    done = send(run_module, tmp_path, known_hosts_path=str(known), ssh_config_path=str(config), exclusive=True)
+    assert done["changed"] and known.read_text() == f"10.242.42.12 {HOST}\n" and config.read_text() == CONFIG
+    assert sorted(os.listdir(tmp_path / "etc")) == ["otap-witness.known_hosts", "otap-witness.ssh_config"]
