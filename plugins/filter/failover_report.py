@@ -13,8 +13,9 @@ description:
   - Combines the pair's database state (fact C(mariadb_pair) of the failover role's C(state) entry
     point), which nodes hold the VIP, the front page each node and the VIP answered, each node's
     last promotion decision (the keepalived notify hook's JSON) and the uploads' replication state.
-  - A site that did not answer is status -1; a page without the site's release marker has release
-    "". A decision file that is not JSON is reported as unreadable, never fails the report.
+  - A site that did not answer is status -1; one that did not answer HTTP 200 with a page naming its
+    release has release "". A decision file that is not JSON is reported as unreadable, never fails
+    the report.
 options:
   _input:
     description: C(mariadb_pair) - C(primary), and per node C(role), C(read_only), C(gtid_binlog_pos),
@@ -40,7 +41,8 @@ options:
     elements: str
     required: true
   sites:
-    description: The results of ansible.builtin.uri for each node's address and the VIP (C(item), C(status), C(content)).
+    description: The answers of lookup C(otap.street.site_release) for each node's address and the VIP (C(address),
+      C(status), C(release)).
     type: list
     elements: dict
     required: true
@@ -59,8 +61,8 @@ EXAMPLES = r"""
 - name: Put the report together
   ansible.builtin.set_fact:
     report: >-
-      {{ mariadb_pair | otap.street.failover_report(nodes, addresses, vip, holders, sites.results,
-         decisions.results, uploads) }}
+      {{ mariadb_pair | otap.street.failover_report(nodes, addresses, vip, holders,
+         query('otap.street.site_release', addresses.values() | list + [vip]), decisions.results, uploads) }}
 """
 
 RETURN = r"""
@@ -74,14 +76,11 @@ _value:
 
 import base64
 import json
-import re
-
-RELEASE = re.compile(r'otap-release" content="(\d+)')
 
 
-def _site(result: dict) -> dict:
-    found = RELEASE.search(str(result.get("content") or ""))
-    return {"status": result.get("status", -1), "release": found.group(1) if found else ""}
+def _site(answer: dict) -> dict:
+    status, release = answer.get("status"), answer.get("release")
+    return {"status": -1 if status is None else status, "release": "" if release is None else str(release)}
 
 
 def _decision(result: dict):
@@ -93,7 +92,7 @@ def _decision(result: dict):
 
 def failover_report(pair, nodes, addresses, vip, vip_holders, sites, decisions, uploads) -> dict:
     """See DOCUMENTATION."""
-    answers = {result["item"]: _site(result) for result in sites}
+    answers = {answer["address"]: _site(answer) for answer in sites}
     last = {result["item"]["item"]: _decision(result) for result in decisions}
     missing = {"status": -1, "release": ""}
     records = []

@@ -13,11 +13,11 @@ def db(role, read_only, source="", lag=None, error=""):
 
 PAIR = {"primary": "prod1", "nodes": {"prod1": db("primary", False), "prod2": db("standby", True, "prod1", 0)}}
 ADDRESSES = {"prod1": "10.0.0.21", "prod2": "10.0.0.22"}
-PAGE = '<meta name="otap-release" content="4">'
 
 
-def page(address, status=200, content=PAGE):
-    return {"item": address, "status": status, "content": content}
+def page(address, status=200, release=4):
+    """An address's answer, as lookup otap.street.site_release gives it (status None: no answer)."""
+    return {"address": address, "status": status, "release": release, "said": "..."}
 
 
 def decision(node, data):
@@ -51,7 +51,7 @@ def test_a_vip_apart_from_the_primary_or_on_both_nodes_is_said():
 
 
 def test_a_site_that_did_not_answer_or_has_no_marker():
-    r = report(sites=[page("10.0.0.21", -1, ""), page("10.0.0.22", 503, "down for maintenance")])
+    r = report(sites=[page("10.0.0.21", None, None), page("10.0.0.22", 503, None)])
     assert [(n["site_status"], n["site_release"]) for n in r["nodes"]] == [(-1, ""), (503, "")]
     assert (r["vip_site_status"], r["vip_site_release"]) == (-1, "")
 
@@ -76,7 +76,7 @@ def test_the_summary_says_the_pair_its_uploads_each_node_and_its_last_decision()
 
 def test_the_summary_says_what_to_run_when_the_vip_and_the_primary_are_apart_and_what_is_unknown():
     pair = {"primary": None, "nodes": {"prod1": db("stray", True, error="Error 1236"), "prod2": db("standby", True, "prod1")}}
-    lines = failover_summary(report(pair=pair, vip_holders=[], sites=[page("10.0.0.21", -1, "")]) | {"uploads": None})
+    lines = failover_summary(report(pair=pair, vip_holders=[], sites=[page("10.0.0.21", None, None)]) | {"uploads": None})
     assert lines[0] == ("Production pair: VIP 10.0.0.20 on no node, database primary none (VIP and primary apart: run "
                         "failover.yml -e otap_action=switchover); the VIP answers HTTP -1 with release ?")
     assert lines[1:] == [
