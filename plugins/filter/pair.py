@@ -10,9 +10,10 @@ author: otap.street maintainers (!UNKNOWN)
 version_added: 0.2.0
 short_description: Decide the database role of each node of a replication pair
 description:
-  - Takes the registered results of reading C(@@read_only), the GTID positions and the replica
-    status of every node of the pair, and says which node is the primary and what each other
-    node is, from the servers' runtime state, never from the inventory.
+  - Takes the registered results of module C(otap.street.pair_node_info) on every node of the
+    pair (C(@@read_only), the GTID positions, the replica status, whether it holds the VIP), and
+    says which node is the primary and what each other node is, from the servers' runtime state,
+    never from the inventory.
   - C(primary) is the one writable node. C(standby) replicates from the primary. C(new) has
     never written a transaction and replicates from nobody (joins by replication). C(stray) is
     read-only, replicates from nobody (or from a node that is not the primary) and has data of
@@ -25,12 +26,7 @@ description:
   - Two writable nodes is an error, the filter refuses to pick one.
 options:
   _input:
-    description: Results of the loop that read the variables, one per node (C(item) = node).
-    type: list
-    elements: dict
-    required: true
-  replicas:
-    description: Results of C(community.mysql.mysql_replication mode=getreplica), one per node.
+    description: Results of the loop of C(otap.street.pair_node_info), one per node (C(item) = node).
     type: list
     elements: dict
     required: true
@@ -48,8 +44,8 @@ EXAMPLES = r"""
 - name: Decide the roles of the pair
   ansible.builtin.set_fact:
     mariadb_pair: >-
-      {{ __vars.results | otap.street.pair_state(__replicas.results,
-         dict(pair | zip(pair | map('extract', hostvars, 'ansible_host'))), pair[0]) }}
+      {{ __nodes.results | otap.street.pair_state(dict(pair | zip(pair | map('extract', hostvars, 'ansible_host'))),
+         pair[0]) }}
 """
 
 RETURN = r"""
@@ -61,21 +57,23 @@ _value:
       description: The primary node, or null when there is none.
       type: str
     nodes:
-      description: Per node its role, read_only, GTID positions, replication threads, lag, last error and reconnect interval.
+      description: Per node its role, read_only, GTID positions, replication threads, lag, last error, reconnect interval
+        and whether it holds the address pair_node_info looked for (C(holds_address), none when none).
       type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
 
-def _node(var_result: dict, replica: dict, names_by_address: dict[str, str]) -> dict:
-    row = var_result["query_result"][0][0]
+def _node(info: dict, names_by_address: dict[str, str]) -> dict:
+    replica = info["replica"]
     is_replica = bool(replica.get("Is_Replica"))
     lag = replica.get("Seconds_Behind_Master")
     return {
-        "read_only": bool(int(row["read_only"])),
-        "gtid_binlog_pos": row.get("gtid_binlog_pos") or "",
-        "gtid_slave_pos": row.get("gtid_slave_pos") or "",
+        "read_only": bool(info["read_only"]),
+        "gtid_binlog_pos": info.get("gtid_binlog_pos") or "",
+        "gtid_slave_pos": info.get("gtid_slave_pos") or "",
+        "holds_address": info.get("holds_address"),
         "replicating_from": names_by_address.get(replica.get("Master_Host", ""), replica.get("Master_Host"))
         if is_replica else None,
         "io_running": replica.get("Slave_IO_Running", "") if is_replica else "",
@@ -86,12 +84,11 @@ def _node(var_result: dict, replica: dict, names_by_address: dict[str, str]) -> 
     }
 
 
-def pair_state(var_results: list, replicas: list, addresses: dict, first_primary: str) -> dict:
+def pair_state(infos: list, addresses: dict, first_primary: str) -> dict:
     """Roles of the pair's nodes from their runtime state; see DOCUMENTATION."""
     names_by_address = {str(address): name for name, address in addresses.items()}
-    replica_of = {r["item"]: r for r in replicas}
     try:
-        nodes = {r["item"]: _node(r, replica_of[r["item"]], names_by_address) for r in var_results}
+        nodes = {info["item"]: _node(info, names_by_address) for info in infos}
     except (KeyError, IndexError, TypeError, ValueError) as error:
         raise AnsibleFilterError(f"pair_state: a node's state is incomplete ({error!r})") from error
     if first_primary not in nodes:

@@ -6,20 +6,19 @@ from ansible_collections.otap.street.plugins.filter.pair import pair_state
 ADDRESSES = {"prod1": "10.0.0.1", "prod2": "10.0.0.2"}
 
 
-def node(name, read_only=True, binlog="", source=None, io="Yes", sql="Yes", lag=0, retry=60):
-    variables = {"item": name, "query_result": [[{"read_only": int(read_only), "gtid_binlog_pos": binlog,
-                                                  "gtid_slave_pos": ""}]]}
-    replica = {"item": name, "Is_Replica": source is not None}
+def node(name, read_only=True, binlog="", source=None, io="Yes", sql="Yes", lag=0, retry=60, holds=None):
+    """A node's result of otap.street.pair_node_info."""
+    replica = {"Is_Replica": source is not None}
     if source is not None:
         replica |= {"Master_Host": ADDRESSES[source], "Slave_IO_Running": io, "Slave_SQL_Running": sql,
                     "Seconds_Behind_Master": lag, "Last_IO_Error": "", "Last_SQL_Error": "",
                     "Connect_Retry": retry}
-    return variables, replica
+    return {"item": name, "read_only": read_only, "gtid_binlog_pos": binlog, "gtid_slave_pos": "", "replica": replica,
+            "holds_address": holds}
 
 
 def state(*nodes, first="prod1"):
-    variables, replicas = zip(*nodes)
-    return pair_state(list(variables), list(replicas), ADDRESSES, first)
+    return pair_state(list(nodes), ADDRESSES, first)
 
 
 def roles(result):
@@ -82,10 +81,17 @@ def test_an_unknown_first_primary_is_refused():
 
 def test_an_incomplete_state_is_refused():
     with pytest.raises(AnsibleFilterError, match="incomplete"):
-        pair_state([{"item": "prod1", "query_result": []}], [{"item": "prod1"}], ADDRESSES, "prod1")
+        pair_state([{"item": "prod1", "read_only": True}], ADDRESSES, "prod1")
 
 
 def test_a_standby_s_reconnect_interval_is_read_and_a_node_that_follows_nobody_has_none():
     result = state(node("prod1", read_only=False, binlog="0-1-9"), node("prod2", binlog="0-1-9", source="prod1", retry=5))
     assert result["nodes"]["prod2"]["connect_retry"] == 5
     assert result["nodes"]["prod1"]["connect_retry"] is None
+
+
+def test_whether_each_node_holds_the_address_looked_for_is_kept():
+    result = state(node("prod1", read_only=False, binlog="0-1-9", holds=True), node("prod2", binlog="0-1-9", source="prod1",
+                                                                               holds=False))
+    assert [result["nodes"][name]["holds_address"] for name in ("prod1", "prod2")] == [True, False]
+    assert state(node("prod1"), node("prod2"))["nodes"]["prod1"]["holds_address"] is None
