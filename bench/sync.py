@@ -63,7 +63,10 @@ def generate(primary: str, standby: str) -> str:
         f"for i in $(seq 1 {FILES}); do head -c {FILE_BYTES} /dev/urandom > upload-$i.jpg; done && chown -R www-data: .")
     position = sql(primary, "SELECT @@global.gtid_binlog_pos")
     sql(standby, f"SELECT MASTER_GTID_WAIT('{position}', 600)")
-    return sql(standby, "SELECT ROUND(SUM(data_length + index_length) / 1048576) FROM information_schema.tables "
+    # The sizes come from fresh statistics on the primary (NO_WRITE_TO_BINLOG: nothing for the standby
+    # to replay); the standby's own statistics lag behind what it replicated.
+    sql(primary, "ANALYZE NO_WRITE_TO_BINLOG TABLE jos_otap_bench_content, jos_users")
+    return sql(primary, "SELECT ROUND(SUM(data_length + index_length) / 1048576) FROM information_schema.tables "
                         "WHERE table_schema = 'portal'")
 
 
