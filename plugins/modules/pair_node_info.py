@@ -24,7 +24,7 @@ extends_documentation_fragment:
   - otap.street.mariadb
 options:
   address:
-    description: An IPv4 address to look for among the node's own (none - not looked for).
+    description: An IPv4 address (no prefix length) to look for among the node's own (none - not looked for).
     type: str
     default: ""
 attributes:
@@ -69,12 +69,13 @@ holds_address:
   returned: success
 """
 
+import ipaddress
 import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import mariadb
 
-INET = re.compile(r"\binet (\d+\.\d+\.\d+\.\d+)/\d+")
+INET = re.compile(r"\binet (\d+\.\d+\.\d+\.\d+)[/ ]")
 
 
 def addresses_in(text: str) -> set[str]:
@@ -87,6 +88,12 @@ def main():
         argument_spec=dict(address=dict(type="str", default=""), **mariadb.argument_spec()),
         supports_check_mode=True,
     )
+    if module.params["address"]:
+        try:
+            ipaddress.IPv4Address(module.params["address"])
+        except ValueError:
+            module.fail_json(msg=f"{module.params['address']!r} is not an IPv4 address (without a prefix length): "
+                                 "no node could be found to hold it")
     connection = mariadb.connect(module, dict_rows=True)
     try:
         with connection.cursor() as cursor:

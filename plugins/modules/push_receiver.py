@@ -129,6 +129,8 @@ ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?")
 # The widest network a key may come from: a from= list that takes in more is no restriction.
 WIDEST = {4: 24, 6: 64}
+# What an address or a network may be spelled with (a prefix length, not a mask).
+SPELLING = re.compile(r"[0-9A-Fa-f:.]+(/[0-9]{1,3})?")
 COMMAND = re.compile(r"/[A-Za-z0-9._/-]+")
 OCTAL = re.compile(r"0[0-7]{3}")
 KEYS_MODE = 0o644
@@ -163,15 +165,28 @@ def refusal(params: dict) -> str | None:
 
 def address_refusal(address) -> str | None:
     """Why `address` may not be a from= entry (None: an IP address, or a network no wider than
-    WIDEST). Host names and wildcards are refused: sshd matches names only with UseDNS, and a
-    wildcard or a wide network lets a key in from anywhere."""
+    WIDEST, spelled as sshd reads it). Host names and wildcards are refused: sshd matches names only
+    with UseDNS, and a wildcard or a wide network lets a key in from anywhere. Only digits, hex,
+    dots, colons and one prefix length pass before Python's reading, which takes zone ids (%...)
+    holding anything at all."""
+    if not isinstance(address, str) or not SPELLING.fullmatch(address):
+        return "is not an IP address or network (host names, wildcards and zone ids are not taken)"
     try:
         network = ipaddress.ip_network(address, strict=True)
-    except (TypeError, ValueError):
-        return "is not an IP address or network (host names and wildcards are not taken)"
+    except ValueError:
+        return "is not an IP address or network (host names, wildcards and zone ids are not taken)"
+    if network.version == 6 and network.network_address.ipv4_mapped:
+        return "is an IPv4 address written as IPv6, which sshd never compares equal: write it as IPv4"
     if network.prefixlen < WIDEST[network.version]:
         return f"is wider than /{WIDEST[network.version]}: a key would be let in from too many places"
     return None
+
+
+def as_sshd_reads(address: str) -> str:
+    """An accepted entry as it is written: the address alone, or the network with its prefix length."""
+    network = ipaddress.ip_network(address, strict=True)
+    single = network.prefixlen == network.max_prefixlen
+    return str(network.network_address) if single else network.with_prefixlen
 
 
 def authorized(keys: list, addresses: list, command: str) -> str:
@@ -232,7 +247,8 @@ def main():
             written.append(params["authorized_keys_dir"])
         # The key file last: the command and its settings are in place before a key may run them.
         files.append((os.path.join(params["authorized_keys_dir"], params["account"]),
-                      authorized(params["keys"], params["from"], params["command"]), KEYS_MODE))
+                      authorized(params["keys"], [as_sshd_reads(a) for a in params["from"]], params["command"]),
+                      KEYS_MODE))
         for path, text, mode in files:
             if root_files.keep(path, text, mode, diffs, check):
                 written.append(path)

@@ -116,6 +116,7 @@ HOST_KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Z
 # A name as ssh is given it: an address or a host name in lower case (ssh compares names without
 # regard to case; upper case would never match a line this module wrote).
 NAME = re.compile(r"[a-z0-9.:\[\]_-]+")
+BLANKS = re.compile(r"[ \t]+")
 # The key pair root's alone (both halves, as community.crypto.openssh_keypair kept them before);
 # the settings readable.
 KEY_MODE = 0o600
@@ -152,8 +153,9 @@ def matches(patterns: str, name: str) -> bool:
 
 def trusts(line: str, names) -> str | None:
     """The name among `names` that a known_hosts line trusts a key for (its own, or a certificate
-    authority's), or None: a blank line, a comment and a revocation trust nothing."""
-    words = line.split()
+    authority's), or None: a blank line, a comment and a revocation trust nothing. Fields are
+    parted by spaces and tabs only, as ssh parts them."""
+    words = [word for word in BLANKS.split(line) if word]
     if not words or words[0].startswith("#") or words[0] == "@revoked":
         return None
     patterns = words[1] if words[0] == "@cert-authority" and len(words) > 1 else words[0]
@@ -172,7 +174,7 @@ def known_hosts_text(current: str, wanted: dict, exclusive: bool) -> str:
             if name not in placed:
                 lines.append(f"{name} {wanted[name]}")
                 placed.add(name)
-        elif line.strip() and not exclusive:
+        elif line.strip(" \t") and not exclusive:
             lines.append(line)
     lines += [f"{name} {key}" for name, key in sorted(wanted.items()) if name not in placed]
     return "".join(f"{line}\n" for line in lines)
@@ -201,7 +203,10 @@ def make_key(module: AnsibleModule, key: str, comment: str) -> None:
             module.fail_json(msg=f"ssh-keygen could not make {key}: {err.strip()}")
         os.chown(made, 0, 0)
         os.chmod(made, KEY_MODE)
-        os.replace(made, key)
+        try:  # a link, never a rename: a key another run made meanwhile stays, and is the one used
+            os.link(made, key)
+        except FileExistsError:
+            pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
