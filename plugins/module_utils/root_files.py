@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
+
+# What goes into the files sshd reads: a login name (a file of its own in a keys folder), and a
+# public key as TYPE BASE64 (a line, with or without a comment after it).
+ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+PUBLIC_KEY = r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}"
 
 
 class NotAFolder(OSError):

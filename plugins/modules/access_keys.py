@@ -75,12 +75,10 @@ removed:
 """
 
 import os
-import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import root_files
 
-ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 DIR_MODE = 0o755
 FILE_MODE = 0o644
 
@@ -88,7 +86,7 @@ FILE_MODE = 0o644
 def refusal(keys: dict, absent: list) -> str | None:
     """Why the request cannot be written as given, or None."""
     for name in list(keys) + list(absent):
-        if not isinstance(name, str) or not ACCOUNT.fullmatch(name):
+        if not isinstance(name, str) or not root_files.ACCOUNT.fullmatch(name):
             return f"{name!r} is not an account name (lower-case letters, digits, - and _; nothing was changed)"
     both = sorted(set(keys) & set(absent))
     if both:

@@ -125,8 +125,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import root_files
 
-ACCOUNT = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
-KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}( [^\r\n\x00]*)?")
+KEY = re.compile(root_files.PUBLIC_KEY + r"( [^\r\n\x00]*)?")
 # The widest network a key may come from: a from= list that takes in more is no restriction.
 WIDEST = {4: 24, 6: 64}
 # What an address or a network may be spelled with (a prefix length, not a mask).
@@ -141,7 +140,7 @@ DIR_MODE = 0o755
 
 def refusal(params: dict) -> str | None:
     """Why the request cannot be written as given, or None."""
-    if not ACCOUNT.fullmatch(params["account"]):
+    if not root_files.ACCOUNT.fullmatch(params["account"]):
         return f"{params['account']!r} is not an account name (nothing was changed)"
     for key in params["keys"]:
         if not KEY.fullmatch(key.strip()):

@@ -112,7 +112,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.otap.street.plugins.module_utils import root_files
 
-HOST_KEY = re.compile(r"(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}")
+HOST_KEY = re.compile(root_files.PUBLIC_KEY)
 # A name as ssh is given it: an address or a host name in lower case (ssh compares names without
 # regard to case; upper case would never match a line this module wrote).
 NAME = re.compile(r"[a-z0-9.:\[\]_-]+")
