@@ -1,0 +1,207 @@
+#!/usr/bin/python
+# Copyright: otap.street maintainers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Give one MariaDB account, at each of its client hosts, exactly the rights named on the databases
+named: what a loop of community.mysql.mysql_user over the hosts does, in one call."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: account_rights
+author: otap.street maintainers (!UNKNOWN)
+version_added: 0.5.0
+short_description: Set one MariaDB account's rights on named databases, at all its client hosts, in one call
+description:
+  - The account C(user@host), for every host in I(hosts), gets exactly the rights of I(privileges)
+    on the databases I(privileges) names, at database level and table level; rights it has there
+    beyond them are revoked. Rights on other databases, and global rights, are left alone.
+  - The work of a loop of C(community.mysql.mysql_user) over the hosts (one call per host), in one
+    call - a release holds the site's writes and gives them back this way. Rights are granted
+    before others are revoked, so a right that both sets hold (the site's sessions) never lapses.
+  - Every account must exist (the site's playbook makes them); nothing is created.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - otap.street.mariadb
+options:
+  user:
+    description: The account's user name.
+    type: str
+    required: true
+  hosts:
+    description: The account's client hosts (C(localhost), addresses).
+    type: list
+    elements: str
+    required: true
+  privileges:
+    description:
+      - The rights, in C(community.mysql.mysql_user)'s C(priv) form -
+        C(DB.*:PRIV,PRIV/DB.TABLE:PRIV) - with plain names (letters, digits, C(_), C($)). C(ALL) and
+        C(GRANT OPTION) are refused.
+    type: str
+    required: true
+attributes:
+  check_mode:
+    support: full
+    details: Reports the statements it would run.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Hold the site's writes (its sessions stay writable)
+  otap.street.account_rights:
+    user: joomla
+    hosts: [localhost, 10.242.42.20]
+    privileges: joomla.*:SELECT/joomla.jos_session:SELECT,INSERT,UPDATE,DELETE
+"""
+
+RETURN = r"""
+statements:
+  description: The GRANT and REVOKE statements run (or, in check mode, that would run), in order.
+  type: list
+  elements: str
+  returned: always
+  sample: ["REVOKE INSERT ON `joomla`.* FROM 'joomla'@'localhost'"]
+"""
+
+import re
+from collections import defaultdict
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import mariadb
+
+# What a database or a table may be granted (MariaDB 10.11), by the names information_schema shows.
+DATABASE_RIGHTS = frozenset((
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX", "REFERENCES", "CREATE TEMPORARY TABLES",
+    "LOCK TABLES", "CREATE VIEW", "SHOW VIEW", "TRIGGER", "EXECUTE", "EVENT", "CREATE ROUTINE", "ALTER ROUTINE",
+    "DELETE HISTORY",
+))
+TABLE_RIGHTS = frozenset((
+    "SELECT", "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "INDEX", "REFERENCES", "CREATE VIEW",
+    "SHOW VIEW", "TRIGGER", "DELETE HISTORY",
+))
+NAME = re.compile(r"[A-Za-z0-9_$]{1,64}")
+USER = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+HOST = re.compile(r"[A-Za-z0-9_.:%-]{1,255}")
+
+
+class Refused(ValueError):
+    """Input this module does not act on."""
+
+
+def parse(privileges: str) -> dict[tuple[str, str | None], frozenset[str]]:
+    """(database, table or None for the whole database) to its rights, from mysql_user's priv form."""
+    wanted: dict[tuple[str, str | None], frozenset[str]] = {}
+    for part in privileges.split("/"):
+        scope, colon, rights = part.strip().rpartition(":")
+        database, dot, table = scope.partition(".")
+        if not colon or not dot or not NAME.fullmatch(database) or not (table == "*" or NAME.fullmatch(table)):
+            raise Refused(f"{part.strip()!r} is not DB.*:RIGHTS or DB.TABLE:RIGHTS with plain names")
+        names = frozenset(" ".join(right.split()).upper() for right in rights.split(",") if right.strip())
+        allowed = DATABASE_RIGHTS if table == "*" else TABLE_RIGHTS
+        if not names or names - allowed:
+            raise Refused(f"{scope}: {', '.join(sorted(names - allowed)) or 'no rights'} cannot be given here "
+                          f"(one of {', '.join(sorted(allowed))})")
+        key = (database, None if table == "*" else table)
+        if key in wanted:
+            raise Refused(f"{scope} is named twice")
+        wanted[key] = names
+    return wanted
+
+
+def quoted(name: str) -> str:
+    return f"`{name}`"
+
+
+def scope_of(database: str, table: str | None) -> str:
+    return f"{quoted(database)}.{'*' if table is None else quoted(table)}"
+
+
+def changes(wanted: dict, held: dict[str, dict], hosts: list[str]) -> list[tuple[str, str, tuple, tuple]]:
+    """The statements that take every host's `held` rights (same shape as `wanted`) to `wanted` on
+    the databases `wanted` names: (verb, scope, rights, hosts), grants first, hosts alike in one."""
+    databases = {key[0] for key in wanted}
+    grouped: dict[tuple[str, str, tuple], list[str]] = defaultdict(list)
+    for host in hosts:
+        has = {key: rights for key, rights in held[host].items() if key[0] in databases}
+        for key in sorted(set(wanted) | set(has), key=lambda k: (k[0], k[1] or "")):
+            want, got = wanted.get(key, frozenset()), has.get(key, frozenset())
+            if want - got:
+                grouped[("GRANT", scope_of(*key), tuple(sorted(want - got)))].append(host)
+            if got - want:
+                grouped[("REVOKE", scope_of(*key), tuple(sorted(got - want)))].append(host)
+    ordered = sorted(grouped.items(), key=lambda item: item[0][0] != "GRANT")  # stable: grants, then revokes
+    return [(verb, scope, rights, tuple(hosts)) for (verb, scope, rights), hosts in ordered]
+
+
+def statement(verb: str, scope: str, rights: tuple, hosts: tuple, user: str) -> str:
+    grantees = ", ".join(f"'{user}'@'{host}'" for host in hosts)  # both checked against USER and HOST
+    return f"{verb} {', '.join(rights)} ON {scope} {'TO' if verb == 'GRANT' else 'FROM'} {grantees}"
+
+
+def read_rights(cursor, user: str, hosts: list[str]) -> dict[str, dict]:
+    """Each host's database- and table-level rights, as parse() gives them; Refused for a missing account."""
+    held: dict[str, dict] = {}
+    for host in hosts:
+        cursor.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s", (user, host))
+        if not cursor.fetchone()[0]:
+            raise Refused(f"the account '{user}'@'{host}' does not exist (the site's playbook makes it)")
+        grantee = f"'{user}'@'{host}'"
+        rights: dict[tuple[str, str | None], set[str]] = defaultdict(set)
+        cursor.execute("SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+                       "WHERE GRANTEE = %s", (grantee,))
+        for database, right in cursor.fetchall():
+            rights[(database, None)].add(right)
+        cursor.execute("SELECT TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES "
+                       "WHERE GRANTEE = %s", (grantee,))
+        for database, table, right in cursor.fetchall():
+            rights[(database, table)].add(right)
+        held[host] = {key: frozenset(names) for key, names in rights.items()}
+    return held
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            user=dict(type="str", required=True),
+            hosts=dict(type="list", elements="str", required=True),
+            privileges=dict(type="str", required=True),
+            **mariadb.argument_spec(),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    hosts = list(dict.fromkeys(p["hosts"]))
+    try:
+        if not USER.fullmatch(p["user"]):
+            raise Refused(f"{p['user']!r} is not a plain account name")
+        bad = [host for host in hosts if not HOST.fullmatch(host)]
+        if bad or not hosts:
+            raise Refused(f"not plain client hosts: {bad or 'none given'}")
+        wanted = parse(p["privileges"])
+    except Refused as error:
+        module.fail_json(msg=f"{error} (nothing was changed)")
+    connection = mariadb.connect(module)
+    done = []
+    try:
+        with connection.cursor() as cursor:
+            todo = [statement(*change, p["user"]) for change in changes(wanted, read_rights(cursor, p["user"], hosts),
+                                                                        hosts)]
+            for sql in todo:
+                if not module.check_mode:
+                    cursor.execute(sql)
+                done.append(sql)
+    except Refused as error:
+        module.fail_json(msg=f"{error} (nothing was changed)")
+    except mariadb.Error as error:
+        module.fail_json(msg=f"cannot set the rights of {p['user']}: {error}; done before it: {done or 'nothing'}",
+                         statements=done)
+    finally:
+        connection.close()
+    module.exit_json(changed=bool(done), statements=done)
+
+
+if __name__ == "__main__":
+    main()
