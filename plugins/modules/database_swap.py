@@ -42,14 +42,9 @@ options:
     type: list
     elements: str
     default: []
-  login_unix_socket:
-    description: MariaDB socket; the module connects as the user running it (unix_socket auth).
-    type: path
-    default: /run/mysqld/mysqld.sock
-requirements:
-  - PyMySQL
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - otap.street.mariadb
 attributes:
   check_mode:
     support: full
@@ -80,20 +75,14 @@ fingerprint:
   returned: always
 """
 
-import getpass
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import mariadb
 from ansible_collections.otap.street.plugins.module_utils.swap import (
     SwapError,
     fingerprint,
     quoted,
     rename_statement,
 )
-
-try:
-    import pymysql
-except ImportError:
-    pymysql = None
 
 
 def tables_of(cursor, database: str, kind: str = "BASE TABLE") -> list[str]:
@@ -138,18 +127,13 @@ def main() -> None:
             "aside": {"type": "str"},
             "state": {"type": "str", "choices": ["swapped", "read"], "default": "swapped"},
             "volatile": {"type": "list", "elements": "str", "default": []},
-            "login_unix_socket": {"type": "path", "default": "/run/mysqld/mysqld.sock"},
+            **mariadb.argument_spec(),
         },
         required_if=[("state", "swapped", ["staging"])],
         supports_check_mode=True,
     )
-    if pymysql is None:
-        module.fail_json(msg=missing_required_lib("PyMySQL"))
     p = module.params
-    try:
-        connection = pymysql.connect(unix_socket=p["login_unix_socket"], user=getpass.getuser(), autocommit=True)
-    except pymysql.MySQLError as error:
-        module.fail_json(msg=f"cannot connect to MariaDB: {error}")
+    connection = mariadb.connect(module)
     with connection, connection.cursor() as cursor:
         try:
             changed = swap(module, cursor, p) if p["state"] == "swapped" else False
@@ -157,7 +141,7 @@ def main() -> None:
                              fingerprint=checksum(cursor, p["database"], p["volatile"]))
         except SwapError as error:
             module.fail_json(msg=f"{error}; nothing was swapped")
-        except pymysql.MySQLError as error:
+        except mariadb.Error as error:
             module.fail_json(msg=f"swapping {p['staging']} in for {p['database']} failed: {error}")
 
 

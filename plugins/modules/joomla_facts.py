@@ -25,14 +25,9 @@ options:
     description: Also read the release recorded in the site's database.
     type: bool
     default: true
-  login_unix_socket:
-    description: MariaDB socket (the module connects as the user running it).
-    type: path
-    default: /run/mysqld/mysqld.sock
-requirements:
-  - PyMySQL (only with I(database=true))
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - otap.street.mariadb
 attributes:
   check_mode:
     support: full
@@ -65,7 +60,7 @@ release_link:
   returned: success
 release_package:
   description: >-
-    The checksum of the package manifest the served release was staged from (module release_stage
+    The checksum of the package manifest the served release was staged from (module release_receive
     keeps it beside the tree); empty when C(current) points at no staged release.
   type: str
   returned: success
@@ -86,11 +81,11 @@ releases_on_disk:
   returned: success
 """
 
-import getpass
 import os
 from pathlib import Path
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.otap.street.plugins.module_utils import mariadb
 from ansible_collections.otap.street.plugins.module_utils.joomla import (
     JoomlaFileError,
     parse_config,
@@ -99,19 +94,12 @@ from ansible_collections.otap.street.plugins.module_utils.joomla import (
 )
 from ansible_collections.otap.street.plugins.module_utils.migration import HISTORY, RELEASES
 
-try:
-    import pymysql
-except ImportError:
-    pymysql = None
 
-
-def recorded_releases(module, socket: str, settings: dict) -> tuple[int, int]:
+def recorded_releases(module, settings: dict) -> tuple[int, int]:
     """The release the site's database records, and the highest release whose SQL it ran (0: none)."""
-    if pymysql is None:
-        module.fail_json(msg=missing_required_lib("PyMySQL"))
     records, scripts = settings["dbprefix"] + RELEASES, settings["dbprefix"] + HISTORY
+    connection = mariadb.connect(module, database=settings["db"])
     try:
-        connection = pymysql.connect(unix_socket=socket, user=getpass.getuser(), database=settings["db"])
         with connection.cursor() as cursor:
             cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                            "AND table_name IN (%s, %s)", (settings["db"], records, scripts))
@@ -125,8 +113,11 @@ def recorded_releases(module, socket: str, settings: dict) -> tuple[int, int]:
                 cursor.execute(f"SELECT COALESCE(MAX(release_number), 0) FROM `{scripts}` WHERE success = 1")
                 ran = int(cursor.fetchone()[0])
             return recorded, ran
-    except pymysql.MySQLError as error:
+    except mariadb.Error as error:
         module.fail_json(msg=f"cannot read the release of database {settings['db']}: {error}")
+    finally:
+        connection.close()
+    return 0, 0
 
 
 def main():
@@ -134,7 +125,7 @@ def main():
         argument_spec=dict(
             root=dict(type="path", required=True),
             database=dict(type="bool", default=True),
-            login_unix_socket=dict(type="path", default="/run/mysqld/mysqld.sock"),
+            **mariadb.argument_spec(),
         ),
         supports_check_mode=True,
     )
@@ -160,8 +151,7 @@ def main():
         if releases.is_dir() else [],
     )
     if module.params["database"]:
-        result["release_database"], result["release_sql"] = recorded_releases(module, module.params["login_unix_socket"],
-                                                                              settings)
+        result["release_database"], result["release_sql"] = recorded_releases(module, settings)
     module.exit_json(**result)
 
 

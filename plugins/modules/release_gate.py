@@ -65,6 +65,34 @@ options:
     description: The approver's note (recorded as text, never evaluated).
     type: str
     default: ""
+  lock:
+    description:
+      - For a rollout (I(env)), the environment's lock to take for the run before the gates are read
+        (module C(street_lock)'s I(path), I(run_id), I(holder), I(purpose) and I(force)), so that the
+        store cannot change between the gates and the lock. A closed gate gives the lock back; one held
+        by another run fails the call (C(locked) then says so), and the gates are not read.
+    type: dict
+    suboptions:
+      path:
+        description: The lock file.
+        type: path
+        required: true
+      run_id:
+        description: Identifies the run that takes it.
+        type: str
+        required: true
+      holder:
+        description: Who runs it.
+        type: str
+        default: ""
+      purpose:
+        description: What the run does.
+        type: str
+        default: ""
+      force:
+        description: Break a lock held by another run.
+        type: bool
+        default: false
   served:
     description: >-
       For a release's approval (required with I(approve) and I(release)): what each Acceptance host
@@ -81,7 +109,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: It only reads.
+    details: It only reads, and in check mode takes no lock.
   diff_mode:
     support: none
   platform:
@@ -110,6 +138,23 @@ content_changes:
   type: list
   elements: dict
   returned: success and release
+releases:
+  description: The register's entries, as read under the lock (module C(release_register)'s I(releases)).
+  type: list
+  elements: dict
+  returned: success and env
+lock:
+  description: With I(lock), the lock the run holds; or, when another run holds it, that run's lock.
+  type: dict
+  returned: when lock is given
+locked:
+  description: With I(lock), whether another run held it (the call then failed before the gates).
+  type: bool
+  returned: when lock is given
+broken:
+  description: The lock of another run that I(force) broke.
+  type: dict
+  returned: when a lock was broken
 """
 
 import os
@@ -117,7 +162,7 @@ import re
 from pathlib import Path
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils import promotion
+from ansible_collections.otap.street.plugins.module_utils import env_lock, promotion
 from ansible_collections.otap.street.plugins.module_utils.package_verify import verify_package
 from ansible_collections.otap.street.plugins.module_utils.release_package import (
     PackageRefused,
@@ -170,6 +215,13 @@ def main():
             date=dict(type="str", default=""),
             note=dict(type="str", default=""),
             served=dict(type="dict"),
+            lock=dict(type="dict", options=dict(
+                path=dict(type="path", required=True),
+                run_id=dict(type="str", required=True),
+                holder=dict(type="str", default=""),
+                purpose=dict(type="str", default=""),
+                force=dict(type="bool", default=False),
+            )),
         ),
         required_one_of=[("env", "approve"), ("release", "snapshot")],
         mutually_exclusive=[("release", "snapshot"), ("env", "snapshot")],
@@ -181,6 +233,9 @@ def main():
     if p["snapshot"] is not None:
         return snapshot_approval(module, p)
     store, release = p["store_dir"], p["release"]
+    held = {}
+    if p["lock"] is not None and not p["approve"]:
+        held = take_lock(module, p["lock"])
     register = load_list(os.path.join(store, "register", "releases.yml"), "releases")
     deployments = load_list(os.path.join(store, "register", "deployments.yml"), "deployments")
     approval_path = os.path.join(store, "approvals", f"release-{release}.yml")
@@ -213,9 +268,23 @@ def main():
                                                        p["note"], p["recorded_by"])
     else:
         refusals = promotion.rollout_refusals(p["env"], release, register, deployments, approval)
+        result["releases"] = register
     if refusals:
-        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals)
-    module.exit_json(**result)
+        if held.get("changed"):
+            env_lock.give_back(p["lock"]["path"], p["lock"]["run_id"], module.check_mode)
+        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals,
+                         **{key: value for key, value in held.items() if key != "changed"})
+    module.exit_json(**(result | held))
+
+
+def take_lock(module, lock: dict) -> dict:
+    """Take the environment's lock for the run, or fail saying who holds it: what the result says of it."""
+    try:
+        changed, taken, broken = env_lock.take(lock["path"], lock["run_id"], lock["holder"], lock["purpose"],
+                                               lock["force"], module.check_mode)
+    except env_lock.Locked as locked:
+        module.fail_json(msg=str(locked), lock=locked.lock, locked=True)
+    return dict(changed=changed, lock=taken, locked=False, **({"broken": broken} if broken is not None else {}))
 
 
 if __name__ == "__main__":

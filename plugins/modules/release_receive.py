@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: release_receive
 author: otap.street maintainers (!UNKNOWN)
 version_added: 0.4.0
-short_description: Take release packages onto a node, verify them and unpack them, in one call
+short_description: Take release packages onto a node, verify them, unpack them and stage their code trees, in one call
 description:
   - The node's side of a rollout's delivery, in one module call per node. The action plugin of the
     same name copies the packages and their signatures from the controller's cache into a
@@ -19,6 +19,11 @@ description:
     does (signature by one of I(signers), the register's checksum, the manifest and every file
     in it), unpacking what holds into C(unpacked/<N>). A refused package stops the call; nothing of
     it is unpacked.
+  - With I(stage_root), the releases' code trees are then staged beside the live one, in order
+    (module_utils/release_tree): each C(<stage_root>/releases/<N>) built from the release before it,
+    unchanged files hard-linked, links into C(shared/) kept, changed files written as new files (the
+    live release is untouched), the result checked, and renamed into place. A release already staged
+    from the same package is left alone.
   - The node trusts nothing the controller checked, and verifies for itself what it keeps.
 options:
   incoming:
@@ -42,6 +47,12 @@ options:
     type: list
     elements: dict
     required: true
+  stage_root:
+    description: The site's top folder (holding C(releases/), C(shared/), C(current)); when given, the releases are staged there.
+    type: path
+  stage_base:
+    description: The release the first one is staged on (the live one); defaults to the number before it.
+    type: int
 requirements:
   - PyYAML
 extends_documentation_fragment:
@@ -50,7 +61,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Verifies what was copied in; keeps and unpacks nothing.
+    details: Verifies what was copied in; keeps, unpacks and stages nothing (a release not yet staged is reported as one it would stage).
   diff_mode:
     support: none
   platform:
@@ -72,6 +83,15 @@ releases:
   type: list
   elements: dict
   returned: success
+staged:
+  description: The releases whose trees this call staged (with I(stage_root)).
+  type: list
+  elements: int
+  returned: when stage_root is given
+shared_files:
+  description: Per release staged, how many files are hard links to the release below it.
+  type: dict
+  returned: when stage_root is given
 """
 
 import filecmp
@@ -88,6 +108,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_package import
     manifest_bytes,
     release_number,
 )
+from ansible_collections.otap.street.plugins.module_utils.release_tree import StageError, stage_all
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_PATHS,
     DEFAULT_CONTENT_TABLES,
@@ -202,6 +223,8 @@ def main():
             signers=dict(type="list", elements="dict", required=True),
             content_paths=dict(type="list", elements="str", default=[]),
             content_tables=dict(type="list", elements="str", default=[]),
+            stage_root=dict(type="path"),
+            stage_base=dict(type="int"),
         ),
         supports_check_mode=True,
     )
@@ -233,7 +256,16 @@ def main():
             module.fail_json(msg=f"{name} was not taken in: {error}", changed=changed, releases=received)
         changed |= moved
         received.append(taken)
-    module.exit_json(changed=changed, releases=received)
+    if not p["stage_root"]:
+        module.exit_json(changed=changed, releases=received)
+    numbers = [number for number, _ in wanted]
+    try:
+        staged, shared_files = stage_all(Path(p["stage_root"]), numbers, p["stage_base"], work / "unpacked", check)
+    except (StageError, OSError) as error:
+        if not (check and isinstance(error, FileNotFoundError)):
+            module.fail_json(msg=f"Taken in, but not staged: {error}", changed=True, releases=received)
+        staged, shared_files = sorted(numbers), {}  # never unpacked here in check mode: each would be staged
+    module.exit_json(changed=changed or bool(staged), releases=received, staged=staged, shared_files=shared_files)
 
 
 if __name__ == "__main__":

@@ -77,34 +77,9 @@ broken:
   returned: when a lock was broken
 """
 
-import datetime
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml, yaml
-
-
-def read(path: str) -> tuple[bool, dict]:
-    """Whether a lock file exists, and its content ({} when it is empty or not a lock's YAML)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            content = yaml.safe_load(handle)
-    except FileNotFoundError:
-        return False, {}
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return True, {}
-    return True, content if isinstance(content, dict) else {}
-
-
-def create(path: str, lock: dict) -> bool:
-    """Create the lock file atomically; False when it already exists."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(lock, handle, sort_keys=False)
-    return True
+from ansible_collections.otap.street.plugins.module_utils import env_lock
+from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
 
 
 def main():
@@ -121,42 +96,16 @@ def main():
     )
     require_pyyaml(module)
     p = module.params
-    path = p["path"]
-    exists, current = read(path)
-    mine = exists and current.get("run_id") == p["run_id"]
-
     if p["state"] == "absent":
-        if not mine:
-            module.exit_json(changed=False, lock=current)
-        if not module.check_mode:
-            os.unlink(path)
-        module.exit_json(changed=True, lock={})
-
-    if mine:
-        module.exit_json(changed=False, lock=current)
-    result = {}
-    if exists:
-        if not p["force"] and not current.get("run_id"):
-            module.fail_json(
-                msg=f"locked: {path} is empty or unreadable (a run killed while it wrote its lock?); if no run is "
-                    "busy with this environment, break the lock on purpose with -e otap_break_lock=true",
-                lock=current)
-        if not p["force"]:
-            module.fail_json(
-                msg=f"locked by {current.get('holder') or 'someone'} since {current.get('since')} "
-                    f"({current.get('purpose') or 'no purpose given'}, run {current.get('run_id')}): wait for "
-                    "that run to end, or break the lock on purpose with -e otap_break_lock=true",
-                lock=current)
-        result["broken"] = current or {"unreadable": path}
-    lock = dict(run_id=p["run_id"], holder=p["holder"], purpose=p["purpose"],
-                since=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    if not module.check_mode:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if exists:
-            os.unlink(path)
-        if not create(path, lock):
-            module.fail_json(msg=f"locked by another run that started just now: {read(path)}")
-    module.exit_json(changed=True, lock=lock, **result)
+        if env_lock.give_back(p["path"], p["run_id"], module.check_mode):
+            module.exit_json(changed=True, lock={})
+        module.exit_json(changed=False, lock=env_lock.read(p["path"])[1])
+    try:
+        changed, lock, broken = env_lock.take(p["path"], p["run_id"], p["holder"], p["purpose"], p["force"],
+                                              module.check_mode)
+    except env_lock.Locked as locked:
+        module.fail_json(msg=str(locked), lock=locked.lock)
+    module.exit_json(changed=changed, lock=lock, **({"broken": broken} if broken is not None else {}))
 
 
 if __name__ == "__main__":

@@ -108,3 +108,37 @@ def test_a_register_entry_without_a_checksum_is_never_approved(run_module, store
     path.write_text(yaml.safe_dump(register))
     result = approve(run_module, store)
     assert result["failed"] and "names no package checksum" in result["msg"]
+
+
+def lock_of(path, run_id="run-1", **more):
+    return {"path": str(path), "run_id": run_id, "holder": "ops@ctl", "purpose": "release 3 to test", **more}
+
+
+def test_an_open_gate_takes_the_lock_and_hands_back_the_register_it_read_under_it(run_module, store, tmp_path):
+    path = tmp_path / "locks" / "test.lock"
+    gate = run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path))
+    assert not gate["failed"] and gate["changed"] and gate["locked"] is False, gate
+    assert gate["lock"]["run_id"] == "run-1" and path.exists()
+    assert [entry["release"] for entry in gate["releases"]] == [3]
+    again = run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path))
+    assert not again["failed"] and not again["changed"], "the run's own lock, already held"
+
+
+def test_a_closed_gate_gives_the_lock_back_and_another_run_s_lock_stops_the_gate_unread(run_module, store, tmp_path):
+    path = tmp_path / "production.lock"
+    refused = run_module(release_gate, store_dir=str(store[0]), release=3, env="production", lock=lock_of(path))
+    assert refused["failed"] and refused["refusals"] and not path.exists(), refused
+    run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path, "other-run"))
+    locked = run_module(release_gate, store_dir=str(store[0]), release=3, env="production", lock=lock_of(path))
+    assert locked["failed"] and locked["locked"] and "refusals" not in locked, locked
+    assert "run other-run" in locked["msg"] and "otap_break_lock=true" in locked["msg"]
+    assert path.exists(), "another run's lock stays"
+    broken = run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path, force=True))
+    assert not broken["failed"] and broken["broken"]["run_id"] == "other-run" and broken["lock"]["run_id"] == "run-1"
+
+
+def test_check_mode_takes_no_lock(run_module, store, tmp_path):
+    path = tmp_path / "test.lock"
+    gate = run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path),
+                      _ansible_check_mode=True)
+    assert not gate["failed"] and not path.exists()

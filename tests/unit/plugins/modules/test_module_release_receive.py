@@ -180,3 +180,40 @@ def test_a_folder_where_a_package_file_belongs_fails_cleanly_and_leaves_no_copy(
     result = receive(run_module, tmp_path, agency, [entry])
     assert result["failed"] and "is a folder" in result["msg"], result
     assert sorted(p.name for p in (tmp_path / "work" / "packages").iterdir()) == [name]
+
+
+def live_site(tmp_path: Path) -> Path:
+    """A site serving release 1 (index.php and a template), its uploads in shared/."""
+    root = tmp_path / "portal"
+    (root / "releases" / "1" / "templates").mkdir(parents=True)
+    (root / "shared" / "images").mkdir(parents=True)
+    (root / "releases" / "1" / "index.php").write_text("one\n")
+    (root / "releases" / "1" / "templates" / "t.php").write_text("template\n")
+    os.symlink(str(root / "shared" / "images"), root / "releases" / "1" / "images")
+    return root
+
+
+def test_with_a_site_the_node_stages_the_trees_in_order_on_the_live_one_and_a_second_call_changes_nothing(
+        run_module, tmp_path, agency):
+    root = live_site(tmp_path)
+    releases = [package(run_module, tmp_path, agency, 2, "two\n"), package(run_module, tmp_path, agency, 3, "three\n")]
+    checked = receive(run_module, tmp_path, agency, releases, stage_root=str(root), stage_base=1,
+                      _ansible_check_mode=True)
+    assert not checked["failed"] and checked["staged"] == [2, 3] and sorted(os.listdir(root / "releases")) == ["1"]
+    first = receive(run_module, tmp_path, agency, releases, stage_root=str(root), stage_base=1)
+    assert not first["failed"] and first["staged"] == [2, 3], first
+    assert (root / "releases" / "3" / "index.php").read_text() == "three\n"
+    assert (root / "releases" / "1" / "index.php").read_text() == "one\n", "the live release was changed"
+    assert os.stat(root / "releases" / "3" / "templates" / "t.php").st_ino == \
+        os.stat(root / "releases" / "1" / "templates" / "t.php").st_ino, "an unchanged file was copied"
+    assert os.readlink(root / "releases" / "3" / "images") == str(root / "shared" / "images")
+    second = receive(run_module, tmp_path, agency, releases, stage_root=str(root), stage_base=1)
+    assert not second["failed"] and not second["changed"] and second["staged"] == [], second
+
+
+def test_a_tree_that_cannot_be_staged_fails_the_call_and_leaves_nothing_under_its_number(run_module, tmp_path, agency):
+    root = live_site(tmp_path)
+    entry = package(run_module, tmp_path, agency, 2, "two\n")
+    failed = receive(run_module, tmp_path, agency, [entry], stage_root=str(root), stage_base=7)
+    assert failed["failed"] and "not staged" in failed["msg"] and "on top of release 7" in failed["msg"], failed
+    assert sorted(os.listdir(root / "releases")) == ["1"]

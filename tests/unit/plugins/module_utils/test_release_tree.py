@@ -1,10 +1,11 @@
 import os
 import shutil
+from pathlib import Path
 
 import yaml
 
 from ansible_collections.otap.street.plugins.module_utils.release_package import sha256_bytes
-from ansible_collections.otap.street.plugins.modules import release_stage
+from ansible_collections.otap.street.plugins.module_utils import release_tree
 
 
 def site(tmp_path):
@@ -30,9 +31,18 @@ def unpacked(tmp_path, release, files, deletions=()):
     return release
 
 
-def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(run_module, tmp_path):
+def run_stage(root, unpacked_dir, releases, base=None):
+    """stage_all as module release_receive reports it: what was staged, or why it failed."""
+    try:
+        staged, shared = release_tree.stage_all(Path(root), releases, base, Path(unpacked_dir))
+    except release_tree.StageError as error:
+        return {"failed": True, "msg": str(error)}
+    return {"failed": False, "changed": bool(staged), "staged": staged, "shared_files": shared}
+
+
+def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(tmp_path):
     root = site(tmp_path)
-    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+    result = run_stage(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
                         releases=[unpacked(tmp_path, 2, {"templates/t.php": "v2 template"}, ["old.js"])])
     assert result["changed"] and result["staged"] == [2]
     new, old = root / "releases" / "2", root / "releases" / "1"
@@ -44,37 +54,37 @@ def test_a_release_shares_unchanged_files_and_leaves_the_live_one_alone(run_modu
     assert result["shared_files"] == {"2": 1}
 
 
-def test_releases_stage_in_order_and_a_second_run_changes_nothing(run_module, tmp_path):
+def test_releases_stage_in_order_and_a_second_run_changes_nothing(tmp_path):
     root = site(tmp_path)
     args = dict(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
                 releases=[unpacked(tmp_path, 2, {"a.php": "2"}), unpacked(tmp_path, 3, {"a.php": "3"})])
-    assert run_module(release_stage, **args)["staged"] == [2, 3]
+    assert run_stage(**args)["staged"] == [2, 3]
     assert (root / "releases" / "3" / "a.php").read_text() == "3"
-    assert not run_module(release_stage, **args)["changed"]
+    assert not run_stage(**args)["changed"]
 
 
-def test_a_missing_base_release_is_refused(run_module, tmp_path):
+def test_a_missing_base_release_is_refused(tmp_path):
     root = site(tmp_path)
-    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+    result = run_stage(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
                         releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
     assert result["failed"] and "on top of release 2" in result["msg"]
 
 
-def test_a_withdrawn_release_is_skipped_by_building_on_the_one_before(run_module, tmp_path):
+def test_a_withdrawn_release_is_skipped_by_building_on_the_one_before(tmp_path):
     root = site(tmp_path)
-    result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"), base=1,
+    result = run_stage(root=str(root), unpacked_dir=str(tmp_path / "unpacked"), base=1,
                         releases=[unpacked(tmp_path, 3, {"a.php": "3"})])
     assert result["staged"] == [3]
     assert (root / "releases" / "3" / "index.php").read_text() == "v1 index"
 
 
-def test_staging_never_writes_or_deletes_through_a_link_into_shared_content(run_module, tmp_path):
+def test_staging_never_writes_or_deletes_through_a_link_into_shared_content(tmp_path):
     root = site(tmp_path)
     (root / "shared" / "images" / "photo.jpg").write_text("the webmaster's upload")
     for files, deletions in (({"images/evil.php": "<?php system($_GET['c']);"}, []),
                              ({"index.php": "v2"}, ["images/photo.jpg"]),
                              ({"images/sub/new.txt": "x"}, [])):
-        result = run_module(release_stage, root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+        result = run_stage(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
                             releases=[unpacked(tmp_path, 2, files, deletions)])
         assert result["failed"] and "lies behind the link images" in result["msg"], result
         assert sorted(os.listdir(root / "shared" / "images")) == ["photo.jpg"]
