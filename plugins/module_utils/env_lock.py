@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import os
+import stat
+import tempfile
 
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 
@@ -21,26 +23,45 @@ class Locked(Exception):  # noqa: N818 - what it says to the run that meets it
 
 
 def read(path: str) -> tuple[bool, dict]:
-    """Whether a lock file exists, and its content ({} when it is empty or not a lock's YAML)."""
+    """Whether a lock file exists, and its content ({} when it is empty, not a lock's YAML, or not
+    a plain file: a link, a FIFO or a folder there is read as an unreadable lock, never followed or
+    waited on)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            content = yaml.safe_load(handle)
+        handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
         return False, {}
+    except OSError:
+        return True, {}
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            return True, {}
+        with os.fdopen(handle, encoding="utf-8") as stream:
+            handle = None
+            content = yaml.safe_load(stream)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return True, {}
+    finally:
+        if handle is not None:
+            os.close(handle)
     return True, content if isinstance(content, dict) else {}
 
 
 def create(path: str, lock: dict) -> bool:
-    """Create the lock file atomically; False when it already exists."""
+    """Put the lock file in place whole (written beside it, then linked to its name, which fails if
+    the name is taken): False when a lock is already there. Never an empty or half-written lock."""
+    folder = os.path.dirname(path) or "."
+    handle, written = tempfile.mkstemp(dir=folder, prefix=".lock.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(lock, handle, sort_keys=False)
-    return True
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            yaml.safe_dump(lock, stream, sort_keys=False)
+        os.chmod(written, 0o644)
+        try:
+            os.link(written, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(written)
 
 
 def take(path: str, run_id: str, holder: str = "", purpose: str = "", force: bool = False,
@@ -64,10 +85,14 @@ def take(path: str, run_id: str, holder: str = "", purpose: str = "", force: boo
     lock = dict(run_id=run_id, holder=holder, purpose=purpose,
                 since=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     if not check:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if exists:
-            os.unlink(path)
-        if not create(path, lock):
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if exists:
+                os.unlink(path)
+            taken = create(path, lock)
+        except OSError as error:
+            raise Locked(f"the lock {path} cannot be taken: {error}", current) from error
+        if not taken:
             raise Locked(f"locked by another run that started just now: {read(path)[1]}", read(path)[1])
     return True, lock, broken
 

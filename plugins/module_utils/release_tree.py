@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from ansible_collections.otap.street.plugins.module_utils.release_package import sha256_file
@@ -25,7 +26,7 @@ def stage_all(root: Path, releases: list[int], base: int | None, unpacked_dir: P
     ordered = sorted(releases)
     previous = base if base is not None else (ordered[0] - 1 if ordered else 0)
     for release in ordered:
-        shared = stage(root, release, previous, unpacked_dir / str(release), check)
+        shared = stage(root, release, previous, unpacked_dir / str(release), check, base_planned=previous in staged)
         previous = release
         if shared is not None:
             staged.append(release)
@@ -64,22 +65,31 @@ def through_link(tree: Path, rel: str) -> str | None:
 
 
 def write_new(source: Path, dest: Path, mode: int) -> None:
-    """Put a file in place as a new inode, so a hard-linked older release keeps its version."""
+    """Put a file in place as a new inode, so a hard-linked older release keeps its version: written
+    into a file made new here (never one the tree already holds, which may be a hard link into the
+    live release or a link into shared content), then renamed over `dest`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.otap-new"
-    shutil.copyfile(source, tmp)
-    os.chmod(tmp, mode)
-    os.replace(tmp, dest)
+    handle, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
+    try:
+        with os.fdopen(handle, "wb") as out, source.open("rb") as data:
+            shutil.copyfileobj(data, out)
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class StageError(ValueError):
     """A release that cannot be staged; nothing of it is left under its number."""
 
 
-def stage(root: Path, release: int, base_release: int, unpacked: Path, check: bool = False) -> int | None:
+def stage(root: Path, release: int, base_release: int, unpacked: Path, check: bool = False,
+          base_planned: bool = False) -> int | None:
     """Build C(releases/<release>) on top of C(releases/<base_release>) from the unpacked package:
     how many files it shares with the base, None when it was already staged from the same package
-    (0 in check mode, which builds nothing). StageError says why it cannot be."""
+    (0 in check mode, which builds nothing; there `base_planned` says the base would have been staged
+    just before). StageError says why it cannot be."""
     manifest_path = unpacked / "manifest.yml"
     manifest = yaml.safe_load(manifest_path.read_text())
     if manifest.get("release") != release:
@@ -89,7 +99,7 @@ def stage(root: Path, release: int, base_release: int, unpacked: Path, check: bo
     if target.is_dir() and stamp.is_file() and stamp.read_text() == sha256_file(manifest_path):
         return None
     base = root / "releases" / str(base_release)
-    if not base.is_dir():
+    if not base.is_dir() and not (check and base_planned):
         raise StageError(f"release {release} is staged on top of release {base_release}, "
                          f"but {base} does not exist on this host")
     if check:

@@ -14,7 +14,10 @@ short_description: Set one MariaDB account's rights on named databases, at all i
 description:
   - The account C(user@host), for every host in I(hosts), gets exactly the rights of I(privileges)
     on the databases I(privileges) names, at database level and table level; rights it has there
-    beyond them are revoked. Rights on other databases, and global rights, are left alone.
+    beyond them are revoked, and so is every column-level right there. Rights on other databases,
+    and global rights, are left alone.
+  - Database names are written as C(GRANT) reads them, as C(community.mysql.mysql_user) writes
+    them - at database level C(_) matches any one character (the site's playbook grants so too).
   - The work of a loop of C(community.mysql.mysql_user) over the hosts (one call per host), in one
     call - a release holds the site's writes and gives them back this way. Rights are granted
     before others are revoked, so a right that both sets hold (the site's sessions) never lapses.
@@ -112,16 +115,19 @@ def parse(privileges: str) -> dict[tuple[str, str | None], frozenset[str]]:
 
 
 def quoted(name: str) -> str:
-    return f"`{name}`"
+    return "`" + name.replace("`", "``") + "`"
 
 
 def scope_of(database: str, table: str | None) -> str:
     return f"{quoted(database)}.{'*' if table is None else quoted(table)}"
 
 
-def changes(wanted: dict, held: dict[str, dict], hosts: list[str]) -> list[tuple[str, str, tuple, tuple]]:
+def changes(wanted: dict, held: dict[str, dict], hosts: list[str],
+            columns: dict[str, dict] | None = None) -> list[tuple[str, str, tuple, tuple]]:
     """The statements that take every host's `held` rights (same shape as `wanted`) to `wanted` on
-    the databases `wanted` names: (verb, scope, rights, hosts), grants first, hosts alike in one."""
+    the databases `wanted` names, and revoke every column-level right there (`columns`: per host,
+    (database, table, right) to its columns): (verb, scope, rights, hosts), grants first, hosts
+    alike in one."""
     databases = {key[0] for key in wanted}
     grouped: dict[tuple[str, str, tuple], list[str]] = defaultdict(list)
     for host in hosts:
@@ -132,6 +138,10 @@ def changes(wanted: dict, held: dict[str, dict], hosts: list[str]) -> list[tuple
                 grouped[("GRANT", scope_of(*key), tuple(sorted(want - got)))].append(host)
             if got - want:
                 grouped[("REVOKE", scope_of(*key), tuple(sorted(got - want)))].append(host)
+        for (database, table, right), names in sorted((columns or {}).get(host, {}).items()):
+            if database in databases:
+                listed = ", ".join(quoted(name) for name in sorted(names))
+                grouped[("REVOKE", scope_of(database, table), (f"{right} ({listed})",))].append(host)
     ordered = sorted(grouped.items(), key=lambda item: item[0][0] != "GRANT")  # stable: grants, then revokes
     return [(verb, scope, rights, tuple(hosts)) for (verb, scope, rights), hosts in ordered]
 
@@ -141,25 +151,38 @@ def statement(verb: str, scope: str, rights: tuple, hosts: tuple, user: str) -> 
     return f"{verb} {', '.join(rights)} ON {scope} {'TO' if verb == 'GRANT' else 'FROM'} {grantees}"
 
 
-def read_rights(cursor, user: str, hosts: list[str]) -> dict[str, dict]:
-    """Each host's database- and table-level rights, as parse() gives them; Refused for a missing account."""
+def read_rights(cursor, user: str, hosts: list[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Each host's database- and table-level rights, as parse() gives them, and its column-level
+    rights ((database, table, right) to columns); Refused for a missing account. information_schema
+    compares grantees regardless of case: only rows of this very user name count."""
     held: dict[str, dict] = {}
+    columns: dict[str, dict] = {}
     for host in hosts:
-        cursor.execute("SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s", (user, host))
+        cursor.execute("SELECT COUNT(*) FROM mysql.user WHERE BINARY User = %s AND Host = %s", (user, host))
         if not cursor.fetchone()[0]:
             raise Refused(f"the account '{user}'@'{host}' does not exist (the site's playbook makes it)")
         grantee = f"'{user}'@'{host}'"
+        mine = f"'{user}'@"
         rights: dict[tuple[str, str | None], set[str]] = defaultdict(set)
-        cursor.execute("SELECT TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
+        cursor.execute("SELECT GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES "
                        "WHERE GRANTEE = %s", (grantee,))
-        for database, right in cursor.fetchall():
-            rights[(database, None)].add(right)
-        cursor.execute("SELECT TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES "
+        for who, database, right in cursor.fetchall():
+            if who.startswith(mine):
+                rights[(database, None)].add(right)
+        cursor.execute("SELECT GRANTEE, TABLE_SCHEMA, TABLE_NAME, PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES "
                        "WHERE GRANTEE = %s", (grantee,))
-        for database, table, right in cursor.fetchall():
-            rights[(database, table)].add(right)
+        for who, database, table, right in cursor.fetchall():
+            if who.startswith(mine):
+                rights[(database, table)].add(right)
         held[host] = {key: frozenset(names) for key, names in rights.items()}
-    return held
+        by_column: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+        cursor.execute("SELECT GRANTEE, TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE "
+                       "FROM information_schema.COLUMN_PRIVILEGES WHERE GRANTEE = %s", (grantee,))
+        for who, database, table, column, right in cursor.fetchall():
+            if who.startswith(mine):
+                by_column[(database, table, right)].add(column)
+        columns[host] = dict(by_column)
+    return held, columns
 
 
 def main():
@@ -173,7 +196,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    hosts = list(dict.fromkeys(p["hosts"]))
+    hosts = list(dict.fromkeys(host.lower() for host in p["hosts"]))  # MariaDB keeps host names in lower case
     try:
         if not USER.fullmatch(p["user"]):
             raise Refused(f"{p['user']!r} is not a plain account name")
@@ -187,8 +210,8 @@ def main():
     done = []
     try:
         with connection.cursor() as cursor:
-            todo = [statement(*change, p["user"]) for change in changes(wanted, read_rights(cursor, p["user"], hosts),
-                                                                        hosts)]
+            held, columns = read_rights(cursor, p["user"], hosts)
+            todo = [statement(*change, p["user"]) for change in changes(wanted, held, hosts, columns)]
             for sql in todo:
                 if not module.check_mode:
                     cursor.execute(sql)

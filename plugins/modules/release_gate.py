@@ -232,10 +232,37 @@ def main():
     p = module.params
     if p["snapshot"] is not None:
         return snapshot_approval(module, p)
+    if not p["approve"]:
+        return rollout_gate(module, p)
     store, release = p["store_dir"], p["release"]
-    held = {}
-    if p["lock"] is not None and not p["approve"]:
-        held = take_lock(module, p["lock"])
+    register, deployments, approval = records(store, release)
+    entry = promotion.entry_of(register, release) or {}
+    result = dict(changed=False, entry=entry, content_changes=content_changes(deployments, release))
+    if p["served"] is None:
+        module.fail_json(msg="served is required to approve a release: what each Acceptance host serves now")
+    refusals = promotion.approver_refusals(p["approver"], p["approvers"])
+    refusals += promotion.approval_refusals(release, register, deployments, p["accept_content_changes"])
+    if entry and not entry.get("withdrawn") and not entry.get("sha256"):
+        refusals.append(f"Release {release}'s register entry names no package checksum: nothing to approve")
+    elif entry and not entry.get("withdrawn"):
+        package = packaged(store, release, entry)
+        if not package:
+            refusals.append(f"The store's package of release {release} is missing or no longer the registered "
+                            "one: nothing to approve until operations restores it")
+        else:
+            served = {host: {"release": facts.get("release_link", 0), "database": facts.get("release_database", 0),
+                             "sql": facts.get("release_sql", 0), "package": facts.get("release_package", "")}
+                      for host, facts in p["served"].items()}
+            refusals += promotion.served_refusals(release, served, package)
+    result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],
+                                                   p["note"], p["recorded_by"])
+    if refusals:
+        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals)
+    module.exit_json(**result)
+
+
+def records(store: str, release: int) -> tuple[list, list, dict | None]:
+    """The register, the deployments and the release's approval (None: none)."""
     register = load_list(os.path.join(store, "register", "releases.yml"), "releases")
     deployments = load_list(os.path.join(store, "register", "deployments.yml"), "deployments")
     approval_path = os.path.join(store, "approvals", f"release-{release}.yml")
@@ -243,37 +270,34 @@ def main():
     if os.path.isfile(approval_path):
         with open(approval_path, encoding="utf-8") as handle:
             approval = yaml.safe_load(handle)
-    entry = promotion.entry_of(register, release) or {}
-    result = dict(changed=False, entry=entry,
-                  content_changes=[c for d in promotion.carried(deployments, "acceptance", release)
-                                   for c in d.get("content_changes", [])])
-    if p["approve"]:
-        if p["served"] is None:
-            module.fail_json(msg="served is required to approve a release: what each Acceptance host serves now")
-        refusals = promotion.approver_refusals(p["approver"], p["approvers"])
-        refusals += promotion.approval_refusals(release, register, deployments, p["accept_content_changes"])
-        if entry and not entry.get("withdrawn") and not entry.get("sha256"):
-            refusals.append(f"Release {release}'s register entry names no package checksum: nothing to approve")
-        elif entry and not entry.get("withdrawn"):
-            package = packaged(store, release, entry)
-            if not package:
-                refusals.append(f"The store's package of release {release} is missing or no longer the registered "
-                                "one: nothing to approve until operations restores it")
-            else:
-                served = {host: {"release": facts.get("release_link", 0), "database": facts.get("release_database", 0),
-                                 "sql": facts.get("release_sql", 0), "package": facts.get("release_package", "")}
-                          for host, facts in p["served"].items()}
-                refusals += promotion.served_refusals(release, served, package)
-        result["approval"] = promotion.approval_record(release, register, deployments, p["approver"], p["date"],
-                                                       p["note"], p["recorded_by"])
-    else:
-        refusals = promotion.rollout_refusals(p["env"], release, register, deployments, approval)
-        result["releases"] = register
+    return register, deployments, approval
+
+
+def content_changes(deployments: list, release: int) -> list:
+    return [c for d in promotion.carried(deployments, "acceptance", release) for c in d.get("content_changes", [])]
+
+
+def rollout_gate(module, p) -> None:
+    """May the release go to p['env']: with p['lock'], the lock is taken first and the gates read
+    under it; a closed gate, or records that cannot be read, give the lock back."""
+    held = take_lock(module, p["lock"]) if p["lock"] is not None else {}
+    failure = None
+    try:
+        register, deployments, approval = records(p["store_dir"], p["release"])
+        refusals = promotion.rollout_refusals(p["env"], p["release"], register, deployments, approval)
+        result = dict(changed=False, entry=promotion.entry_of(register, p["release"]) or {},
+                      content_changes=content_changes(deployments, p["release"]), releases=register)
+    except Exception as error:  # noqa: BLE001 - whatever stops the gates, the lock goes back
+        failure, refusals = error, []
+    if (failure or refusals) and held.get("changed"):
+        env_lock.give_back(p["lock"]["path"], p["lock"]["run_id"], module.check_mode)
+        if held.get("broken", {}).get("run_id") and not module.check_mode:
+            env_lock.create(p["lock"]["path"], held["broken"])  # the run it was broken for goes nowhere
+    about_lock = {key: value for key, value in held.items() if key != "changed"}
+    if failure:
+        module.fail_json(msg=f"the store's records cannot be read ({failure}): nothing was changed", **about_lock)
     if refusals:
-        if held.get("changed"):
-            env_lock.give_back(p["lock"]["path"], p["lock"]["run_id"], module.check_mode)
-        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals,
-                         **{key: value for key, value in held.items() if key != "changed"})
+        module.fail_json(msg="; ".join(refusals) + " (nothing was changed).", refusals=refusals, **about_lock)
     module.exit_json(**(result | held))
 
 

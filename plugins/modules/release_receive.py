@@ -20,7 +20,7 @@ description:
     in it), unpacking what holds into C(unpacked/<N>). A refused package stops the call; nothing of
     it is unpacked.
   - With I(stage_root), the releases' code trees are then staged beside the live one, in order
-    (module_utils/release_tree): each C(<stage_root>/releases/<N>) built from the release before it,
+    (module_utils/release_tree), each C(<stage_root>/releases/<N>) built from the release before it,
     unchanged files hard-linked, links into C(shared/) kept, changed files written as new files (the
     live release is untouched), the result checked, and renamed into place. A release already staged
     from the same package is left alone.
@@ -258,7 +258,7 @@ def main():
         received.append(taken)
     if not p["stage_root"]:
         module.exit_json(changed=changed, releases=received)
-    numbers = [number for number, _ in wanted]
+    numbers = [entry[0] for entry in wanted]
     try:
         staged, shared_files = stage_all(Path(p["stage_root"]), numbers, p["stage_base"], work / "unpacked", check)
     except (StageError, OSError) as error:

@@ -96,3 +96,32 @@ def test_staging_never_writes_or_deletes_through_a_link_into_shared_content(tmp_
                 shutil.rmtree(target)
             elif target.exists():
                 target.unlink()
+
+
+# An adversarial review's findings, mended.
+
+def test_a_file_of_the_live_release_named_like_the_temporary_name_is_left_alone(tmp_path):
+    """write_new copies into `.<name>.otap-new` beside the file it replaces; in the staged tree that
+    name can already be a hard link to the live release's file (a release may ship any such name),
+    and shutil.copyfile then writes through the hard link into the live release."""
+    root = site(tmp_path)
+    (root / "releases" / "1" / "templates" / ".t.php.otap-new").write_text("v1 file of its own")
+    result = run_stage(root=str(root), unpacked_dir=str(tmp_path / "unpacked"),
+                       releases=[unpacked(tmp_path, 2, {"templates/t.php": "v2 template"})])
+    assert result["staged"] == [2]
+    live = root / "releases" / "1" / "templates" / ".t.php.otap-new"
+    assert live.read_text() == "v1 file of its own", "the live release's file was overwritten"
+    assert (root / "releases" / "2" / "templates" / ".t.php.otap-new").exists(), "an unchanged file was lost"
+
+
+def test_check_mode_reports_several_pending_releases_without_failing(tmp_path):
+    """In check mode nothing is built, so the second release's base (the first) never exists and
+    stage_all raises StageError, which release_receive reports as a failure in check mode (it
+    only forgives FileNotFoundError), once the packages are already unpacked on the node."""
+    root = site(tmp_path)
+    releases = [unpacked(tmp_path, 2, {"a.php": "2"}), unpacked(tmp_path, 3, {"a.php": "3"})]
+    try:
+        staged, _ = release_tree.stage_all(root, releases, None, tmp_path / "unpacked", check=True)
+    except release_tree.StageError as error:
+        raise AssertionError(f"check mode failed: {error}") from error
+    assert staged == [2, 3] and not (root / "releases" / "2").exists()

@@ -149,3 +149,30 @@ def test_the_statements_group_hosts_alike_and_put_grants_first():
         ("GRANT", "`d`.`s`", ("INSERT",), ("a", "b")),
         ("REVOKE", "`d`.*", ("INSERT",), ("a", "b")),
     ], "x is not named, c is already right"
+
+
+# An adversarial review's findings, mended.
+
+def test_rights_of_an_account_named_alike_but_for_case_are_not_taken_for_its_own(run_module, mariadb, site):
+    """information_schema compares GRANTEE case-insensitively: 'SITEn'@'host''s rights are read as
+    'siten'@'host''s, so the give-back skips a right the site's account lacks."""
+    db, user = site
+    for host in HOSTS:
+        mariadb(f"CREATE USER '{user.upper()}'@'{host}' IDENTIFIED BY 'pw'")
+        mariadb(f"GRANT {FULL} ON {db}.* TO '{user.upper()}'@'{host}'")
+    assert not rights(run_module, mariadb, user, held(db))["failed"]
+    back = rights(run_module, mariadb, user, full(db))
+    assert not back["failed"], back
+    assert as_site(mariadb, db, user, "INSERT INTO jos_content VALUES (3, 'saved after the release')") is None, \
+        f"the writes were not given back: {grants(mariadb, user, 'localhost')}"
+
+
+def test_a_hold_leaves_the_account_no_column_level_write(run_module, mariadb, site):
+    """Column-level rights on the named database are neither read nor revoked: the hold reports
+    success while the site can still write the content table."""
+    db, user = site
+    mariadb(f"GRANT UPDATE (title) ON {db}.jos_content TO '{user}'@'localhost'")
+    mariadb(f"INSERT INTO {db}.jos_content VALUES (9, 'before')")
+    assert not rights(run_module, mariadb, user, held(db))["failed"]
+    assert as_site(mariadb, db, user, "UPDATE jos_content SET title = 'written while held'") is not None, \
+        "the content table was written while the writes were held"

@@ -142,3 +142,67 @@ def test_check_mode_takes_no_lock(run_module, store, tmp_path):
     gate = run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path),
                       _ansible_check_mode=True)
     assert not gate["failed"] and not path.exists()
+
+
+# An adversarial review's findings, mended.
+
+def test_a_gate_that_cannot_read_the_store_gives_the_lock_back(run_module, store, tmp_path):
+    """The lock is taken before the store is read; an unreadable record (here the approval) makes
+    the call fail with an exception, past the give-back, and the playbook's rescue has no unlock:
+    the run leaves its lock and every later run is 'locked' until someone breaks it."""
+    path = tmp_path / "production.lock"
+    (store[0] / "approvals" / "release-3.yml").write_text("sha256: [not closed\n")
+    try:
+        result = run_module(release_gate, store_dir=str(store[0]), release=3, env="production", lock=lock_of(path))
+    except Exception as error:  # noqa: BLE001 - a crash is a failed call too
+        result = {"failed": True, "crash": repr(error)}
+    assert result["failed"]
+    assert not path.exists(), f"the failed gate left its lock: {path.read_text()!r} ({result})"
+
+
+def test_a_lock_whose_writing_fails_leaves_no_empty_lock_behind(run_module, store, tmp_path, monkeypatch):
+    """The lock file is created empty (O_EXCL) and written after: a write that fails (a full disk,
+    a run killed at that moment) leaves an empty lock, which stops every later run."""
+    import errno
+
+    from ansible_collections.otap.street.plugins.module_utils import env_lock
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(env_lock.yaml, "safe_dump", full_disk)
+    path = tmp_path / "test.lock"
+    try:
+        run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path))
+    except OSError:
+        pass
+    monkeypatch.undo()
+    assert not path.exists(), f"a half-written lock stands: {path.read_text()!r}"
+
+
+def test_a_fifo_at_the_lock_path_fails_the_gate_instead_of_hanging(run_module, store, tmp_path):
+    """env_lock.read opens the lock path for reading whatever it is: a FIFO there blocks the run
+    forever (no timeout in the module)."""
+    import threading
+
+    path = tmp_path / "test.lock"
+    os.mkfifo(path)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(run_module(
+        release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path))), daemon=True)
+    worker.start()
+    worker.join(5)
+    hung = worker.is_alive()
+    if hung:  # let the blocked reader go: a writer that closes at once gives it end of file
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(5)
+    assert not hung, "the gate hung on a FIFO at the lock path"
+
+
+def test_a_lock_broken_on_purpose_for_a_run_the_gates_refuse_is_put_back(run_module, store, tmp_path):
+    path = tmp_path / "production.lock"
+    run_module(release_gate, store_dir=str(store[0]), release=3, env="test", lock=lock_of(path, "other-run"))
+    refused = run_module(release_gate, store_dir=str(store[0]), release=3, env="production",
+                         lock=lock_of(path, force=True))
+    assert refused["failed"] and refused["refusals"], refused
+    assert yaml.safe_load(path.read_text())["run_id"] == "other-run", "the other run's lock is back"
