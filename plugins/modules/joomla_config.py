@@ -15,6 +15,9 @@ description:
     and leaves every other line of the file exactly as it was.
   - The file is replaced atomically, keeping its owner, group and mode, so PHP never reads a
     half-written configuration.
+  - PHP reads the file through its opcode cache, which looks at a file's time only every few
+    seconds (C(opcache.revalidate_freq)); with I(reload), the service named (PHP-FPM) is reloaded
+    when a setting changed, so the next request already runs with it (a maintenance is seen at once).
 options:
   path:
     description: The site's C(configuration.php).
@@ -24,6 +27,10 @@ options:
     description: Properties to set, name to value (strings, numbers, booleans).
     type: dict
     required: true
+  reload:
+    description: A service to reload when a setting changed (PHP-FPM); empty reloads nothing.
+    type: str
+    default: ""
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -50,6 +57,10 @@ changed_settings:
   type: list
   elements: str
   returned: success
+reloaded:
+  description: Whether I(reload) was reloaded.
+  type: bool
+  returned: success
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -58,7 +69,8 @@ from ansible_collections.otap.street.plugins.module_utils.joomla import SECRET_K
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(path=dict(type="path", required=True), settings=dict(type="dict", required=True)),
+        argument_spec=dict(path=dict(type="path", required=True), settings=dict(type="dict", required=True),
+                           reload=dict(type="str", default="")),
         supports_check_mode=True,
     )
     path, settings = module.params["path"], module.params["settings"]
@@ -68,11 +80,18 @@ def main():
         after, changed = set_config(before, settings)
     except (OSError, JoomlaFileError) as error:
         module.fail_json(msg=f"cannot change {path}: {error}")
-    result = dict(changed=bool(changed), changed_settings=changed)
+    reload = bool(changed) and bool(module.params["reload"])
+    result = dict(changed=bool(changed), changed_settings=changed, reloaded=reload)
     if changed and module._diff and not SECRET_KEYS.intersection(changed):
         result["diff"] = dict(before=before, after=after, before_header=path, after_header=path)
     if changed and not module.check_mode:
         replace_config(module, path, after)
+    if reload and not module.check_mode:
+        rc, dummy, err = module.run_command(["systemctl", "reload", module.params["reload"]])
+        if rc != 0:
+            module.fail_json(msg=f"{path} is changed ({', '.join(changed)}), but {module.params['reload']} did not "
+                                 f"reload, so PHP may go on reading the old settings for seconds: {err.strip()}",
+                             **result)
     module.exit_json(**result)
 
 
