@@ -93,8 +93,16 @@ def take(path: str, run_id: str, holder: str = "", purpose: str = "", force: boo
         except OSError as error:
             raise Locked(f"the lock {path} cannot be taken: {error}", current) from error
         if not taken:
-            raise Locked(f"locked by another run that started just now: {read(path)[1]}", read(path)[1])
+            other = read(path)[1]
+            raise Locked(f"locked by another run that started just now: {other}", other)
     return True, lock, broken
+
+
+def undo_take(path: str, run_id: str, broken: dict | None, check: bool = False) -> None:
+    """Undo take() for a run that goes no further: its lock goes, and a lock it broke on purpose
+    (`broken`, another run's) is put back."""
+    if give_back(path, run_id, check) and broken and broken.get("run_id") and not check:
+        create(path, broken)
 
 
 def give_back(path: str, run_id: str, check: bool = False) -> bool:

@@ -86,7 +86,7 @@ class StageError(ValueError):
 
 def stage(root: Path, release: int, base_release: int, unpacked: Path, check: bool = False,
           base_planned: bool = False) -> int | None:
-    """Build C(releases/<release>) on top of C(releases/<base_release>) from the unpacked package:
+    """Build `releases/<release>` on top of `releases/<base_release>` from the unpacked package:
     how many files it shares with the base, None when it was already staged from the same package
     (0 in check mode, which builds nothing; there `base_planned` says the base would have been staged
     just before). StageError says why it cannot be."""

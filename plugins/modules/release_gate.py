@@ -290,9 +290,7 @@ def rollout_gate(module, p) -> None:
     except Exception as error:  # noqa: BLE001 - whatever stops the gates, the lock goes back
         failure, refusals = error, []
     if (failure or refusals) and held.get("changed"):
-        env_lock.give_back(p["lock"]["path"], p["lock"]["run_id"], module.check_mode)
-        if held.get("broken", {}).get("run_id") and not module.check_mode:
-            env_lock.create(p["lock"]["path"], held["broken"])  # the run it was broken for goes nowhere
+        env_lock.undo_take(p["lock"]["path"], p["lock"]["run_id"], held.get("broken"), module.check_mode)
     about_lock = {key: value for key, value in held.items() if key != "changed"}
     if failure:
         module.fail_json(msg=f"the store's records cannot be read ({failure}): nothing was changed", **about_lock)
