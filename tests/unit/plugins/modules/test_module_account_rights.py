@@ -45,13 +45,14 @@ def grants(mariadb, user, host):
 
 
 def as_site(mariadb, db, user, statement):
-    """Run `statement` as the site's account (localhost, through the socket); the error, or None."""
-    with pymysql.connect(unix_socket=mariadb.socket, user=user, password="pw", database=db,
-                         autocommit=True) as connection, connection.cursor() as cursor:
-        try:
+    """Run `statement` as the site's account (localhost, through the socket); the error (of the
+    statement, or of using the database at all), or None."""
+    try:
+        with pymysql.connect(unix_socket=mariadb.socket, user=user, password="pw", database=db,
+                             autocommit=True) as connection, connection.cursor() as cursor:
             cursor.execute(statement)
-        except pymysql.MySQLError as error:
-            return error
+    except pymysql.MySQLError as error:
+        return error
     return None
 
 
@@ -176,3 +177,83 @@ def test_a_hold_leaves_the_account_no_column_level_write(run_module, mariadb, si
     assert not rights(run_module, mariadb, user, held(db))["failed"]
     assert as_site(mariadb, db, user, "UPDATE jos_content SET title = 'written while held'") is not None, \
         "the content table was written while the writes were held"
+
+
+# `_` in a name, and rights the account holds from elsewhere.
+
+def test_an_underscore_in_the_database_name_is_that_character_and_a_wildcard_grant_is_replaced(run_module, mariadb):
+    """GRANT reads `_` in a database-level name as any one character: the grant earlier site
+    playbooks gave on `site_db` let the account write `siteXdb` too."""
+    number = next(SITES)
+    db, lookalike, user = f"site_db{number}", f"siteXdb{number}", f"under{number}"
+    for name in (db, lookalike):
+        mariadb(f"CREATE DATABASE {name}")
+        mariadb("CREATE TABLE jos_content (id INT PRIMARY KEY, title TEXT)", name)
+    mariadb("CREATE TABLE jos_session (id INT PRIMARY KEY, data TEXT)", db)
+    mariadb(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'pw'")
+    mariadb(f"GRANT {FULL} ON {db}.* TO '{user}'@'localhost'")
+    assert as_site(mariadb, lookalike, user, "INSERT INTO jos_content VALUES (1, 'the wildcard reaches it')") is None
+
+    given = rights(run_module, mariadb, user, full(db), hosts=["localhost"])
+    assert not given["failed"] and given["changed"], given
+    assert given["statements"][0].startswith("GRANT") and f"`site\\_db{number}`.*" in given["statements"][0]
+    assert given["statements"][1].startswith("REVOKE") and f"`site_db{number}`.*" in given["statements"][1]
+    assert as_site(mariadb, lookalike, user, "INSERT INTO jos_content VALUES (2, 'not any more')") is not None
+    assert as_site(mariadb, lookalike, user, "SELECT * FROM jos_content") is not None
+    assert as_site(mariadb, db, user, "INSERT INTO jos_content VALUES (3, 'its own database')") is None
+    assert not rights(run_module, mariadb, user, full(db), hosts=["localhost"])["changed"]
+
+    assert not rights(run_module, mariadb, user, held(db), hosts=["localhost"])["failed"]
+    assert as_site(mariadb, db, user, "INSERT INTO jos_content VALUES (4, 'held')") is not None
+    assert as_site(mariadb, db, user, "INSERT INTO jos_session VALUES (1, 'a visitor logs in')") is None
+    assert as_site(mariadb, lookalike, user, "SELECT * FROM jos_content") is not None
+    assert not rights(run_module, mariadb, user, full(db), hosts=["localhost"])["failed"]
+    assert as_site(mariadb, db, user, "INSERT INTO jos_content VALUES (5, 'given back')") is None
+
+
+@pytest.mark.parametrize("grant, revoke", [
+    ("GRANT INSERT ON *.* TO {account}", "REVOKE INSERT ON *.* FROM {account}"),
+    ("GRANT UPDATE ON `{db}%`.* TO {account}", "REVOKE UPDATE ON `{db}%`.* FROM {account}"),
+    ("GRANT DELETE ON `%`.* TO {account}", "REVOKE DELETE ON `%`.* FROM {account}"),
+    ("GRANT INSERT ON `{db}`.* TO PUBLIC", "REVOKE INSERT ON `{db}`.* FROM PUBLIC"),
+    ("GRANT UPDATE ON `{db}`.jos_content TO PUBLIC", "REVOKE UPDATE ON `{db}`.jos_content FROM PUBLIC"),
+    ("GRANT UPDATE (title) ON `{db}`.jos_content TO PUBLIC", "REVOKE UPDATE (title) ON `{db}`.jos_content FROM PUBLIC"),
+    ("GRANT INSERT ON *.* TO PUBLIC", "REVOKE INSERT ON *.* FROM PUBLIC"),
+    ("CREATE ROLE writer{n}; GRANT INSERT ON `{db}`.* TO writer{n}; GRANT writer{n} TO {account}", "DROP ROLE writer{n}"),
+], ids=["global", "pattern", "every-database", "public-database", "public-table", "public-column", "public-global",
+        "role"])
+def test_rights_that_reach_the_database_from_elsewhere_refuse_the_hold_and_change_nothing(run_module, mariadb, site,
+                                                                                            grant, revoke):
+    """A hold that reports success while the site can still write, through a right this module does
+    not set, is worse than a hold that fails: it is refused, and says what reaches the database."""
+    db, user = site
+    values = {"db": db, "account": f"'{user}'@'localhost'", "n": next(SITES)}
+    before = {host: grants(mariadb, user, host) for host in HOSTS}
+    for sql in grant.format(**values).split("; "):
+        mariadb(sql)
+    try:
+        refused = rights(run_module, mariadb, user, held(db))
+        assert refused["failed"] and "cannot be made exact" in refused["msg"] and "nothing was changed" in refused["msg"], refused
+    finally:
+        mariadb(revoke.format(**values))
+    assert {host: grants(mariadb, user, host) for host in HOSTS} == before
+    assert not rights(run_module, mariadb, user, held(db))["failed"], "once that is revoked, the hold is taken"
+
+
+def test_check_mode_reads_an_account_not_made_yet_as_holding_nothing(run_module, mariadb):
+    number = next(SITES)
+    checked = rights(run_module, mariadb, f"new{number}", full(f"fresh{number}"), _ansible_check_mode=True)
+    assert not checked["failed"] and checked["changed"] and len(checked["statements"]) == 1, checked
+    assert checked["statements"][0].count("@") == 3
+    assert mariadb(f"SELECT COUNT(*) FROM mysql.user WHERE User = 'new{number}'") == [(0,)]
+    assert rights(run_module, mariadb, f"new{number}", full(f"fresh{number}"))["failed"]
+
+
+@pytest.mark.parametrize("pattern, database, reached", [
+    ("site_db", "site_db", True), ("site_db", "siteXdb", True), ("site\\_db", "siteXdb", False),
+    ("site\\_db", "site_db", True), ("site%", "site_db", True), ("%", "anything", True), ("s_te", "site", True),
+    ("site", "Site", False), ("site.db", "siteXdb", False), ("site\\%", "site%", True), ("site\\%", "siteX", False),
+])
+def test_what_a_database_level_pattern_reaches(pattern, database, reached):
+    assert account_rights.reaches(pattern, database) is reached
+    assert account_rights.reaches(account_rights.exact(database), database)
