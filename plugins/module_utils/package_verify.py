@@ -35,7 +35,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     check_path,
 )
 from ansible_collections.otap.street.plugins.module_utils.signature import StreamVerifier
-from ansible_collections.otap.street.plugins.module_utils.sql_policy import sql_violations
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import Verdicts, sql_violations
 
 CHUNK = 1 << 20
 KEPT_LIMITS = {"manifest.yml": 1 << 20, "RELEASE.md": 1 << 20, "sql/": 16 << 20}
@@ -177,14 +177,15 @@ class _Reader:
 def verify_package(path: Path, expected_release: int | None = None, sha256: str | None = None,
                    signature: bytes | None = None, signers: list[dict] | None = None,
                    content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES,
-                   check_sql: bool = True, extract_to: Path | None = None, report: dict | None = None) -> dict:
+                   check_sql: bool = True, extract_to: Path | None = None, report: dict | None = None,
+                   verdicts: Verdicts | None = None) -> dict:
     """Verify a package (and unpack it to `extract_to`); return its manifest or raise PackageRefused.
 
     `signers` (the agency's keys) makes the signature mandatory; `check_sql` needs sqlglot. An
     existing `extract_to` that holds exactly the verified tree is left as it is; anything else there
     (an older tree, one changed since, a link) is replaced. `report` receives `signed_by`, the
     principal whose key signed the package, and with `extract_to`, `unpacked`: whether it was
-    (re)placed.
+    (re)placed. `verdicts`: scripts the allow-list passed before (sql_policy.Verdicts).
     """
     name = path.name
     digest = hashlib.sha256()
@@ -217,7 +218,7 @@ def verify_package(path: Path, expected_release: int | None = None, sha256: str 
             report["signed_by"] = verifier.principal
         if reader.manifest is None:
             raise PackageRefused(name, reader.problems + [PolicyViolation("manifest.yml", "missing")])
-        _finish(reader, content_tables, check_sql)
+        _finish(reader, content_tables, check_sql, verdicts)
         if reader.problems:
             raise PackageRefused(name, reader.problems)
         if staging is not None:
@@ -231,7 +232,7 @@ def verify_package(path: Path, expected_release: int | None = None, sha256: str 
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def _finish(reader: _Reader, content_tables, check_sql: bool) -> None:
+def _finish(reader: _Reader, content_tables, check_sql: bool, verdicts: Verdicts | None = None) -> None:
     manifest = reader.manifest
     notes = reader.kept.get("RELEASE.md")
     if notes is None or hashlib.sha256(notes).hexdigest() != manifest["notes_sha256"]:
@@ -250,7 +251,7 @@ def _finish(reader: _Reader, content_tables, check_sql: bool) -> None:
             data = reader.kept.get(f"sql/{item['script']}")
             if data is not None:
                 reader.problems += sql_violations(f"sql/{item['script']}", data.decode("utf-8", "replace"),
-                                                  content_tables, bool(declared.get("joomla_update")))
+                                                  content_tables, bool(declared.get("joomla_update")), verdicts)
 
 
 def _place(staging: Path, manifest: dict, notes: bytes, dest: Path) -> bool:

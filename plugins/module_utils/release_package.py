@@ -27,7 +27,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
     PolicyViolation,
     check_path,
 )
-from ansible_collections.otap.street.plugins.module_utils.sql_policy import sql_violations
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import Verdicts, sql_violations
 
 SOURCE_ENTRIES = {"RELEASE.md", "files", "sql", "delete.txt"}
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -136,10 +136,11 @@ def _file_kind(mode: int) -> str | None:
 
 def scan_source(src: Path, release: int, previous: int, author: str, date: str,
                 content_paths=DEFAULT_CONTENT_PATHS, content_tables=DEFAULT_CONTENT_TABLES,
-                check_sql: bool = True) -> dict:
+                check_sql: bool = True, verdicts: Verdicts | None = None) -> dict:
     """Check a release source folder against the policy and return its manifest.
 
     `check_sql=False` skips the SQL allow-list: only the tests use it, to build a hostile package.
+    `verdicts`: scripts the allow-list passed before (sql_policy.Verdicts).
     """
     problems: list[PolicyViolation] = []
     if not src.is_dir():
@@ -184,7 +185,8 @@ def scan_source(src: Path, release: int, previous: int, author: str, date: str,
                 continue
             text = full.read_text(encoding="utf-8")
             if check_sql:
-                problems += sql_violations(f"sql/{name}", text, content_tables, bool(declared.get("joomla_update")))
+                problems += sql_violations(f"sql/{name}", text, content_tables, bool(declared.get("joomla_update")),
+                                           verdicts)
             scripts.append({"script": name, "sha256": sha256_file(full)})
 
     deletions = []

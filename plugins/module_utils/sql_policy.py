@@ -5,7 +5,8 @@
 Every statement is parsed with sqlglot's MySQL dialect (a maintained parser) and allowed only if
 its kind is on the list below; everything else, and everything the parser does not understand, is
 refused with the rule named. This runs on the controller (packaging, and again before every
-rollout), where the pinned virtualenv provides sqlglot; the nodes verify the agency's signature and
+rollout, where a script passed before is found in Verdicts rather than parsed again), where the
+pinned virtualenv provides sqlglot; the nodes verify the agency's signature and
 the register's checksum, so the bytes they run are the bytes checked here, and the database
 account that runs them (the site's database only) refuses whatever this list would miss.
 
@@ -24,8 +25,15 @@ Allowed, on tables written `#__name` (the site's own prefix, never a schema or a
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
 import logging
+import os
 import re
+import stat
+import sys
+import tempfile
 
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_TABLES,
@@ -288,8 +296,69 @@ def script_violations(script: str, sql: str, content_tables, joomla_update: bool
     return found
 
 
+class Verdicts:
+    """The scripts this allow-list passed before, so a script is parsed once, not at its packaging and
+    again before every rollout (seconds for a large one). A pass is a file in `folder` named by a
+    digest of all the verdict depends on: the policy's own code and sqlglot's version, the content
+    tables, the Joomla-update declaration and the script's bytes; any of them changed, the script is
+    parsed again. Refusals are not kept. A folder that is a link, or that another account may write
+    or owns, is not used (every script is parsed). `remember` false: read the passes, keep none."""
+
+    def __init__(self, folder: str | os.PathLike | None, remember: bool = True):
+        self.folder = self._usable(folder) if folder and HAS_SQLGLOT else None
+        self.remember = remember
+        self.policy = _policy_digest() if self.folder else None
+
+    @staticmethod
+    def _usable(folder) -> str | None:
+        try:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            info = os.lstat(folder)
+        except OSError:
+            return None
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        return os.fspath(folder)
+
+    def key(self, sql: str, content_tables, joomla_update: bool) -> str | None:
+        if not self.policy:
+            return None
+        inputs = [self.policy, sorted({str(table) for table in content_tables}), bool(joomla_update), sql]
+        return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
+
+    def passed(self, key: str | None) -> bool:
+        return key is not None and os.path.isfile(os.path.join(self.folder, key))
+
+    def keep(self, key: str | None) -> None:
+        if key is None or not self.remember:
+            return
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".verdict.")
+        with os.fdopen(fd, "w") as handle:
+            handle.write("passed\n")
+        os.replace(tmp, os.path.join(self.folder, key))
+
+
+def _policy_digest() -> str | None:
+    """A digest of the code that decides a verdict (this module, the splitter, the content rules)
+    and sqlglot's version; None when a source cannot be read (then nothing is kept or trusted)."""
+    digest = hashlib.sha256(sqlglot.__version__.encode())
+    for name in (__name__, split.__module__, is_content_table.__module__):
+        try:
+            digest.update(inspect.getsource(sys.modules[name]).encode("utf-8"))
+        except (OSError, TypeError, KeyError):
+            return None
+    return digest.hexdigest()
+
+
 def sql_violations(script: str, sql: str, content_tables=DEFAULT_CONTENT_TABLES,
-                   joomla_update: bool = False) -> list[PolicyViolation]:
-    """The statements of a script that break the allow-list, as policy violations naming the rule."""
-    return [PolicyViolation(where, f"[{rule}] {message}")
-            for where, rule, message in script_violations(script, sql, content_tables, joomla_update)]
+                   joomla_update: bool = False, verdicts: Verdicts | None = None) -> list[PolicyViolation]:
+    """The statements of a script that break the allow-list, as policy violations naming the rule;
+    with `verdicts`, a script they hold as passed is not parsed again, and one that passes is kept."""
+    key = verdicts.key(sql, content_tables, joomla_update) if verdicts else None
+    if key and verdicts.passed(key):
+        return []
+    found = [PolicyViolation(where, f"[{rule}] {message}")
+             for where, rule, message in script_violations(script, sql, content_tables, joomla_update)]
+    if key and not found:
+        verdicts.keep(key)
+    return found

@@ -52,6 +52,12 @@ options:
     description: The agency's private SSH key to sign the package with (empty, no signature).
     type: path
     default: ""
+  sql_verdicts:
+    description:
+      - A folder of the controller's where the allow-list keeps the scripts it passed, so the verification that
+        follows (C(release_verify), here and before every rollout) does not parse them again; see
+        C(release_verify)'s option of that name. Nothing is kept in check mode.
+    type: path
 requirements:
   - sqlglot
   - PyYAML
@@ -129,7 +135,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
 )
 from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError, sign
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
-from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT, Verdicts
 
 
 def fingerprint(manifest: dict) -> str:
@@ -149,6 +155,7 @@ def main():
             content_paths=dict(type="list", elements="str", default=[]),
             content_tables=dict(type="list", elements="str", default=[]),
             signing_key=dict(type="path", default=""),
+            sql_verdicts=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -166,6 +173,7 @@ def main():
             Path(p["src"]), release, p["last_release"], p["author"], p["date"],
             content_paths=DEFAULT_CONTENT_PATHS + tuple(p["content_paths"]),
             content_tables=DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]),
+            verdicts=Verdicts(p["sql_verdicts"], remember=not module.check_mode),
         )
     except PackageRefused as refused:
         module.fail_json(msg=f"release source {p['src']} refused, nothing was built: "

@@ -51,6 +51,14 @@ options:
   extract_to:
     description: Folder to unpack the verified package into; replaced if it exists.
     type: path
+  sql_verdicts:
+    description:
+      - A folder of the controller's where the allow-list keeps the scripts it passed (module_utils/sql_policy,
+        C(Verdicts)), named by a digest of the policy's code, sqlglot's version, the content tables, the Joomla-update
+        declaration and the script - a script passed before is not parsed again (seconds for a large one). Refusals
+        are not kept. A folder that is a link, or that another account owns or may write, is not used. Nothing is
+        kept in check mode.
+    type: path
 requirements:
   - PyYAML
   - sqlglot (with I(sql_policy=true))
@@ -100,7 +108,7 @@ from ansible_collections.otap.street.plugins.module_utils.release_policy import 
 )
 from ansible_collections.otap.street.plugins.module_utils.signature import SignatureError
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import require as require_pyyaml
-from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT
+from ansible_collections.otap.street.plugins.module_utils.sql_policy import HAS_SQLGLOT, Verdicts
 
 
 def main():
@@ -113,6 +121,7 @@ def main():
             signers=dict(type="list", elements="dict", default=[]),
             sql_policy=dict(type="bool", default=False),
             extract_to=dict(type="path"),
+            sql_verdicts=dict(type="path"),
             content_paths=dict(type="list", elements="str", default=[]),
             content_tables=dict(type="list", elements="str", default=[]),
         ),
@@ -140,6 +149,7 @@ def main():
             content_paths=DEFAULT_CONTENT_PATHS + tuple(p["content_paths"]),
             content_tables=DEFAULT_CONTENT_TABLES + tuple(p["content_tables"]),
             check_sql=p["sql_policy"], extract_to=dest, report=report,
+            verdicts=Verdicts(p["sql_verdicts"], remember=not module.check_mode) if p["sql_policy"] else None,
         )
     except PackageRefused as refused:
         module.fail_json(msg=f"{package.name} refused: " + "; ".join(str(v) for v in refused.violations),
