@@ -14,8 +14,11 @@ try:
 
     HAS_PYMYSQL = True
     Error = pymysql.MySQLError
+    # Rows read from the server as they are asked for, not all at once (a sweep of a large table).
+    StreamingCursor = pymysql.cursors.SSCursor
 except ImportError:  # reported by connect(), with the standard message
     HAS_PYMYSQL = False
+    StreamingCursor = None
 
     class Error(Exception):  # noqa: N818 (pymysql's name, so callers can catch it either way)
         pass

@@ -537,11 +537,19 @@ class Migration:
         return True
 
     def checksums(self, tables: list[str]) -> dict[str, int | None]:
-        """CHECKSUM TABLE of each table that exists (what replication must have copied exactly)."""
+        """CHECKSUM TABLE of each table that exists (what replication must have copied exactly),
+        within what is left of the whole SQL's time: the scripts decide how large their tables are."""
         present = list(dict.fromkeys(t for t in tables if self.table_exists(t)))
         if not present:
             return {}
-        rows = self.query("CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
+        left = self.time_left()
+        bound = "" if left is None else f"SET STATEMENT max_statement_time = {max(left, 0.001):.3f} FOR "
+        try:
+            rows = self.query(f"{bound}CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
+        except Exception as error:
+            if error.args and error.args[0] == STATEMENT_TIMEOUT:
+                raise StatementTimeout(f"checking the tables the SQL changed stopped after {self.whole_sql()}") from error
+            raise
         return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
 
     def content_tables(self, content_tables) -> list[str]:
@@ -753,7 +761,9 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
-    except Exception as error:  # a statement, or a copy before it: whatever failed, the copies put it back
+        where = "after the scripts"
+        result["checksums"] = migration.checksums(touched + [migration.history])  # within the whole SQL's time
+    except Exception as error:  # a statement, a copy before it, the checksums after: the copies put it back
         migration.end_scripts()
         migration.withdraw()  # before the restore: no one holds the scripts' rights while tables go back
         releases = sorted({r for r, _script, _digest in todo})
@@ -776,7 +786,6 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     result["applied"] = applied
     if guard is not None:
         result["content_changes"] = compare(before, migration.content_state(guard, before), declared)
-    result["checksums"] = migration.checksums(touched + [migration.history])
     result["position"] = migration.position()
     return result
 

@@ -63,15 +63,41 @@ DEFAULT_RULES: list[dict] = [
     # Redirects keep the addresses visitors asked for, query strings (an email in a link) included.
     {"table": "redirect_links", "action": "delete", "where": "old_url LIKE '%?%' OR new_url LIKE '%?%'"},
     {"table": "redirect_links", "action": "update", "set": {"referer": "", "comment": ""}},
+    # An article's author as printed (a person's name typed in), in every state, trashed too.
+    {"table": "content", "action": "update", "set": {"created_by_alias": ""}, "where": "created_by_alias <> ''"},
+    # Secrets, not personal data, but Production's: a mail template's own SMTP relay and account
+    # (com_mails' alternative configuration), and core LDAP sign-in's directory account. A copy
+    # mails through the environment's own settings, and signs nobody in against the hospital's directory.
+    {"table": "mail_templates", "action": "update", "set": {"params": "{}"}, "where": "params <> '{}'"},
+    {"table": "extensions", "action": "update", "set": {"params": "{}"},
+     "where": "type = 'plugin' AND folder = 'authentication' AND element = 'ldap'"},
 ]
 
 # What the sweep looks for in every text column after the rules ran (module_utils/scrub.sweep).
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"(?<![\w+])(?:\+[1-9][0-9]{0,2}|00[1-9][0-9]{0,2}|0)[ .-]?(?:\(0\)[ .-]?)?[1-9](?:[ .-]?[0-9]){7,10}(?![0-9])")
-_IBAN = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
+_AREA_CODE = re.compile(r"\((0[1-9][0-9]{0,3})\)")
+_PHONE_SEPARATOR = re.compile(r"(?<=[0-9]) ?[-/] ?(?=[0-9])")
+# Where an IBAN may start; its end is found by its check (a BIC or a name in capitals may follow).
+_IBAN_START = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?= ?[A-Z0-9])")
+_IBAN_TAIL = re.compile(r"(?: ?[A-Z0-9]){11,30}")
 # A cheap first filter for MariaDB (REGEXP), so that only rows worth a closer look leave the server.
 SWEEP_FILTER = "@|[+0-9][0-9 ()./-]{8,}|[A-Za-z]{2}[0-9]{2} ?[A-Za-z0-9]{4}"
 FAKE_DOMAIN = "example.invalid"
+
+
+def ibans(text: str):
+    """Every IBAN in `text` with a valid check: the longest that ends at a word's end, from each place
+    one may start."""
+    for start in _IBAN_START.finditer(text):
+        tail = _IBAN_TAIL.match(text, start.end())
+        if not tail:
+            continue
+        for end in range(tail.end(), start.end() + 10, -1):
+            if text[end - 1] != " " and not (end < len(text) and text[end].isalnum()) \
+                    and iban_valid(text[start.start():end]):
+                yield text[start.start():end]
+                break
 
 
 def iban_valid(text: str) -> bool:
@@ -91,13 +117,14 @@ def personal_data(text: str, public=()) -> list[tuple[str, str]]:
         value = match.group(0)
         if not value.lower().endswith("@" + FAKE_DOMAIN) and value not in public:
             found.append(("email", value))
-    for match in _PHONE.finditer(text):
+    # Area codes in brackets, and a slash or a spaced hyphen between digits, read as _PHONE reads them.
+    spelled = _PHONE_SEPARATOR.sub("-", _AREA_CODE.sub(r"\1", text))
+    for match in _PHONE.finditer(spelled):
         value = match.group(0)
         if value not in public:
             found.append(("phone", value))
-    for match in _IBAN.finditer(text):
-        value = match.group(0)
-        if iban_valid(value) and value not in public:
+    for value in ibans(text):
+        if value not in public:
             found.append(("iban", value))
     return found
 
@@ -139,25 +166,48 @@ def statement(rule: dict, prefix: str, columns: set[str], password_hash: str) ->
         return f"DELETE FROM {table}{where_sql}", []
     if action != "update":
         raise RuleError(f"{rule.get('table')}: action must be update or delete, not {action!r}")
-    key = rule.get("key", "id")
+    named = {column.lower(): column for column in columns}  # MariaDB's column names ignore case
+    key = named.get(str(rule.get("key", "id")).lower(), rule.get("key", "id"))
     wanted = rule.get("set") or {}
-    missing = sorted(c for c in wanted if c not in columns)
-    present = {c: v for c, v in wanted.items() if c in columns}
+    missing = sorted(c for c in wanted if str(c).lower() not in named)
+    present = {named[str(c).lower()]: v for c, v in wanted.items() if str(c).lower() in named}
     if not present:
         return None, missing
     assignments = ", ".join(f"{identifier(c)} = {value(v, key, password_hash)}" for c, v in present.items())
     return f"UPDATE {table} SET {assignments}{where_sql}", missing
 
 
-def plan(rules: list[dict], prefix: str, schema: dict[str, set[str]], password_hash: str) -> list[dict]:
-    """One step per rule: its table, SQL (None when the table is absent), and missing columns."""
+def other_prefixes(prefix: str, schema, rules: list[dict]) -> list[str]:
+    """Prefixes besides the site's under which the database holds a second set of Joomla's tables
+    (bak_ from an install that kept the old ones, j3_ from a migration): any that names two of the
+    rules' tables."""
+    names = {rule.get("table", "") for rule in rules}
+    counted: dict[str, int] = {}
+    for table in schema:
+        for name in names:
+            other = table[:-len(name)] if name and table.endswith(name) else ""
+            if other.endswith("_") and other != prefix and _IDENTIFIER.match(other):
+                counted[other] = counted.get(other, 0) + 1
+    return sorted(other for other, count in counted.items() if count >= 2)
+
+
+def plan(rules: list[dict], prefix: str, schema: dict[str, set[str]], password_hash: str,
+         required: bool = False) -> list[dict]:
+    """One step per rule: its table, SQL (None when the table is absent), and missing columns.
+    `required` (the site's own rules): a table or column the database lacks is a RuleError, since
+    a rule that scrubs nothing must not pass for one that worked."""
     identifier(prefix.rstrip("_") or "x")
     steps = []
     for rule in rules:
         name = prefix + rule.get("table", "")
         if name not in schema:
+            if required:
+                raise RuleError(f"{rule.get('table')!r}: the database has no table {name} (a rule names its table "
+                                "without the prefix)")
             steps.append({"table": name, "sql": None, "missing": [], "absent": True})
             continue
         sql, missing = statement(rule, prefix, schema[name], password_hash)
+        if required and missing:
+            raise RuleError(f"{rule.get('table')!r}: {name} has no column {', '.join(map(str, missing))}")
         steps.append({"table": name, "sql": sql, "missing": missing, "absent": False})
     return steps

@@ -14,7 +14,8 @@ Allowed, on tables written `#__name` (the site's own prefix, never a schema or a
 - CREATE TABLE (not OR REPLACE; InnoDB, MyISAM, Aria or MEMORY), CREATE INDEX;
 - ALTER TABLE: add, modify or change columns, add or drop indexes and keys, table options;
   on content tables not: drop or rename columns (only a declared Joomla update may), rename the
-  table, add foreign keys (a cascade elsewhere would delete content);
+  table; on no table foreign keys, a constraint's or a column's REFERENCES (a cascade would delete
+  content);
 - DROP TABLE and TRUNCATE of tables that are not content, DROP INDEX;
 - INSERT (also ... SELECT and ON DUPLICATE KEY UPDATE);
 - UPDATE with a WHERE that names a column (any table);
@@ -133,6 +134,10 @@ class _Checker:
                                           "(allowed: CREATE/ALTER/DROP TABLE, CREATE/DROP INDEX, TRUNCATE, INSERT, "
                                           "UPDATE, DELETE, SET NAMES)")
             return
+        if isinstance(tree, (exp.Create, exp.Alter)) and next(tree.find_all(exp.ForeignKey, exp.Reference), None):
+            # A constraint's FOREIGN KEY, or a column's own REFERENCES (MariaDB makes that a real key too).
+            self.refuse("foreign-key", f"adds a foreign key ({self.verb}): a cascade could delete content; "
+                                       "releases add no foreign keys")
         handler(tree)
 
     def _create(self, tree) -> None:
@@ -184,11 +189,7 @@ class _Checker:
                 if content and not self.joomla_update:
                     self.refuse("content-rename", f"renames a column of content table {target} (older code would "
                                                   "lose it on rollback; only a declared Joomla update may)")
-            elif isinstance(action, exp.AddConstraint):
-                if next(action.find_all(exp.ForeignKey, exp.Reference), None) is not None:
-                    self.refuse("foreign-key", f"adds a foreign key to {target}: a cascade could delete content; "
-                                               "releases add no foreign keys")
-            elif not isinstance(action, (exp.ColumnDef, exp.ModifyColumn, exp.AlterColumn, exp.DropPrimaryKey)):
+            elif not isinstance(action, (exp.AddConstraint, exp.ColumnDef, exp.ModifyColumn, exp.AlterColumn, exp.DropPrimaryKey)):
                 self.refuse("alter-action", f"ALTER TABLE action {type(action).__name__} is not understood")
         for key in tree.args:
             if key not in ("this", "kind", "actions", "exists", "only", "not_valid", "check", "cascade", "iceberg",

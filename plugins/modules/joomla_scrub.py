@@ -21,10 +21,16 @@ description:
   - I(extra_rules) extends the list with a site's own tables (forms, custom components); a rule is
     C(table) (without prefix), C(action) (update or delete), C(set) (column to value, C({id})
     standing for the row's C(key) column, C(@password) for the hash, null for NULL), C(where).
-  - Tables the site does not have are skipped and reported, as are columns a table lacks.
+  - Joomla's tables kept under another prefix in the same database (C(bak_) from an install that kept
+    the old tables, a migration's) are scrubbed by I(rules) as the site's are - a prefix counts when
+    two of the rules' tables carry it.
+  - Tables of I(rules) the site does not have are skipped and reported, as are columns a table lacks
+    (Joomla's versions differ). A table or column of I(extra_rules) the database lacks fails the
+    module, changing nothing - a site's own rule that scrubs nothing must not pass for one that
+    worked. Column names are matched regardless of case, as MariaDB matches them.
   - Meant for a staging copy of Production's database before it is swapped in.
-  - Then, with I(sweep), every text column of every table is searched for what looks like a real
-    person's data the rules missed (an email address outside C(example.invalid), a phone number,
+  - Then, with I(sweep), every row of every text (or binary) column of every table is searched for
+    what looks like a real person's data the rules missed (an email address outside C(example.invalid), a phone number,
     an IBAN with a valid check); any hit fails the module naming table, column and kind (never the
     value), so the copy is never swapped in. I(sweep_skip) and I(sweep_public) name what is known
     not to be personal.
@@ -115,15 +121,19 @@ from ansible_collections.otap.street.plugins.module_utils.scrub import (
     DEFAULT_RULES,
     SWEEP_FILTER,
     RuleError,
+    other_prefixes,
     personal_data,
     plan,
 )
 
-TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json")
+# Text, and binary that may hold text (an extension's serialized form submissions).
+TEXT_TYPES = ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "json",
+              "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
 # Joomla's own technical columns: extension authors' addresses, update servers.
 SWEEP_SKIP = ("extensions.manifest_cache", "updates.*", "update_sites.*")
-# Rows of one column looked at closer, at most: one hit is enough to refuse.
-SWEEP_ROWS = 2000
+# Rows fetched from the server at a time; every row the filter lets through is looked at, up to
+# the first hit in a column.
+SWEEP_BATCH = 2000
 
 
 def skipped(table: str, column: str, prefix: str, skip) -> bool:
@@ -139,15 +149,21 @@ def sweep(connection, database: str, prefix: str, skip, public) -> tuple[int, li
                        "WHERE table_schema = %s ORDER BY table_name, ordinal_position", (database,))
         columns = [(t, c) for t, c, kind in cursor.fetchall()
                    if kind.lower() in TEXT_TYPES and not skipped(t, c, prefix, skip)]
-        hits = []
-        for table, column in columns:
-            cursor.execute(f"SELECT `{column}` FROM `{table}` WHERE `{column}` REGEXP %s LIMIT {SWEEP_ROWS}",
-                           (SWEEP_FILTER,))
-            kinds = sorted({kind for (value,) in cursor.fetchall() if value is not None
-                            for kind, _value in personal_data(str(value), public)})
-            if kinds:
-                hits.append({"table": table, "column": column, "kinds": kinds})
+    hits = []
+    for table, column in columns:
+        kinds = set()
+        with connection.cursor(mariadb.StreamingCursor) as cursor:
+            cursor.execute(f"SELECT `{column}` FROM `{table}` WHERE `{column}` REGEXP %s", (SWEEP_FILTER,))
+            while not kinds and (rows := cursor.fetchmany(SWEEP_BATCH)):
+                kinds = {kind for (value,) in rows if value is not None
+                         for kind, _value in personal_data(text_of(value), public)}
+        if kinds:
+            hits.append({"table": table, "column": column, "kinds": sorted(kinds)})
     return len(columns), hits
+
+
+def text_of(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
 
 
 def main() -> None:
@@ -166,7 +182,6 @@ def main() -> None:
         supports_check_mode=True,
     )
     p = module.params
-    rules = (DEFAULT_RULES if p["rules"] is None else p["rules"]) + p["extra_rules"]
     connection = mariadb.connect(module, p["database"], autocommit=False)
     with connection:
         with connection.cursor() as cursor:
@@ -175,8 +190,12 @@ def main() -> None:
             schema: dict[str, set[str]] = {}
             for table, column in cursor.fetchall():
                 schema.setdefault(table, set()).add(column)
+        rules = DEFAULT_RULES if p["rules"] is None else p["rules"]
         try:
-            steps = plan(rules, p["prefix"], schema, p["password_hash"])
+            # Joomla's tables kept under another prefix are scrubbed as the site's are.
+            steps = [step for prefix in [p["prefix"]] + other_prefixes(p["prefix"], schema, rules)
+                     for step in plan(rules, prefix, schema, p["password_hash"])]
+            steps += plan(p["extra_rules"], p["prefix"], schema, p["password_hash"], required=True)
         except RuleError as error:
             module.fail_json(msg=f"a scrub rule is wrong: {error}")
         changed = False

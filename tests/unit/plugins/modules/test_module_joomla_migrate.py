@@ -893,6 +893,30 @@ def test_root_s_copy_of_a_table_a_release_grew_for_nothing_is_ended_with_the_who
     assert site.migrate(run_module, releases=[76], rollout="run-3", sql_timeout=1)["failed"]  # again: no copy in its way
 
 
+def test_root_s_checksums_after_the_scripts_end_with_the_whole_sql_time(site, run_module, monkeypatch):
+    """After the scripts, root checksums every table they changed, as large as they made them (an
+    instant ADD COLUMN with a long default costs them nothing): that counts in the whole SQL's time
+    and is ended with it, and the database is put back. (An adversarial review:
+    it ran unbounded, the site in maintenance.)"""
+    grow = ("CREATE TABLE #__bloat (id INT AUTO_INCREMENT PRIMARY KEY, n INT) ENGINE=InnoDB;\n"
+            "INSERT INTO #__bloat (n) VALUES (1);\n" + "INSERT INTO #__bloat (n) SELECT n FROM #__bloat WHERE n = 1;\n" * 15
+            + "".join(f"ALTER TABLE #__bloat ADD COLUMN c{i} TEXT NOT NULL DEFAULT '{'x' * 12000}';\n" for i in range(5))
+            + "UPDATE #__content SET title = 'grown' WHERE id = 1;\n")
+    site.release(77, s001_grow=grow)
+    before = site.state()
+    checksums = migration.Migration.checksums
+
+    def near_the_end(self, tables):  # the scripts took all but a twentieth of a second of the time
+        self.deadline = time.monotonic() + 0.05
+        return checksums(self, tables)
+
+    monkeypatch.setattr(migration.Migration, "checksums", near_the_end)
+    ended = site.migrate(run_module, releases=[77], sql_timeout=600)
+    assert ended["failed"] and "checking the tables the SQL changed stopped after 600 s" in ended["msg"], ended
+    assert "returned to where it was" in ended["msg"]
+    assert site.state() == before and not site.copies()
+
+
 @pytest.mark.parametrize("bound", ["statement_timeout", "sql_timeout"])
 @pytest.mark.parametrize("seconds", [0, 86401, 10**12])
 def test_a_bound_under_a_second_or_over_a_day_is_refused_before_anything_runs(site, run_module, bound, seconds):
