@@ -444,14 +444,23 @@ class Migration:
         copy much), so root's copies count and are ended too. A copy ended midway is dropped: it is
         in no list yet, and nothing else would."""
         try:
-            left = self.time_left()
-            bound = "" if left is None else f"SET STATEMENT max_statement_time = {max(left, 0.001):.3f} FOR "
-            self.run(f"{bound}INSERT INTO {self.copy(copy)} ({columns}) SELECT {columns} FROM {self.site(table)}")
+            self.run(f"{self.within_whole_sql()}INSERT INTO {self.copy(copy)} ({columns}) "
+                     f"SELECT {columns} FROM {self.site(table)}")
         except Exception as error:
             self.run(f"DROP TABLE IF EXISTS {self.copy(copy)}")
-            if error.args and error.args[0] == STATEMENT_TIMEOUT:
-                raise StatementTimeout(f"copying {table} stopped after {self.whole_sql()}") from error
+            self.raise_if_ended(error, f"copying {table}")
             raise
+
+    def within_whole_sql(self) -> str:
+        """The prefix that ends a statement of root's with what is left of the whole SQL's time
+        (none when there is no such bound); StatementTimeout when nothing is left."""
+        left = self.time_left()
+        return "" if left is None else f"SET STATEMENT max_statement_time = {max(left, 0.001):.3f} FOR "
+
+    def raise_if_ended(self, error: Exception, doing: str) -> None:
+        """A StatementTimeout that says what it ended, when the whole SQL's time ended `error`."""
+        if error.args and error.args[0] == STATEMENT_TIMEOUT:
+            raise StatementTimeout(f"{doing} stopped after {self.whole_sql()}") from error
 
     def restore(self, releases: list[int]) -> list[str]:
         """Put back the copies of `releases` (newest first); `self.restored` says how far it came."""
@@ -542,13 +551,10 @@ class Migration:
         present = list(dict.fromkeys(t for t in tables if self.table_exists(t)))
         if not present:
             return {}
-        left = self.time_left()
-        bound = "" if left is None else f"SET STATEMENT max_statement_time = {max(left, 0.001):.3f} FOR "
         try:
-            rows = self.query(f"{bound}CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
+            rows = self.query(f"{self.within_whole_sql()}CHECKSUM TABLE " + ", ".join(self.site(t) for t in present))
         except Exception as error:
-            if error.args and error.args[0] == STATEMENT_TIMEOUT:
-                raise StatementTimeout(f"checking the tables the SQL changed stopped after {self.whole_sql()}") from error
+            self.raise_if_ended(error, "checking the tables the SQL changed")
             raise
         return {row["Table"].split(".", 1)[1]: row["Checksum"] for row in rows}
 

@@ -327,11 +327,11 @@ class Verdicts:
         inputs = [self.policy, sorted({str(table) for table in content_tables}), bool(joomla_update), sql]
         return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
-    def passed(self, key: str | None) -> bool:
-        return key is not None and os.path.isfile(os.path.join(self.folder, key))
+    def passed(self, key: str) -> bool:
+        return os.path.isfile(os.path.join(self.folder, key))
 
-    def keep(self, key: str | None) -> None:
-        if key is None or not self.remember:
+    def keep(self, key: str) -> None:
+        if not self.remember:
             return
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".verdict.")
         with os.fdopen(fd, "w") as handle:

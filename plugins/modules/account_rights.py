@@ -21,9 +21,9 @@ description:
     the same name unescaped (as C(community.mysql.mysql_user) writes it, as earlier versions of the
     site's playbook gave it) is revoked.
   - The account must hold nothing else that reaches a named database, or nothing is changed - a
-    right on C(*.*) beyond C(USAGE), or a database-level grant on a pattern that matches the name
-    (C(%), C(site%)). Those are revoked by hand; the module does not take rights away from other
-    databases.
+    right on C(*.*) beyond C(USAGE), a database-level grant on a pattern that matches the name
+    (C(%), C(site%)), a role, or any right given to C(PUBLIC) there. Those are revoked by hand; the
+    module does not take rights away from other databases or other grantees.
   - The work of a loop of C(community.mysql.mysql_user) over the hosts (one call per host), in one
     call - a release holds the site's writes and gives them back this way. Rights are granted
     before others are revoked, so a right that both sets hold (the site's sessions) never lapses.
@@ -100,7 +100,6 @@ HOST = re.compile(r"[A-Za-z0-9_.:%-]{1,255}")
 GLOBAL_COLUMNS = {right: right.capitalize().replace(" ", "_") + "_priv" for right in DATABASE_RIGHTS} | {
     "CREATE TEMPORARY TABLES": "Create_tmp_table_priv",
 }
-PUBLIC = "'PUBLIC'@''"  # MariaDB's grantee whose rights every account holds
 
 
 class Refused(ValueError):
