@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from ansible_collections.otap.street.plugins.module_utils.promotion import describe
 from ansible_collections.otap.street.plugins.module_utils.pyyaml import yaml
 from ansible_collections.otap.street.plugins.module_utils.release_policy import (
     DEFAULT_CONTENT_TABLES,
@@ -577,14 +578,17 @@ class Migration:
         values = ", ".join(f"QUOTE({quote(c)})" for c in columns)
         return Counter(r["d"] for r in self.query(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM {self.site(table)}"))
 
-    def content_state(self, content_tables, before: dict | None = None) -> dict[str, dict]:
-        """Every content table's columns and rows (the Acceptance guard compares two of these).
+    def content_state(self, content_tables, before: dict | None = None, only=None) -> dict[str, dict]:
+        """Every content table's columns and rows (the Acceptance guard compares two of these); with
+        `only` (tables with prefix), those of them alone.
 
         Measured again after a change (`before` given), a table's rows are read through the columns it
         had before, so a column the release adds changes no row; a column it drops is named.
         """
         state = {}
         for table in self.content_tables(content_tables):
+            if only is not None and table.lower() not in only:
+                continue
             columns = self.columns(table)
             seen = [c for c in before[self._key(table)]["columns"] if c in columns] \
                 if before and self._key(table) in before else columns
@@ -593,6 +597,23 @@ class Migration:
 
     def _key(self, table: str) -> str:
         return f"#__{table[len(self.prefix):]}"
+
+    def held_content(self, tables: list[str], writable, content_tables) -> set[str]:
+        """The content tables among `tables` (with prefix, as the scripts name them) whose rows the
+        scripts may not write: all but those `writable` names (`#__name`). Lowercased."""
+        free = {w.lower() for w in writable}
+        return {t.lower() for t in tables if t.lower().startswith(self.prefix.lower())
+                and is_content_table(t[len(self.prefix):], content_tables) and self._key(t).lower() not in free}
+
+    def check_held_content(self, held: set[str], before: dict, writable, content_tables) -> None:
+        """Fail naming every held content table whose rows the scripts added, changed or removed."""
+        changes = compare(before, self.content_state(content_tables, before, only=held), ())
+        if changes:
+            raise MigrationError(
+                "the SQL wrote content rows the webmaster did not agree to: " + "; ".join(map(describe, changes))
+                + ". A release's SQL may write rows only in the content tables its RELEASE.md declares "
+                "(Content-Changes:) or the webmaster accepted at its approval: "
+                + (", ".join(sorted(writable)) or "none"))
 
     def position(self) -> str:
         return self.query("SELECT @@global.gtid_binlog_pos AS pos")[0]["pos"]
@@ -685,13 +706,15 @@ def plan(migration: Migration, releases: list[dict], content_tables=DEFAULT_CONT
 
 
 def compare(before: dict, after: dict, declared) -> list[dict]:
-    """Content tables whose rows vanished or changed (or lost a column), each marked declared or not."""
+    """Content tables whose rows vanished, changed or were added (or that lost a column), each marked
+    declared or not. A changed row counts twice: changed or removed (as it was), new (as it is)."""
     changes = []
     for table in sorted(set(before) | set(after)):
         old, new = before.get(table), after.get(table)
         gone = sum(((old["rows"] if old else Counter()) - (new["rows"] if new else Counter())).values())
+        added = sum(((new["rows"] if new else Counter()) - (old["rows"] if old else Counter())).values())
         dropped = sorted(set(old["columns"]) - set(new["columns"])) if old and new else []
-        if old is not None and new is not None and not gone and not dropped:
+        if old is not None and new is not None and not gone and not added and not dropped:
             continue
         if old is None:
             continue  # a new content table: nothing was there to lose
@@ -700,6 +723,7 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
             "rows_before": sum(old["rows"].values()),
             "rows_after": sum(new["rows"].values()) if new else 0,
             "rows_changed_or_removed": gone if new else sum(old["rows"].values()),
+            "rows_new": added if new else 0,
             "columns_removed": dropped,
             "vanished": new is None,
             "declared": table.lower() in {d.lower() for d in declared},
@@ -715,20 +739,23 @@ def forgiven(statement, error) -> str | None:
 
 
 def apply(migration: Migration, releases: list[dict], guard=None, declared=(), check_mode=False,
-          content_tables=DEFAULT_CONTENT_TABLES) -> dict:
+          content_tables=DEFAULT_CONTENT_TABLES, writable=None) -> dict:
     """Run the scripts not yet applied; on a failure put every table this rollout changed back.
 
     With `guard` (content table patterns), the content tables are measured before and after, and
-    the result lists what changed beyond the tables `declared`. Tables matching `content_tables`
-    are never lent the DROP right.
+    the result lists what changed beyond the tables `declared`. With `writable` (`#__name`s), every
+    other content table the scripts name is measured before and after, and a row added, changed or
+    removed there fails the rollout, which puts it back. Tables matching `content_tables` are never
+    lent the DROP right.
     """
     todo, skipped = plan(migration, releases, content_tables)
     result = {"changed": bool(todo), "applied": [{"release": r, "script": s.name} for r, s, _digest in todo],
               "skipped": skipped, "tolerated": [], "content_changes": [], "checksums": {}, "position": ""}
     if check_mode or not todo:
         return result
-    migration.check_copyable([t for _release, script, _digest in todo
-                              for t in migration.script_tables(script.read_text(encoding="utf-8"))])
+    named = [t for _release, script, _digest in todo for t in migration.script_tables(script.read_text(encoding="utf-8"))]
+    migration.check_copyable(named)
+    held = migration.held_content(named, writable, content_tables) if writable is not None else set()
     if migration.sql_timeout:  # the whole SQL's clock: from here, root's copies between scripts count too
         migration.deadline = time.monotonic() + migration.sql_timeout
     migration.ensure_tables()
@@ -736,6 +763,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     # Idle while root copies the next script's tables: the server must not close the session meanwhile.
     migration.run_script("SET SESSION sql_mode = %s, wait_timeout = %s", (SESSION_SQL_MODE, IDLE_FOR_A_YEAR))
     before = migration.content_state(guard) if guard is not None else {}
+    kept = migration.content_state(content_tables, only=held) if held else {}
     applied, touched = [], []
     migration.withdraw()  # what a rollout cut off midway may have left
     where = ""
@@ -767,6 +795,9 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
             migration.withdraw()  # each script holds only its own tables' rights
             migration.record(release, script.name, digest, int((time.monotonic() - started) * 1000), True)
             applied.append({"release": release, "script": script.name, "ms": int((time.monotonic() - started) * 1000)})
+        if held:
+            where = "the check of the content after the scripts"
+            migration.check_held_content(held, kept, writable, content_tables)
         where = "after the scripts"
         result["checksums"] = migration.checksums(touched + [migration.history])  # within the whole SQL's time
     except Exception as error:  # a statement, a copy before it, the checksums after: the copies put it back

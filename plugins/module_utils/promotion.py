@@ -35,7 +35,10 @@ def undeclared_changes(deployments: list[dict], release: int) -> list[dict]:
 def describe(change: dict) -> str:
     """One content change the Acceptance guard saw, in words."""
     text = (f"{change['table']} ({change.get('rows_changed_or_removed', '?')} of {change.get('rows_before', '?')} "
-            f"rows changed or removed, {change.get('rows_after', '?')} rows after")
+            f"rows changed or removed, ")
+    if "rows_new" in change:  # records from before the guard counted rows added
+        text += f"{change['rows_new']} new or rewritten, "
+    text += f"{change.get('rows_after', '?')} rows after"
     if change.get("columns_removed"):
         text += ", columns removed: " + ", ".join(change["columns_removed"])
     return text + (", table removed)" if change.get("vanished") else ")")
@@ -138,6 +141,12 @@ def approval_refusals(release: int, register: list[dict], deployments: list[dict
                 "Check the content on acceptance; to approve this change explicitly, run approve.yml again with "
                 "-e otap_accept_content_changes=true"]
     return []
+
+
+def accepted_tables(approval: dict | None) -> list[str]:
+    """The content tables whose undeclared changes an approval accepted (none without one)."""
+    return sorted({str(c["table"]) for c in (approval or {}).get("content_changes_accepted") or []
+                   if isinstance(c, dict) and c.get("table")})
 
 
 def approval_record(release: int, register: list[dict], deployments: list[dict], approver: str, date: str,

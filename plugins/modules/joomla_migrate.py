@@ -42,7 +42,11 @@ description:
     I(state=query) only reads.
   - With I(guard) (on Acceptance), the content tables' rows and checksums are measured before and
     after the scripts; C(content_changes) names every content table that changed, and whether the
-    release declared it (I(declared)).
+    release declared it (I(declared)); a row added counts as a change.
+  - With I(writable) (on Production), every other content table the scripts name is measured
+    before and after them; a row added, changed or removed in one of them fails the rollout and
+    puts the database back, naming the table. The site's own writes are held meanwhile, so every
+    such change is the SQL's.
   - Returns the CHECKSUM TABLE of every table the scripts touched and the server's GTID position,
     so the standby can be checked against them (module replication_check).
 extends_documentation_fragment:
@@ -90,6 +94,14 @@ options:
     type: list
     elements: str
     default: []
+  writable:
+    description:
+      - The content tables (C(#__name)) whose rows the scripts may add, change or remove (C(applied)
+        only); a change in any other content table they name fails the rollout, which is undone.
+      - Omitted, the scripts are held to no such list (Test, Acceptance); an empty list holds
+        every content table.
+    type: list
+    elements: str
   statement_timeout:
     description:
       - Seconds one statement of the scripts may run (C(applied)). One that runs longer is ended
@@ -152,7 +164,7 @@ tolerated:
   elements: dict
   returned: state=applied
 content_changes:
-  description: Content tables whose rows changed or vanished, with C(declared) (with I(guard)).
+  description: Content tables whose rows changed, vanished or were added, with C(declared) (with I(guard)).
   type: list
   elements: dict
   returned: state=applied
@@ -194,6 +206,7 @@ def main():
             guard=dict(type="bool", default=False),
             content_tables=dict(type="list", elements="str", default=[]),
             declared=dict(type="list", elements="str", default=[]),
+            writable=dict(type="list", elements="str"),
             statement_timeout=dict(type="int", default=600),
             sql_timeout=dict(type="int", default=1800),
             **mariadb.argument_spec(),
@@ -236,7 +249,7 @@ def main():
         elif p["state"] == "applied":
             content = DEFAULT_CONTENT_TABLES + tuple(p["content_tables"])
             result.update(migration.apply(site, releases, content if p["guard"] else None, p["declared"], check,
-                                          content))
+                                          content, p["writable"]))
         elif p["state"] == "finalized":
             result["changed"] = migration.finalize(site, releases, check)
         elif p["state"] == "rolled_back":

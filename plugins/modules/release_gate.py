@@ -138,6 +138,15 @@ content_changes:
   type: list
   elements: dict
   returned: success and release
+content_accepted:
+  description:
+    - The content tables (C(#__name)) whose undeclared changes the webmaster accepted in the
+      release's approval (C(otap_accept_content_changes)); empty without an approval. With the
+      tables its RELEASE.md declares, these are the only content tables whose rows its SQL may
+      write on Production.
+  type: list
+  elements: str
+  returned: success and env
 releases:
   description: The register's entries, as read under the lock (module C(release_register)'s I(releases)).
   type: list
@@ -286,7 +295,8 @@ def rollout_gate(module, p) -> None:
         register, deployments, approval = records(p["store_dir"], p["release"])
         refusals = promotion.rollout_refusals(p["env"], p["release"], register, deployments, approval)
         result = dict(changed=False, entry=promotion.entry_of(register, p["release"]) or {},
-                      content_changes=content_changes(deployments, p["release"]), releases=register)
+                      content_changes=content_changes(deployments, p["release"]),
+                      content_accepted=promotion.accepted_tables(approval), releases=register)
     except Exception as error:  # noqa: BLE001 - whatever stops the gates, the lock goes back
         failure, refusals = error, []
     if (failure or refusals) and held.get("changed"):

@@ -1,6 +1,7 @@
 import pytest
 
 from ansible_collections.otap.street.plugins.module_utils.promotion import (
+    accepted_tables,
     approval_record,
     approval_refusals,
     approver_refusals,
@@ -59,6 +60,18 @@ def test_undeclared_content_changes_block_approval_until_accepted():
     assert approval_refusals(3, REGISTER, deployments, True) == []
     # The release before it was not carried by that rollout: its approval is not blocked.
     assert approval_refusals(2, REGISTER, deployments + [done("acceptance", 2, 1)], False) == []
+
+
+def test_rows_a_release_added_are_named_and_an_approval_says_which_tables_it_accepted():
+    change = {"table": "#__users", "rows_before": 3, "rows_after": 4, "rows_changed_or_removed": 0, "rows_new": 1,
+              "declared": False}
+    deployments = [done("test", 3, 2), done("acceptance", 3, 2, content_changes=[change])]
+    refusal = approval_refusals(3, REGISTER, deployments, False)
+    assert refusal and "#__users (0 of 3 rows changed or removed, 1 new or rewritten, 4 rows after)" in refusal[0]
+    approval = approval_record(3, REGISTER, deployments, "carla", "2026-12-07", "")
+    assert accepted_tables(approval) == ["#__users"]
+    assert accepted_tables(None) == [] and accepted_tables({"content_changes_accepted": None}) == []
+    assert accepted_tables({"content_changes_accepted": ["#__users", {"rows_new": 1}]}) == []
 
 
 def test_declared_content_changes_do_not_block():

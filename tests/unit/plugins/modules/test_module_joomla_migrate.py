@@ -214,6 +214,50 @@ def test_the_guard_names_content_changed_beyond_what_the_release_declared(site, 
     assert [(c["table"], c["declared"]) for c in declared["content_changes"]] == [("#__content", True)]
 
 
+# What the webmaster agreed to holds on Production: the SQL writes rows only in the content tables
+# declared or accepted, however it spells the write. The node's refusals are off (no_refusal): the
+# check of the content after the scripts alone must stop each one.
+HELD_CONTENT = {
+    "a row added": "INSERT INTO #__content (id, title, introtext) VALUES (4, 'Super User', 'x');",
+    "a row added from a select": "INSERT INTO #__content (id, title, introtext) "
+                                 "SELECT id + 10, title, introtext FROM #__content WHERE id = 1;",
+    "rows changed where Acceptance had none": "UPDATE #__content SET title = 'defaced' WHERE id > 2;",
+    "a row upserted": "INSERT INTO #__content (id, title, introtext) VALUES (1, 'Visiting hours', 'x') "
+                      "ON DUPLICATE KEY UPDATE introtext = VALUES(introtext);",
+    "a row replaced": "REPLACE INTO #__content (id, title, introtext) VALUES (2, 'Parking', 'Level -2');",
+    "a row removed": "DELETE FROM #__content WHERE id = 3;",
+    "a column dropped": "ALTER TABLE #__content DROP COLUMN introtext;",
+    "a row removed after a harmless script": "-- first\nUPDATE #__extensions SET name = 'x' WHERE id = 1;\n"
+                                             "DELETE FROM #__content WHERE title LIKE 'Park%';",
+}
+
+
+@pytest.mark.parametrize("write", HELD_CONTENT)
+def test_content_rows_nobody_agreed_to_undo_the_sql_however_it_writes_them(site, run_module, no_refusal, write):
+    site.release(60, s001_code="ALTER TABLE #__extensions ADD COLUMN version INT;\n",
+                 s002_content=HELD_CONTENT[write] + "\n")
+    before = site.state()
+    failed = site.migrate(run_module, releases=[60], writable=["#__menu"])
+    assert failed["failed"], failed
+    assert "the SQL wrote content rows the webmaster did not agree to: #__content (" in failed["msg"], failed["msg"]
+    assert "the database was returned to where it was before this rollout" in failed["msg"]
+    assert site.state() == before and not site.copies()
+    assert not [h for h in site.history() if h[2]]  # no script counts as applied
+
+
+def test_content_rows_the_webmaster_agreed_to_and_new_columns_pass(site, run_module):
+    site.release(61, s001_badge="ALTER TABLE #__content ADD COLUMN badge VARCHAR(10) NOT NULL DEFAULT '';\n"
+                                "UPDATE #__content SET badge = 'New' WHERE id = 1;\n"
+                                "UPDATE #__extensions SET name = 'com_content2' WHERE id = 1;\n")
+    held = site.migrate(run_module, releases=[61], writable=[])  # no content row of before changed
+    assert not held["failed"] and held["changed"], held
+    site.release(62, s001_titles="UPDATE #__content SET title = UPPER(title) WHERE id > 0;\n"
+                                 "INSERT INTO #__content (id, title, introtext, badge) VALUES (9, 'New', '', '');\n")
+    agreed = site.migrate(run_module, releases=[62], rollout="run-2", writable=["#__CONTENT"])
+    assert not agreed["failed"], agreed
+    assert content(site)[-1][:2] == (9, "New") and content(site)[0][1] == "VISITING HOURS"
+
+
 # What the release account must be refused by the database itself, whatever a filter before it
 # missed: the database itself, content tables, another database, the server's accounts and
 # settings, files on the server, objects that would run later as someone else.

@@ -206,3 +206,23 @@ def test_a_lock_broken_on_purpose_for_a_run_the_gates_refuse_is_put_back(run_mod
                          lock=lock_of(path, force=True))
     assert refused["failed"] and refused["refusals"], refused
     assert yaml.safe_load(path.read_text())["run_id"] == "other-run", "the other run's lock is back"
+
+
+def test_production_s_gate_hands_over_the_content_tables_the_approval_accepted(run_module, store):
+    """What the webmaster accepted on Acceptance is what the SQL may write on Production, no more."""
+    folder, _staged = store
+    deployments = yaml.safe_load((folder / "register" / "deployments.yml").read_text())
+    change = {"table": "#__users", "rows_before": 3, "rows_after": 4, "rows_changed_or_removed": 0, "rows_new": 1,
+              "declared": False}
+    deployments["deployments"][1]["content_changes"] = [change]
+    (folder / "register" / "deployments.yml").write_text(yaml.safe_dump(deployments))
+    refused = approve(run_module, store)
+    assert refused["failed"] and "#__users (0 of 3 rows changed or removed, 1 new or rewritten" in refused["msg"]
+    approval = approve(run_module, store, accept_content_changes=True)["approval"]
+    (folder / "approvals" / "release-3.yml").write_text(yaml.safe_dump(approval))
+    gate = run_module(release_gate, store_dir=str(folder), release=3, env="production")
+    assert not gate["failed"] and gate["content_accepted"] == ["#__users"], gate
+    del approval["content_changes_accepted"]  # an approval that accepted nothing hands over nothing
+    (folder / "approvals" / "release-3.yml").write_text(yaml.safe_dump(approval))
+    gate = run_module(release_gate, store_dir=str(folder), release=3, env="production")
+    assert not gate["failed"] and gate["content_accepted"] == [], gate
