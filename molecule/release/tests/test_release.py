@@ -512,8 +512,10 @@ def test_only_the_webmaster_approves_and_only_what_acceptance_serves_from_its_pa
     assert run.rc == 0 and run.changed == 0, run.output[-2000:]
 
 
-def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content():
-    run = street.playbook("package", otap_package_src=street.ROOT / "tests" / "fixtures" / "releases" / "unique-titles")
+def test_sql_that_spares_acceptance_but_writes_production_s_content_is_undone_and_the_pair_keeps_serving():
+    """The content hold: Acceptance showed no content change, so none is agreed to; on Production the
+    same SQL meets an article Acceptance never had, and the whole rollout is undone."""
+    run = street.playbook("package", otap_package_src=street.ROOT / "tests" / "fixtures" / "releases" / "spares-acceptance")
     assert run.rc == 0, run.output[-2000:]
     number = register()[-1]["release"]
     for env in ("test", "acceptance"):
@@ -522,8 +524,8 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
     assert street.playbook("approve", otap_release=number, otap_approver="carla").rc == 0
     write_content("before the failing production rollout")
     street.host(primary()).check_output(
-        "mysql portal -e %s", "INSERT INTO jos_content (title, alias, introtext, `fulltext`, state, catid, created, "
-        f"modified) VALUES ('{CONTENT[-1]['title']}', 'duplicate', '<p>same title</p>', '', 1, 2, NOW(), NOW())")
+        "mysql portal -e %s", street.article_insert("An old import", "duplicate", "<p>imported once more</p>"))
+    CONTENT.append({"title": "An old import", "edit": "imported once more", "image": CONTENT[-1]["image"]})
     live = served("production")
     schema = {n: street.host(n).check_output("mysqldump --no-data --skip-dump-date portal | grep -v AUTO_INCREMENT")
               for n in nodes("production")}
@@ -539,10 +541,11 @@ def test_a_release_that_fails_on_production_returns_the_pair_and_keeps_content()
         street.wait_for(lambda node=name: not set(editor.saved) - titles_on(node), 30,
                         f"every acknowledged article on {name}")
     assert editor.save(), f"the site cannot write after the failed rollout: {editor.refused[-1]}"
-    assert "002-unique-titles.sql line 2 failed" in " ".join(run.output.split())
+    held = "the SQL wrote content rows the webmaster did not agree to: #__content (1 of"
+    assert held in " ".join(run.output.split()), run.output[-3000:]
     assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
         (f"Release {number} failed on production", ["operations@hosting.example.net", "webmaster@portal.example.org"])]
-    assert "002-unique-titles.sql line 2 failed" in " ".join(mail.messages[0]["body"].split())
+    assert held in " ".join(mail.messages[0]["body"].split())
     assert not probe.bad, f"the VIP failed during the failed rollout: {probe.bad[:5]}"
     assert served("production") == live
     for name in nodes("production"):
