@@ -566,21 +566,33 @@ class Migration:
         return sorted(n for n in names if not n.startswith(self.prefix + "otap_")
                       and is_content_table(n[len(self.prefix):], content_tables))
 
-    def columns(self, table: str) -> list[str]:
-        return [r["column_name"] for r in self.query(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-            "ORDER BY ordinal_position", (self.schema, table))]
+    def shape(self, table: str) -> dict:
+        """What of a table's definition Joomla's behaviour hangs on, besides its rows: each column's
+        definition (type, nullability, default, invisible or generated, expression, collation), in
+        order; its CHECK constraints; its AUTO_INCREMENT counter (ids handed out again, or none)."""
+        columns = {r["name"]: [r["type"], r["nullable"], r["dflt"], r["extra"], r["expr"], r["coll"]] for r in self.query(
+            "SELECT column_name AS name, column_type AS type, is_nullable AS nullable, column_default AS dflt, "
+            "extra, generation_expression AS expr, collation_name AS coll FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (self.schema, table))}
+        checks = sorted(f"{r['name']}: {r['clause']}" for r in self.query(
+            "SELECT constraint_name AS name, check_clause AS clause FROM information_schema.check_constraints "
+            "WHERE constraint_schema = %s AND table_name = %s", (self.schema, table)))
+        counter = self.query("SELECT auto_increment AS n FROM information_schema.tables WHERE table_schema = %s "
+                             "AND table_name = %s", (self.schema, table))
+        return {"columns": columns, "checks": checks, "auto_increment": counter[0]["n"] if counter else None}
 
     def row_digests(self, table: str, columns: list[str]) -> Counter:
-        """The multiset of the rows of `table`, each as a digest of the values of `columns`."""
+        """The multiset of the rows of `table`, each as a digest of the digests of the values of
+        `columns` (a value's own digest never grows past the packet limit, and NULL is a mark of
+        its own)."""
         if not columns:
             return Counter()
-        values = ", ".join(f"QUOTE({quote(c)})" for c in columns)
+        values = ", ".join(f"IFNULL(MD5({quote(c)}), 'NULL')" for c in columns)
         return Counter(r["d"] for r in self.query(f"SELECT MD5(CONCAT_WS(',', {values})) AS d FROM {self.site(table)}"))
 
     def content_state(self, content_tables, before: dict | None = None, only=None) -> dict[str, dict]:
-        """Every content table's columns and rows (the Acceptance guard compares two of these); with
-        `only` (tables with prefix), those of them alone.
+        """Every content table's definition and rows (the Acceptance guard compares two of these);
+        with `only` (tables with prefix, lowercased), those of them alone.
 
         Measured again after a change (`before` given), a table's rows are read through the columns it
         had before, so a column the release adds changes no row; a column it drops is named.
@@ -589,10 +601,11 @@ class Migration:
         for table in self.content_tables(content_tables):
             if only is not None and table.lower() not in only:
                 continue
-            columns = self.columns(table)
+            shape = self.shape(table)
+            columns = list(shape["columns"])
             seen = [c for c in before[self._key(table)]["columns"] if c in columns] \
                 if before and self._key(table) in before else columns
-            state[self._key(table)] = {"columns": columns, "rows": self.row_digests(table, seen)}
+            state[self._key(table)] = {"columns": columns, "rows": self.row_digests(table, seen), "shape": shape}
         return state
 
     def _key(self, table: str) -> str:
@@ -714,7 +727,8 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
         gone = sum(((old["rows"] if old else Counter()) - (new["rows"] if new else Counter())).values())
         added = sum(((new["rows"] if new else Counter()) - (old["rows"] if old else Counter())).values())
         dropped = sorted(set(old["columns"]) - set(new["columns"])) if old and new else []
-        if old is not None and new is not None and not gone and not added and not dropped:
+        redefined = redefinitions(old.get("shape"), new.get("shape")) if old and new else []
+        if old is not None and new is not None and not gone and not added and not dropped and not redefined:
             continue
         if old is None:
             continue  # a new content table: nothing was there to lose
@@ -725,10 +739,27 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
             "rows_changed_or_removed": gone if new else sum(old["rows"].values()),
             "rows_new": added if new else 0,
             "columns_removed": dropped,
+            "redefined": redefined,
             "vanished": new is None,
             "declared": table.lower() in {d.lower() for d in declared},
         })
     return changes
+
+
+def redefinitions(old: dict | None, new: dict | None) -> list[str]:
+    """What changed in a table's definition beyond new plain columns (see Migration.shape): a
+    column redefined, a new column invisible or generated, the CHECK constraints, the counter."""
+    if not old or not new:
+        return []
+    found = [f"column {name}" for name, was in old["columns"].items()
+             if name in new["columns"] and new["columns"][name] != was]
+    found += [f"new column {name}, invisible or generated" for name, now in new["columns"].items()
+              if name not in old["columns"] and ("INVISIBLE" in str(now[3]).upper() or now[4] is not None)]
+    if new["checks"] != old["checks"]:
+        found.append("check constraints")
+    if new["auto_increment"] != old["auto_increment"]:
+        found.append(f"auto-increment counter {old['auto_increment']} -> {new['auto_increment']}")
+    return found
 
 
 def forgiven(statement, error) -> str | None:

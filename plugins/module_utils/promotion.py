@@ -41,6 +41,8 @@ def describe(change: dict) -> str:
     text += f"{change.get('rows_after', '?')} rows after"
     if change.get("columns_removed"):
         text += ", columns removed: " + ", ".join(change["columns_removed"])
+    if change.get("redefined"):
+        text += ", definition changed: " + ", ".join(change["redefined"])
     return text + (", table removed)" if change.get("vanished") else ")")
 
 

@@ -229,33 +229,53 @@ HELD_CONTENT = {
     "a column dropped": "ALTER TABLE #__content DROP COLUMN introtext;",
     "a row removed after a harmless script": "-- first\nUPDATE #__extensions SET name = 'x' WHERE id = 1;\n"
                                              "DELETE FROM #__content WHERE title LIKE 'Park%';",
+    # Rows as they were, behaviour not: a column's type or default, a constraint, a column that
+    # hides or computes, the ids handed out next.
+    "a column retyped": "ALTER TABLE #__content MODIFY introtext VARCHAR(200);",
+    "a column's default": "ALTER TABLE #__content ALTER COLUMN introtext SET DEFAULT 'x';",
+    "a check constraint": "ALTER TABLE #__content ADD CONSTRAINT k CHECK (id <> 42 OR title <> '');",
+    "an invisible column": "ALTER TABLE #__content ADD COLUMN hidden INT DEFAULT 1 INVISIBLE;",
+    "a generated column": "ALTER TABLE #__content ADD COLUMN shouted VARCHAR(100) AS (UPPER(title)) VIRTUAL;",
+    "the counter wound back": "ALTER TABLE #__user_notes AUTO_INCREMENT = 1;",
+    "the counter run out": "ALTER TABLE #__user_notes AUTO_INCREMENT = 2147483647;",
 }
 
 
 @pytest.mark.parametrize("write", HELD_CONTENT)
 def test_content_rows_nobody_agreed_to_undo_the_sql_however_it_writes_them(site, run_module, no_refusal, write):
+    # Notes whose top two were deleted: the counter stands past the last id.
+    site.sql("CREATE TABLE jos_user_notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)", site.db)
+    site.sql("INSERT INTO jos_user_notes (body) VALUES ('a'), ('b'), ('c'), ('d')", site.db)
+    site.sql("DELETE FROM jos_user_notes WHERE id > 2", site.db)
     site.release(60, s001_code="ALTER TABLE #__extensions ADD COLUMN version INT;\n",
                  s002_content=HELD_CONTENT[write] + "\n")
     before = site.state()
     failed = site.migrate(run_module, releases=[60], writable=["#__menu"])
     assert failed["failed"], failed
-    assert "the SQL wrote content rows the webmaster did not agree to: #__content (" in failed["msg"], failed["msg"]
+    assert re.search(r"the SQL wrote content rows the webmaster did not agree to: #__(content|user_notes) \(",
+                     failed["msg"]), failed["msg"]
     assert "the database was returned to where it was before this rollout" in failed["msg"]
     assert site.state() == before and not site.copies()
     assert not [h for h in site.history() if h[2]]  # no script counts as applied
 
 
 def test_content_rows_the_webmaster_agreed_to_and_new_columns_pass(site, run_module):
-    site.release(61, s001_badge="ALTER TABLE #__content ADD COLUMN badge VARCHAR(10) NOT NULL DEFAULT '';\n"
+    site.sql("CREATE TABLE jos_user_notes (id INT AUTO_INCREMENT PRIMARY KEY, body TEXT)", site.db)
+    site.sql("INSERT INTO jos_user_notes (body) VALUES ('a'), ('b'), ('c')", site.db)
+    site.sql("DELETE FROM jos_user_notes WHERE id = 3", site.db)
+    site.release(61, s001_badge="ALTER TABLE #__content ADD COLUMN badge VARCHAR(10) NOT NULL DEFAULT '' AFTER id;\n"
                                 "UPDATE #__content SET badge = 'New' WHERE id = 1;\n"
-                                "UPDATE #__extensions SET name = 'com_content2' WHERE id = 1;\n")
+                                "UPDATE #__extensions SET name = 'com_content2' WHERE id = 1;\n"
+                                "ALTER TABLE #__user_notes ADD COLUMN colour CHAR(7), ADD INDEX idx_body (body(10));\n"
+                                "ALTER TABLE #__user_notes ADD COLUMN size INT NOT NULL DEFAULT 0, ALGORITHM=COPY;\n")
     held = site.migrate(run_module, releases=[61], writable=[])  # no content row of before changed
     assert not held["failed"] and held["changed"], held
     site.release(62, s001_titles="UPDATE #__content SET title = UPPER(title) WHERE id > 0;\n"
                                  "INSERT INTO #__content (id, title, introtext, badge) VALUES (9, 'New', '', '');\n")
     agreed = site.migrate(run_module, releases=[62], rollout="run-2", writable=["#__CONTENT"])
     assert not agreed["failed"], agreed
-    assert content(site)[-1][:2] == (9, "New") and content(site)[0][1] == "VISITING HOURS"
+    rows = content(site)  # id, badge, title, introtext
+    assert rows[-1][:3] == (9, "", "New") and rows[0][:3] == (1, "New", "VISITING HOURS")
 
 
 # What the release account must be refused by the database itself, whatever a filter before it
