@@ -151,6 +151,27 @@ def accepted_tables(approval: dict | None) -> list[str]:
                    if isinstance(c, dict) and c.get("table")})
 
 
+def declared_content(register: list[dict], deployments: list[dict], release: int) -> list[dict]:
+    """What the releases a Production rollout of `release` would carry declare they change in
+    content (RELEASE.md Content-Changes:), each {release, tables}: every registered release past
+    the one Production has reached, up to `release`, that declares any."""
+    since = reached(deployments, "production")
+    return [{"release": int(e["release"]), "tables": sorted(map(str, e["content_changes"]))}
+            for e in sorted(register, key=lambda e: int(e.get("release", 0)))
+            if since < int(e.get("release", 0)) <= release and not e.get("withdrawn") and e.get("content_changes")]
+
+
+def agreed_tables(approval: dict | None) -> list[str] | None:
+    """The content tables an approval agreed the SQL may write on Production: those the releases
+    it shows declare, and those whose changes it accepted; None for an approval from before
+    approvals showed declarations (the releases' own declarations count then)."""
+    if approval is None or "content_declared" not in approval:
+        return None
+    declared = {str(t) for d in approval.get("content_declared") or [] if isinstance(d, dict)
+                for t in d.get("tables") or []}
+    return sorted(declared | set(accepted_tables(approval)))
+
+
 def approval_record(release: int, register: list[dict], deployments: list[dict], approver: str, date: str,
                     note: str, recorded_by: str = "") -> dict:
     """What the store keeps of an approval: the package approved (checksum), who approved it and the
@@ -165,4 +186,6 @@ def approval_record(release: int, register: list[dict], deployments: list[dict],
     changes = undeclared_changes(deployments, release)
     if changes:
         record["content_changes_accepted"] = changes
+    # What the rollout may write in content on Production is what the webmaster was shown here.
+    record["content_declared"] = declared_content(register, deployments, release)
     return record

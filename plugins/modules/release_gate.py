@@ -147,6 +147,15 @@ content_accepted:
   type: list
   elements: str
   returned: success and env
+content_agreed:
+  description:
+    - The content tables (C(#__name)) the release's approval agreed its SQL may write on Production
+      (C(content_declared), the declarations of every release the rollout carries, as the approval
+      showed them, and C(content_accepted)); None without an approval, or for an approval recorded
+      before approvals showed declarations.
+  type: list
+  elements: str
+  returned: success and env
 releases:
   description: The register's entries, as read under the lock (module C(release_register)'s I(releases)).
   type: list
@@ -296,7 +305,8 @@ def rollout_gate(module, p) -> None:
         refusals = promotion.rollout_refusals(p["env"], p["release"], register, deployments, approval)
         result = dict(changed=False, entry=promotion.entry_of(register, p["release"]) or {},
                       content_changes=content_changes(deployments, p["release"]),
-                      content_accepted=promotion.accepted_tables(approval), releases=register)
+                      content_accepted=promotion.accepted_tables(approval),
+                      content_agreed=promotion.agreed_tables(approval), releases=register)
     except Exception as error:  # noqa: BLE001 - whatever stops the gates, the lock goes back
         failure, refusals = error, []
     if (failure or refusals) and held.get("changed"):

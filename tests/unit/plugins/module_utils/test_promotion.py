@@ -2,6 +2,7 @@ import pytest
 
 from ansible_collections.otap.street.plugins.module_utils.promotion import (
     accepted_tables,
+    agreed_tables,
     approval_record,
     approval_refusals,
     approver_refusals,
@@ -146,6 +147,24 @@ def test_the_approval_names_the_package_the_approver_and_what_was_accepted():
                              "2026-12-03T10:00:00Z", "{{ lookup('pipe', 'id') }}")
     assert record == {"release": 3, "sha256": "b" * 64, "approved_by": "carla", "approved_at": "2026-12-03T10:00:00Z",
                       "note": "{{ lookup('pipe', 'id') }}", "joomla_update": "core 5.2.2",
-                      "content_changes_accepted": [change]}
+                      "content_changes_accepted": [change], "content_declared": []}
     assert approval_record(3, REGISTER, [], "carla", "", "", recorded_by="root")["recorded_by"] == "root"
     assert approval_record(3, REGISTER, [], "carla", "", "", recorded_by="carla")["recorded_by"] == "carla"
+
+
+def test_an_approval_shows_what_every_release_it_carries_declares_and_agrees_to_that_alone():
+    register = [{"release": 2, "sha256": "a" * 64, "content_changes": ["#__menu"]},
+                {"release": 3, "sha256": "b" * 64, "content_changes": ["#__users", "#__user_usergroup_map"]},
+                {"release": 4, "sha256": "c" * 64, "content_changes": ["#__tags"], "withdrawn": {"reason": "x"}},
+                {"release": 5, "sha256": "d" * 64},
+                {"release": 6, "sha256": "e" * 64, "content_changes": ["#__contact_details"]}]
+    deployments = [done("production", 2, 1), done("acceptance", 5, 2)]
+    approval = approval_record(5, register, deployments, "carla", "2026-12-07", "")
+    # Production is at 2: the rollout of 5 carries 3 (and 5); 4 is withdrawn, 6 comes later.
+    assert approval["content_declared"] == [{"release": 3, "tables": ["#__user_usergroup_map", "#__users"]}]
+    assert agreed_tables(approval) == ["#__user_usergroup_map", "#__users"]
+    approval["content_changes_accepted"] = [{"table": "#__menu", "declared": False}]
+    assert agreed_tables(approval) == ["#__menu", "#__user_usergroup_map", "#__users"]
+    # An approval from before approvals showed declarations: the releases' own declarations count.
+    assert agreed_tables({"release": 5}) is None and agreed_tables(None) is None
+    assert agreed_tables({"content_declared": []}) == []

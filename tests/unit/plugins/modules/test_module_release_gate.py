@@ -222,7 +222,12 @@ def test_production_s_gate_hands_over_the_content_tables_the_approval_accepted(r
     (folder / "approvals" / "release-3.yml").write_text(yaml.safe_dump(approval))
     gate = run_module(release_gate, store_dir=str(folder), release=3, env="production")
     assert not gate["failed"] and gate["content_accepted"] == ["#__users"], gate
+    assert approval["content_declared"] == [] and gate["content_agreed"] == ["#__users"]
     del approval["content_changes_accepted"]  # an approval that accepted nothing hands over nothing
     (folder / "approvals" / "release-3.yml").write_text(yaml.safe_dump(approval))
     gate = run_module(release_gate, store_dir=str(folder), release=3, env="production")
-    assert not gate["failed"] and gate["content_accepted"] == [], gate
+    assert not gate["failed"] and gate["content_accepted"] == [] and gate["content_agreed"] == [], gate
+    del approval["content_declared"]  # recorded before approvals showed declarations: the releases' own count
+    (folder / "approvals" / "release-3.yml").write_text(yaml.safe_dump(approval))
+    gate = run_module(release_gate, store_dir=str(folder), release=3, env="production")
+    assert not gate["failed"] and gate["content_agreed"] is None, gate
