@@ -619,13 +619,14 @@ class Migration:
                 and is_content_table(t[len(self.prefix):], content_tables) and self._key(t).lower() not in free}
 
     def check_held_content(self, held: set[str], before: dict, writable, content_tables) -> None:
-        """Fail naming every held content table whose rows the scripts added, changed or removed."""
+        """Fail naming every held content table whose rows the scripts added, changed or removed, or
+        whose definition they changed (see redefinitions)."""
         changes = compare(before, self.content_state(content_tables, before, only=held), ())
         if changes:
             raise MigrationError(
-                "the SQL wrote content rows the webmaster did not agree to: " + "; ".join(map(describe, changes))
-                + ". A release's SQL may write rows only in the content tables its RELEASE.md declares "
-                "(Content-Changes:) or the webmaster accepted at its approval: "
+                "the SQL changed content the webmaster did not agree to: " + "; ".join(map(describe, changes))
+                + ". A release's SQL may change content only in the tables the approval agreed to (those the "
+                "releases' RELEASE.md declare, Content-Changes:, and those the webmaster accepted): "
                 + (", ".join(sorted(writable)) or "none"))
 
     def position(self) -> str:

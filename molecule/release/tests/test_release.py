@@ -541,7 +541,7 @@ def test_sql_that_spares_acceptance_but_writes_production_s_content_is_undone_an
         street.wait_for(lambda node=name: not set(editor.saved) - titles_on(node), 30,
                         f"every acknowledged article on {name}")
     assert editor.save(), f"the site cannot write after the failed rollout: {editor.refused[-1]}"
-    held = "the SQL wrote content rows the webmaster did not agree to: #__content (1 of"
+    held = "the SQL changed content the webmaster did not agree to: #__content (1 of"
     assert held in " ".join(run.output.split()), run.output[-3000:]
     assert [(m["subject"], sorted(m["to"])) for m in mail.messages] == [
         (f"Release {number} failed on production", ["operations@hosting.example.net", "webmaster@portal.example.org"])]

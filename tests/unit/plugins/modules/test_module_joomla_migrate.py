@@ -252,7 +252,7 @@ def test_content_rows_nobody_agreed_to_undo_the_sql_however_it_writes_them(site,
     before = site.state()
     failed = site.migrate(run_module, releases=[60], writable=["#__menu"])
     assert failed["failed"], failed
-    assert re.search(r"the SQL wrote content rows the webmaster did not agree to: #__(content|user_notes) \(",
+    assert re.search(r"the SQL changed content the webmaster did not agree to: #__(content|user_notes) \(",
                      failed["msg"]), failed["msg"]
     assert "the database was returned to where it was before this rollout" in failed["msg"]
     assert site.state() == before and not site.copies()
