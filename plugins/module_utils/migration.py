@@ -566,20 +566,30 @@ class Migration:
         return sorted(n for n in names if not n.startswith(self.prefix + "otap_")
                       and is_content_table(n[len(self.prefix):], content_tables))
 
-    def shape(self, table: str) -> dict:
-        """What of a table's definition Joomla's behaviour hangs on, besides its rows: each column's
-        definition (type, nullability, default, invisible or generated, expression, collation), in
-        order; its CHECK constraints; its AUTO_INCREMENT counter (ids handed out again, or none)."""
-        columns = {r["name"]: [r["type"], r["nullable"], r["dflt"], r["extra"], r["expr"], r["coll"]] for r in self.query(
-            "SELECT column_name AS name, column_type AS type, is_nullable AS nullable, column_default AS dflt, "
-            "extra, generation_expression AS expr, collation_name AS coll FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position", (self.schema, table))}
-        checks = sorted(f"{r['name']}: {r['clause']}" for r in self.query(
-            "SELECT constraint_name AS name, check_clause AS clause FROM information_schema.check_constraints "
-            "WHERE constraint_schema = %s AND table_name = %s", (self.schema, table)))
-        counter = self.query("SELECT auto_increment AS n FROM information_schema.tables WHERE table_schema = %s "
-                             "AND table_name = %s", (self.schema, table))
-        return {"columns": columns, "checks": checks, "auto_increment": counter[0]["n"] if counter else None}
+    def definitions(self, tables: list[str]) -> dict[str, dict]:
+        """What of each table's definition Joomla's behaviour hangs on, besides its rows, read in three
+        queries for all `tables`: each column's definition (type, nullability, default, invisible or
+        generated, expression, collation), in order; its CHECK constraints; its AUTO_INCREMENT counter
+        (ids handed out again, or none)."""
+        found = {t: {"columns": {}, "checks": [], "auto_increment": None} for t in tables}
+        if not tables:
+            return found
+        where, args = "table_schema = %s AND table_name IN ({})".format(", ".join(["%s"] * len(tables))), \
+            (self.schema, *tables)
+        for r in self.query(
+                "SELECT table_name AS t, column_name AS name, column_type AS type, is_nullable AS nullable, "
+                "column_default AS dflt, extra, generation_expression AS expr, collation_name AS coll "
+                f"FROM information_schema.columns WHERE {where} ORDER BY table_name, ordinal_position", args):
+            found[r["t"]]["columns"][r["name"]] = [r["type"], r["nullable"], r["dflt"], r["extra"], r["expr"], r["coll"]]
+        for r in self.query("SELECT table_name AS t, constraint_name AS name, check_clause AS clause FROM "
+                            f"information_schema.check_constraints WHERE {where.replace('table_schema', 'constraint_schema')}",
+                            args):
+            found[r["t"]]["checks"].append(f"{r['name']}: {r['clause']}")
+        for r in self.query(f"SELECT table_name AS t, auto_increment AS n FROM information_schema.tables WHERE {where}", args):
+            found[r["t"]]["auto_increment"] = r["n"]
+        for shape in found.values():
+            shape["checks"].sort()
+        return found
 
     def row_digests(self, table: str, columns: list[str]) -> Counter:
         """The multiset of the rows of `table`, each as a digest of the digests of the values of
@@ -598,10 +608,8 @@ class Migration:
         had before, so a column the release adds changes no row; a column it drops is named.
         """
         state = {}
-        for table in self.content_tables(content_tables):
-            if only is not None and table.lower() not in only:
-                continue
-            shape = self.shape(table)
+        tables = [t for t in self.content_tables(content_tables) if only is None or t.lower() in only]
+        for table, shape in self.definitions(tables).items():
             columns = list(shape["columns"])
             seen = [c for c in before[self._key(table)]["columns"] if c in columns] \
                 if before and self._key(table) in before else columns
@@ -615,8 +623,8 @@ class Migration:
         """The content tables among `tables` (with prefix, as the scripts name them) whose rows the
         scripts may not write: all but those `writable` names (`#__name`). Lowercased."""
         free = {w.lower() for w in writable}
-        return {t.lower() for t in tables if t.lower().startswith(self.prefix.lower())
-                and is_content_table(t[len(self.prefix):], content_tables) and self._key(t).lower() not in free}
+        return {t.lower() for t in tables
+                if is_content_table(t[len(self.prefix):], content_tables) and self._key(t).lower() not in free}
 
     def check_held_content(self, held: set[str], before: dict, writable, content_tables) -> None:
         """Fail naming every held content table whose rows the scripts added, changed or removed, or
@@ -748,7 +756,7 @@ def compare(before: dict, after: dict, declared) -> list[dict]:
 
 
 def redefinitions(old: dict | None, new: dict | None) -> list[str]:
-    """What changed in a table's definition beyond new plain columns (see Migration.shape): a
+    """What changed in a table's definition beyond new plain columns (see Migration.definitions): a
     column redefined, a new column invisible or generated, the CHECK constraints, the counter."""
     if not old or not new:
         return []
@@ -777,7 +785,7 @@ def apply(migration: Migration, releases: list[dict], guard=None, declared=(), c
     With `guard` (content table patterns), the content tables are measured before and after, and
     the result lists what changed beyond the tables `declared`. With `writable` (`#__name`s), every
     other content table the scripts name is measured before and after, and a row added, changed or
-    removed there fails the rollout, which puts it back. Tables matching `content_tables` are never
+    removed there, or a definition changed (redefinitions), fails the rollout, which puts it back. Tables matching `content_tables` are never
     lent the DROP right.
     """
     todo, skipped = plan(migration, releases, content_tables)

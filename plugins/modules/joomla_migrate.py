@@ -46,8 +46,8 @@ description:
   - With I(writable) (on Production), every other content table the scripts name is measured
     before and after them; a row added, changed or removed in one of them, or a definition
     changed (a column redefined, a new invisible or generated column, a CHECK constraint, the
-    AUTO_INCREMENT counter), fails the rollout and puts the database back, naming the table. The site's own writes are held meanwhile, so every
-    such change is the SQL's.
+    AUTO_INCREMENT counter), fails the rollout and puts the database back, naming the table. The
+    site's own writes are held meanwhile, so every such change is the SQL's.
   - Returns the CHECKSUM TABLE of every table the scripts touched and the server's GTID position,
     so the standby can be checked against them (module replication_check).
 extends_documentation_fragment:
